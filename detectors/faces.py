@@ -1,0 +1,374 @@
+"""The face track: one pass over a recording, shared by every detector.
+
+For each analysed frame: Face Mesh landmarks (468 points, mediapipe 0.10.21, model inside the
+wheel) and the face box of every face found, the main face picked by continuity. On a sample of
+frames: a dlib 128-d face embedding (face_recognition) of each face. At the end: the main
+identity (the robust centre of the main face's embeddings) and whether a second person appears,
+either beside the main face or in its place.
+
+Photos go through :func:`faces_in_image` (dlib HOG detector, 68-point landmarks, embedding).
+Models load lazily, on first use, never at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .media import LoadedImage, VideoFrame
+
+log = logging.getLogger(__name__)
+
+# --- settings (documented ranges in detectors.settings) ---------------------------------
+MAX_FACES = 2
+"""Faces Face Mesh looks for per frame: the candidate and, possibly, someone else."""
+
+MESH_MIN_DETECTION = 0.5
+MESH_MIN_TRACKING = 0.5
+
+EMBEDDINGS_PER_RECORDING = 48
+"""Target number of sampled embeddings per recording (dlib costs ~0.19 s each)."""
+
+MIN_EMBEDDING_INTERVAL_S = 1.0
+"""Never embed more often than this (s), however short the recording."""
+
+EMBED_FACE_PX = 200
+"""A face crop is resized so its box is about this wide before embedding."""
+
+SAME_PERSON_DISTANCE = 0.6
+"""dlib embedding distance under which two faces are the same person (face_recognition's
+default tolerance)."""
+
+SECOND_PERSON_MIN_SAMPLES = 2
+"""Embeddings of another person needed before we say a second person appears."""
+
+SECOND_FACE_MIN_FRACTION = 0.05
+"""Fraction of analysed frames with two faces before a second face counts on its own."""
+
+MIN_FACE_PX = 24
+"""Faces narrower than this (analysis px) are ignored: too small to judge."""
+
+N_LANDMARKS = 468
+
+
+@dataclass
+class FaceObservation:
+    """The main face in one analysed frame."""
+
+    frame_index: int
+    t: float
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in analysis px
+    landmarks: np.ndarray  # (468, 3) float32; x, y in analysis px, z in the same scale
+    n_faces: int
+
+
+@dataclass
+class FaceTrack:
+    """Per analysed frame arrays (struct of arrays; NaN where no face) plus sampled embeddings."""
+
+    path: str
+    source_fps: float
+    analysis_fps: float
+    frame_size: tuple[int, int]  # analysis (w, h)
+    scale: float  # analysis px per source px
+    times: np.ndarray  # (N,) s
+    frame_indices: np.ndarray  # (N,) int
+    n_faces: np.ndarray  # (N,) int, faces found in the frame
+    boxes: np.ndarray  # (N, 4) float32 main face box, NaN when absent
+    landmarks: np.ndarray  # (N, 468, 3) float32 main face mesh, NaN when absent
+    embedding_times: np.ndarray  # (M,)
+    embedding_frame_indices: np.ndarray  # (M,)
+    embeddings: np.ndarray  # (M, 128) main-face embeddings
+    other_embeddings: np.ndarray  # (K, 128) embeddings of non-main faces
+    other_embedding_times: np.ndarray  # (K,)
+    main_identity: np.ndarray | None  # (128,) or None when no face was embedded
+    identity_spread: float  # median distance of the main-face embeddings to main_identity
+    second_person: bool
+    second_person_times: list[float] = field(default_factory=list)
+    second_person_reason: str = ""
+
+    @property
+    def present(self) -> np.ndarray:
+        return ~np.isnan(self.boxes[:, 0]) if self.boxes.size else np.zeros(0, dtype=bool)
+
+    @property
+    def frames_analysed(self) -> int:
+        return int(self.times.size)
+
+    @property
+    def frames_with_face(self) -> int:
+        return int(self.present.sum())
+
+    @property
+    def coverage(self) -> float:
+        return self.frames_with_face / self.frames_analysed if self.frames_analysed else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "frames_analysed": self.frames_analysed,
+            "faces_found": self.frames_with_face,
+            "face_coverage": round(self.coverage, 4),
+            "embeddings": int(self.embeddings.shape[0]),
+            "second_person": self.second_person,
+            "identity_spread": round(self.identity_spread, 4) if np.isfinite(self.identity_spread) else None,
+        }
+
+
+# --------------------------------------------------------------------------- models
+
+_lock = threading.Lock()
+
+
+def _face_recognition() -> Any:
+    """Import face_recognition lazily: it loads dlib's models at import time."""
+    import warnings
+
+    with _lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pkg_resources deprecation notice
+        import face_recognition
+
+    return face_recognition
+
+
+def new_face_mesh(static: bool = False, max_faces: int = MAX_FACES) -> Any:
+    from mediapipe.python.solutions import face_mesh
+
+    return face_mesh.FaceMesh(
+        static_image_mode=static,
+        max_num_faces=max_faces,
+        refine_landmarks=False,
+        min_detection_confidence=MESH_MIN_DETECTION,
+        min_tracking_confidence=MESH_MIN_TRACKING,
+    )
+
+
+def embed_face(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
+    """dlib 128-d embedding of the face in ``box`` (x0, y0, x1, y1 px of ``rgb``)."""
+    fr = _face_recognition()
+    x0, y0, x1, y1 = box
+    h, w = rgb.shape[:2]
+    top, left = max(0, int(y0)), max(0, int(x0))
+    bottom, right = min(h, int(y1)), min(w, int(x1))
+    if bottom - top < 8 or right - left < 8:
+        return None
+    enc = fr.face_encodings(np.ascontiguousarray(rgb), known_face_locations=[(top, right, bottom, left)], num_jitters=1, model="small")
+    return enc[0].astype(np.float32) if enc else None
+
+
+def face_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distance between embeddings (face_recognition's measure; 0.6 = same person)."""
+    a = np.atleast_2d(a)
+    b = np.atleast_2d(b)
+    return np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
+
+
+def robust_centre(embeddings: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """Centre of the largest same-person cluster: the medoid, refined by the mean of its inliers."""
+    if embeddings.shape[0] == 0:
+        return None, float("nan")
+    d = face_distance(embeddings, embeddings)
+    support = (d < SAME_PERSON_DISTANCE).sum(axis=1)
+    medoid = int(np.argmax(support - 1e-3 * d.mean(axis=1)))
+    inliers = d[medoid] < SAME_PERSON_DISTANCE
+    centre = embeddings[inliers].mean(axis=0)
+    spread = float(np.median(face_distance(embeddings, centre)[:, 0]))
+    return centre.astype(np.float32), spread
+
+
+# --------------------------------------------------------------------------- tracking
+
+
+def _mesh_faces(result: Any, w: int, h: int) -> list[tuple[tuple[float, float, float, float], np.ndarray]]:
+    faces = []
+    for lm in result.multi_face_landmarks or []:
+        pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lm.landmark], dtype=np.float32)
+        x0, y0 = pts[:, 0].min(), pts[:, 1].min()
+        x1, y1 = pts[:, 0].max(), pts[:, 1].max()
+        if x1 - x0 < MIN_FACE_PX:
+            continue
+        faces.append(((float(x0), float(y0), float(x1), float(y1)), pts))
+    return faces
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+class FaceTracker:
+    """Feed analysed frames in order; :meth:`finish` returns the :class:`FaceTrack`."""
+
+    def __init__(self, path: str, source_fps: float, analysis_fps: float, duration_s: float) -> None:
+        self.path = path
+        self.source_fps = source_fps
+        self.analysis_fps = analysis_fps
+        self.mesh = new_face_mesh()
+        interval = duration_s / EMBEDDINGS_PER_RECORDING if duration_s > 0 else MIN_EMBEDDING_INTERVAL_S
+        self.embed_interval = max(MIN_EMBEDDING_INTERVAL_S, interval)
+        self._next_embed_t = 0.0
+        self._prev_box: tuple[float, float, float, float] | None = None
+        self._times: list[float] = []
+        self._indices: list[int] = []
+        self._n_faces: list[int] = []
+        self._boxes: list[tuple[float, float, float, float]] = []
+        self._landmarks: list[np.ndarray] = []
+        self._emb: list[np.ndarray] = []
+        self._emb_t: list[float] = []
+        self._emb_idx: list[int] = []
+        self._other: list[np.ndarray] = []
+        self._other_t: list[float] = []
+        self._frame_size = (0, 0)
+        self._scale = 1.0
+        self._nan_lm = np.full((N_LANDMARKS, 3), np.nan, dtype=np.float32)
+
+    def close(self) -> None:
+        self.mesh.close()
+
+    def add(self, frame: VideoFrame) -> FaceObservation | None:
+        h, w = frame.rgb.shape[:2]
+        self._frame_size = (w, h)
+        self._scale = frame.scale
+        faces = _mesh_faces(self.mesh.process(frame.rgb), w, h)
+        main = None
+        if faces:
+            if self._prev_box is not None:
+                main = max(faces, key=lambda f: (_iou(f[0], self._prev_box), (f[0][2] - f[0][0])))
+            else:
+                main = max(faces, key=lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
+        self._times.append(frame.t)
+        self._indices.append(frame.index)
+        self._n_faces.append(len(faces))
+        if main is None:
+            self._boxes.append((np.nan,) * 4)
+            self._landmarks.append(self._nan_lm)
+            return None
+        box, pts = main
+        self._prev_box = box
+        self._boxes.append(box)
+        self._landmarks.append(pts)
+        if frame.t >= self._next_embed_t:
+            self._next_embed_t = frame.t + self.embed_interval
+            self._embed(frame, faces, main)
+        return FaceObservation(frame.index, frame.t, box, pts, len(faces))
+
+    def _embed(self, frame: VideoFrame, faces: list, main: tuple) -> None:
+        for box, _pts in faces:
+            crop, (sx0, sy0, sx1, sy1) = frame.crop_full(box, margin=0.25)
+            if crop.size == 0:
+                continue
+            # box inside the crop, in source px, then resized so the face is ~EMBED_FACE_PX wide
+            s = frame.scale
+            fbox = (box[0] / s - sx0, box[1] / s - sy0, box[2] / s - sx0, box[3] / s - sy0)
+            k = EMBED_FACE_PX / max(1.0, fbox[2] - fbox[0])
+            if abs(k - 1.0) > 0.15:
+                import cv2
+
+                crop = cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
+                fbox = tuple(v * k for v in fbox)
+            emb = embed_face(crop, fbox)  # type: ignore[arg-type]
+            if emb is None:
+                continue
+            if box is main[0]:
+                self._emb.append(emb)
+                self._emb_t.append(frame.t)
+                self._emb_idx.append(frame.index)
+            else:
+                self._other.append(emb)
+                self._other_t.append(frame.t)
+
+    def finish(self) -> FaceTrack:
+        self.close()
+        emb = np.array(self._emb, dtype=np.float32).reshape(-1, 128)
+        other = np.array(self._other, dtype=np.float32).reshape(-1, 128)
+        centre, spread = robust_centre(emb)
+        n_faces = np.array(self._n_faces, dtype=np.int16)
+        second, times, reason = False, [], ""
+        if centre is not None:
+            d_main = face_distance(emb, centre)[:, 0]
+            swapped = [t for t, d in zip(self._emb_t, d_main) if d >= SAME_PERSON_DISTANCE]
+            d_other = face_distance(other, centre)[:, 0] if other.size else np.zeros(0)
+            others = [t for t, d in zip(self._other_t, d_other) if d >= SAME_PERSON_DISTANCE]
+            two_faces = float((n_faces >= 2).mean()) if n_faces.size else 0.0
+            if len(swapped) >= SECOND_PERSON_MIN_SAMPLES:
+                second, times = True, swapped
+                reason = f"a different person's face replaces the main face at {len(swapped)} sampled moments"
+            elif len(others) >= SECOND_PERSON_MIN_SAMPLES or (others and two_faces >= SECOND_FACE_MIN_FRACTION):
+                second, times = True, others
+                reason = f"a second person is visible beside the main face ({two_faces:.0%} of analysed frames show two faces)"
+        return FaceTrack(
+            path=self.path,
+            source_fps=self.source_fps,
+            analysis_fps=self.analysis_fps,
+            frame_size=self._frame_size,
+            scale=self._scale,
+            times=np.array(self._times, dtype=np.float64),
+            frame_indices=np.array(self._indices, dtype=np.int64),
+            n_faces=n_faces,
+            boxes=np.array(self._boxes, dtype=np.float32).reshape(-1, 4),
+            landmarks=np.stack(self._landmarks).astype(np.float32) if self._landmarks else np.zeros((0, N_LANDMARKS, 3), np.float32),
+            embedding_times=np.array(self._emb_t, dtype=np.float64),
+            embedding_frame_indices=np.array(self._emb_idx, dtype=np.int64),
+            embeddings=emb,
+            other_embeddings=other,
+            other_embedding_times=np.array(self._other_t, dtype=np.float64),
+            main_identity=centre,
+            identity_spread=spread,
+            second_person=second,
+            second_person_times=[round(t, 3) for t in times],
+            second_person_reason=reason,
+        )
+
+
+# --------------------------------------------------------------------------- photos
+
+
+@dataclass
+class ImageFace:
+    """A face in a photo: box (x0, y0, x1, y1 px), 68 dlib landmarks, 128-d embedding."""
+
+    box: tuple[int, int, int, int]
+    landmarks: dict[str, list[tuple[int, int]]]
+    embedding: np.ndarray
+
+    @property
+    def width(self) -> int:
+        return self.box[2] - self.box[0]
+
+
+IMAGE_DETECT_MAX_SIDE = 1024
+"""Photos are searched for faces at most this size (px); boxes are mapped back."""
+
+
+def faces_in_image(image: LoadedImage | np.ndarray) -> list[ImageFace]:
+    """Every face in a photo, largest first (dlib HOG; upsampled once more if none is found)."""
+    import cv2
+
+    fr = _face_recognition()
+    rgb = image.rgb if isinstance(image, LoadedImage) else image
+    h, w = rgb.shape[:2]
+    k = min(1.0, IMAGE_DETECT_MAX_SIDE / max(h, w))
+    small = cv2.resize(rgb, (max(1, int(w * k)), max(1, int(h * k))), interpolation=cv2.INTER_AREA) if k < 1 else rgb
+    small = np.ascontiguousarray(small)
+    locs = fr.face_locations(small, number_of_times_to_upsample=1, model="hog")
+    if not locs:
+        locs = fr.face_locations(small, number_of_times_to_upsample=2, model="hog")
+    if not locs:
+        return []
+    full_locs = [(int(t / k), int(r / k), int(b / k), int(lft / k)) for t, r, b, lft in locs]
+    full_locs = [(max(0, t), min(w, r), min(h, b), max(0, lft)) for t, r, b, lft in full_locs]
+    rgb = np.ascontiguousarray(rgb)
+    encs = fr.face_encodings(rgb, known_face_locations=full_locs, num_jitters=1, model="small")
+    marks = fr.face_landmarks(rgb, face_locations=full_locs, model="large")
+    faces = [
+        ImageFace(box=(lft, t, r, b), landmarks=m, embedding=e.astype(np.float32))
+        for (t, r, b, lft), e, m in zip(full_locs, encs, marks)
+    ]
+    faces.sort(key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+    return faces
