@@ -347,11 +347,21 @@ IMAGE_DETECT_MAX_SIDE = 1024
 
 
 def faces_in_image(image: LoadedImage | np.ndarray) -> list[ImageFace]:
-    """Every face in a photo, largest first (dlib HOG; upsampled once more if none is found)."""
+    """Every face in a photo, largest first (dlib HOG; upsampled once more if none is found).
+
+    The result is cached on a LoadedImage, so every check that asks pays for detection once.
+    """
+    if isinstance(image, LoadedImage):
+        if "faces" not in image.cache:
+            image.cache["faces"] = _detect_image_faces(image.rgb)
+        return list(image.cache["faces"])
+    return _detect_image_faces(image)
+
+
+def _detect_image_faces(rgb: np.ndarray) -> list[ImageFace]:
     import cv2
 
     fr = _face_recognition()
-    rgb = image.rgb if isinstance(image, LoadedImage) else image
     h, w = rgb.shape[:2]
     k = min(1.0, IMAGE_DETECT_MAX_SIDE / max(h, w))
     small = cv2.resize(rgb, (max(1, int(w * k)), max(1, int(h * k))), interpolation=cv2.INTER_AREA) if k < 1 else rgb

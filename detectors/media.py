@@ -16,7 +16,6 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -74,6 +73,7 @@ class LoadedImage:
     file_size: int
     jpeg_quantization: dict[int, list[int]] | None = None
     role: str = "photo"  # "id" for ID photos, "photo" for other images
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)  # derived data (faces, hashes)
 
     @property
     def width(self) -> int:
@@ -440,7 +440,3 @@ def decode_only(path: str | Path) -> tuple[int, float]:
             except av.error.FFmpegError:
                 continue
     return frames, audio_s
-
-
-def fraction_to_float(value: Fraction | float | None, default: float = 0.0) -> float:
-    return float(value) if value is not None else default

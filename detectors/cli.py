@@ -1,0 +1,170 @@
+"""The `telltale` command line: the same calls the desktop app makes.
+
+    telltale [--library PATH] analyze [--candidate NAME] [--id PHOTO]... [--json OUT] MEDIA...
+
+Exit codes: 0 when at least one file was analysed, 1 when nothing could be analysed,
+2 for usage errors, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_NOTHING_ANALYSED = 1
+EXIT_INTERRUPTED = 130
+
+
+def _quiet_native_logs() -> None:
+    """mediapipe/TFLite print C++ log lines to stderr; keep the terminal readable."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class _TerminalProgress:
+    """A one-line progress display on stderr (only when stderr is a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._last = ""
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if not self.enabled:
+            return
+        line = f"\r[{fraction * 100:5.1f}%] {message[:70]:<70}"
+        if line != self._last:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            self._last = line
+
+    def close(self) -> None:
+        if self.enabled and self._last:
+            sys.stderr.write("\r" + " " * 80 + "\r")
+            sys.stderr.flush()
+
+
+def _parse_settings(items: Sequence[str]) -> dict[str, float]:
+    from .settings import validate
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"telltale: --set takes KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip()] = validate(key.strip(), value)
+        except ValueError as exc:
+            raise SystemExit(f"telltale: {exc}") from exc
+    return out
+
+
+def open_library(path: str | None) -> Any:
+    """The case store at ``path`` (or the default one); None when it is not built yet."""
+    try:
+        from .library import Library
+    except ImportError:
+        return None
+    return Library(path)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .base import Cancelled
+    from .pipeline import analyze_candidate
+
+    settings = _parse_settings(args.set or [])
+    name = args.candidate or Path(args.media[0] if args.media else args.id[0]).stem
+    progress = _TerminalProgress(sys.stderr.isatty() and not args.quiet)
+    cancel = threading.Event()
+    library = open_library(args.library) if args.use_library else None
+    try:
+        report = analyze_candidate(args.media, args.id or [], name, library=library, progress=progress, cancel=cancel, settings=settings)
+    except KeyboardInterrupt:
+        cancel.set()
+        progress.close()
+        print("telltale: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Cancelled:
+        progress.close()
+        return EXIT_INTERRUPTED
+    finally:
+        progress.close()
+    if library is not None:
+        try:
+            library.save_report(name, report.to_dict())
+        finally:
+            library.close()
+    print(report.summary_text())
+    for err in report.errors:
+        print(f"telltale: {err}", file=sys.stderr)
+    if args.json:
+        report.write_json(args.json)
+        print(f"Report written to {args.json}")
+    return EXIT_OK if report.analysed_anything else EXIT_NOTHING_ANALYSED
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    from .settings import all_settings
+
+    for key, s in all_settings().items():
+        print(f"{key:<32} {s.default:>8g}  [{s.minimum:g} .. {s.maximum:g}] {s.unit:<7} {s.doc}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="telltale", description="Check interview recordings and ID photos for signs of a fake candidate.")
+    parser.add_argument("--library", metavar="PATH", help="case store (SQLite file); default: the user's data folder")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what is happening")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("analyze", help="analyse a candidate's recordings and photos")
+    p.add_argument("media", nargs="*", help="interview recordings (mp4, mov, mkv, webm, avi) or photos")
+    p.add_argument("--candidate", metavar="NAME", help="candidate name (default: the first file's name)")
+    p.add_argument("--id", action="append", metavar="PHOTO", help="ID photo or document photo (repeatable)")
+    p.add_argument("--json", metavar="OUT", help="write the JSON report here")
+    p.add_argument("--library", metavar="PATH", default=argparse.SUPPRESS, help="case store (same as the global option)")
+    p.add_argument("--no-library", dest="use_library", action="store_false", help="do not read or write the case store")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting (see `telltale settings`)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("settings", help="list every tunable threshold with its range")
+    p.set_defaults(func=cmd_settings)
+
+    for register in _extensions():
+        register(sub)
+    return parser
+
+
+def _extensions() -> list[Callable[[Any], None]]:
+    """Subcommands that live beside their modules (library, eval, bench)."""
+    found = []
+    for module in ("library_cli", "evaluate", "bench"):
+        try:
+            mod = __import__(f"{__package__}.{module}", fromlist=["register"])
+        except ImportError:
+            continue
+        if hasattr(mod, "register"):
+            found.append(mod.register)
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_native_logs()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "analyze" and not args.media and not args.id:
+        parser.error("analyze needs at least one recording or --id photo")
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
