@@ -54,6 +54,20 @@ MIN_FACE_PX = 24
 
 N_LANDMARKS = 468
 
+SMALL_FACE_PX = 110
+"""A main face narrower than this (analysis px) is tracked on a source-resolution crop around
+it instead: Face Mesh's own detector is short-range and misses small faces, and landmarks on
+a 60 px face are too coarse for the lips."""
+
+CROP_PX = 256
+"""Side of the square crop (px) Face Mesh sees in crop mode."""
+
+CROP_CONTEXT = 1.8
+"""Crop side as a multiple of the face box's larger side."""
+
+DETECTOR_MIN_CONFIDENCE = 0.5
+"""mediapipe full-range face detection threshold used to find faces Face Mesh missed."""
+
 
 @dataclass
 class FaceObservation:
@@ -182,13 +196,13 @@ def robust_centre(embeddings: np.ndarray) -> tuple[np.ndarray | None, float]:
 # --------------------------------------------------------------------------- tracking
 
 
-def _mesh_faces(result: Any, w: int, h: int) -> list[tuple[tuple[float, float, float, float], np.ndarray]]:
+def _mesh_faces(result: Any, w: int, h: int, min_px: float = MIN_FACE_PX) -> list[tuple[tuple[float, float, float, float], np.ndarray]]:
     faces = []
     for lm in result.multi_face_landmarks or []:
         pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lm.landmark], dtype=np.float32)
         x0, y0 = pts[:, 0].min(), pts[:, 1].min()
         x1, y1 = pts[:, 0].max(), pts[:, 1].max()
-        if x1 - x0 < MIN_FACE_PX:
+        if x1 - x0 < min_px:
             continue
         faces.append(((float(x0), float(y0), float(x1), float(y1)), pts))
     return faces
@@ -210,6 +224,9 @@ class FaceTracker:
         self.source_fps = source_fps
         self.analysis_fps = analysis_fps
         self.mesh = new_face_mesh()
+        self._crop_mesh: Any = None  # created on first small face
+        self._detector: Any = None
+        self._crop_mode = False
         interval = duration_s / EMBEDDINGS_PER_RECORDING if duration_s > 0 else MIN_EMBEDDING_INTERVAL_S
         self.embed_interval = max(MIN_EMBEDDING_INTERVAL_S, interval)
         self._next_embed_t = 0.0
@@ -230,12 +247,67 @@ class FaceTracker:
 
     def close(self) -> None:
         self.mesh.close()
+        if self._crop_mesh is not None:
+            self._crop_mesh.close()
+        if self._detector is not None:
+            self._detector.close()
+
+    def _detect_boxes(self, rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """Faces Face Mesh missed (small or far), from mediapipe's full-range detector."""
+        if self._detector is None:
+            from mediapipe.python.solutions import face_detection
+
+            self._detector = face_detection.FaceDetection(model_selection=1, min_detection_confidence=DETECTOR_MIN_CONFIDENCE)
+        h, w = rgb.shape[:2]
+        boxes = []
+        for d in self._detector.process(rgb).detections or []:
+            b = d.location_data.relative_bounding_box
+            boxes.append((b.xmin * w, b.ymin * h, (b.xmin + b.width) * w, (b.ymin + b.height) * h))
+        return boxes
+
+    def _mesh_on_crop(self, frame: VideoFrame, box: tuple[float, float, float, float]) -> list[tuple[tuple[float, float, float, float], np.ndarray]]:
+        """Face Mesh on a square source-resolution crop around ``box``, mapped back to analysis px."""
+        import cv2
+
+        if self._crop_mesh is None:
+            self._crop_mesh = new_face_mesh(static=True, max_faces=1)
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        half = max(box[2] - box[0], box[3] - box[1]) * CROP_CONTEXT / 2
+        crop, (sx0, sy0, sx1, sy1) = frame.crop_full((cx - half, cy - half, cx + half, cy + half))
+        if crop.shape[0] < 8 or crop.shape[1] < 8:
+            return []
+        k = CROP_PX / max(crop.shape[:2])
+        small = np.ascontiguousarray(cv2.resize(crop, (max(1, int(crop.shape[1] * k)), max(1, int(crop.shape[0] * k))), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR))
+        faces = []
+        s = frame.scale if frame._source is not None else 1.0
+        for cbox, pts in _mesh_faces(self._crop_mesh.process(small), small.shape[1], small.shape[0], min_px=0):
+            pts = pts.copy()
+            pts[:, 0] = (pts[:, 0] / k + sx0) * s
+            pts[:, 1] = (pts[:, 1] / k + sy0) * s
+            pts[:, 2] = pts[:, 2] / k * s
+            faces.append(((float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())), pts))
+        return faces
+
+    def _find_faces(self, frame: VideoFrame) -> list[tuple[tuple[float, float, float, float], np.ndarray]]:
+        h, w = frame.rgb.shape[:2]
+        if self._crop_mode and self._prev_box is not None:
+            faces = self._mesh_on_crop(frame, self._prev_box)
+            if faces:
+                return faces
+        faces = _mesh_faces(self.mesh.process(frame.rgb), w, h)
+        if faces:
+            return faces
+        for box in self._detect_boxes(frame.rgb):
+            found = self._mesh_on_crop(frame, box)
+            if found:
+                return found
+        return []
 
     def add(self, frame: VideoFrame) -> FaceObservation | None:
         h, w = frame.rgb.shape[:2]
         self._frame_size = (w, h)
         self._scale = frame.scale
-        faces = _mesh_faces(self.mesh.process(frame.rgb), w, h)
+        faces = self._find_faces(frame)
         main = None
         if faces:
             if self._prev_box is not None:
@@ -251,6 +323,7 @@ class FaceTracker:
             return None
         box, pts = main
         self._prev_box = box
+        self._crop_mode = (box[2] - box[0]) < SMALL_FACE_PX
         self._boxes.append(box)
         self._landmarks.append(pts)
         if frame.t >= self._next_embed_t:
