@@ -1,0 +1,170 @@
+"""`telltale bench`: how the full analysis compares with plain decoding of the same file.
+
+For each file, in a fresh subprocess (so peak memory is that file's alone):
+* ``decode_s`` — wall time of a plain PyAV decode of every video frame and the audio;
+* ``analysis_s`` — wall time of the full analysis (:func:`detectors.pipeline.analyze_recording`);
+* ``ratio`` = analysis_s / decode_s (goal: at most 3);
+* ``fps`` — source frames processed per second of analysis; ``realtime`` = duration / analysis_s;
+* ``peak_rss_mb`` — the subprocess's peak resident memory.
+
+``--loop-minutes N`` first makes a long clip by looping a file (packets re-stamped, no
+re-encode), to show memory stays flat whatever the length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+RATIO_GOAL = 3.0
+MEMORY_GOAL_MB = 1500.0
+
+
+def bench_one(path: str, settings: dict[str, float] | None = None) -> dict[str, Any]:
+    """Measure one file in this process (call in a fresh process for a clean peak memory)."""
+    from .media import decode_only, probe
+    from .pipeline import analyze_recording
+
+    info = probe(path)
+    t0 = time.perf_counter()
+    frames, _audio_s = decode_only(path)
+    decode_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    rec = analyze_recording(path, settings=settings)
+    analysis_s = time.perf_counter() - t1
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "path": path,
+        "width": info.width,
+        "height": info.height,
+        "duration_s": round(info.duration_s, 2),
+        "frames": frames,
+        "frames_analysed": rec.entry.frames_analysed,
+        "decode_s": round(decode_s, 3),
+        "analysis_s": round(analysis_s, 3),
+        "ratio": round(analysis_s / decode_s, 2) if decode_s > 0 else None,
+        "fps": round(frames / analysis_s, 1) if analysis_s > 0 else None,
+        "realtime": round(info.duration_s / analysis_s, 2) if analysis_s > 0 else None,
+        "peak_rss_mb": round(peak_kb / 1024.0, 1),
+        "timings_s": {k: round(v, 3) for k, v in rec.timings_s.items()},
+    }
+
+
+def loop_clip(src: str | Path, dst: str | Path, minutes: float) -> Path:
+    """Write ``dst`` by repeating ``src``'s packets (re-stamped) until it lasts ``minutes``."""
+    import av
+
+    dst = Path(dst)
+    target = minutes * 60.0
+    with av.open(str(src)) as probe_c:
+        one = float(probe_c.duration or 0) / av.time_base
+    if one <= 0:
+        raise ValueError(f"{src}: unknown duration, cannot loop")
+    loops = max(1, int(round(target / one)))
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        mapping = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("video", "audio")}
+        shift = {i: 0 for i in mapping}  # per stream, in its time base: where this loop starts
+        for _ in range(loops):
+            inp.seek(0)
+            first: dict[int, int] = {}
+            end: dict[int, int] = {}
+            for packet in inp.demux(*[inp.streams[i] for i in mapping]):
+                if packet.dts is None:
+                    continue
+                i = packet.stream_index
+                first.setdefault(i, packet.dts)
+                end[i] = max(end.get(i, packet.dts), packet.dts + (packet.duration or 1))
+                offset = shift[i] - first[i] if shift[i] else 0
+                packet.dts += offset
+                if packet.pts is not None:
+                    packet.pts += offset
+                packet.stream = mapping[i]
+                out.mux(packet)
+            for i in mapping:
+                if i in end:
+                    shift[i] = (shift[i] - first[i] if shift[i] else 0) + end[i]
+    return dst
+
+
+def _run_subprocess(path: str, settings: list[str]) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "detectors.bench", "--one", path] + sum((["--set", s] for s in settings), [])
+    env = dict(os.environ, GLOG_minloglevel="2", TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        return {"path": path, "error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    head = f"{'file':<36}{'size':>10}{'dur s':>7}{'decode s':>9}{'analysis s':>11}{'ratio':>7}{'fps':>7}{'x RT':>6}{'peak MB':>9}"
+    lines = [head]
+    for r in rows:
+        name = Path(r["path"]).name[:35]
+        if "error" in r:
+            lines.append(f"{name:<36} ! {r['error']}")
+            continue
+        size = f"{r['width']}x{r['height']}"
+        lines.append(
+            f"{name:<36}{size:>10}{r['duration_s']:>7.1f}{r['decode_s']:>9.2f}{r['analysis_s']:>11.2f}"
+            f"{r['ratio']:>7.2f}{r['fps']:>7.1f}{r['realtime']:>6.2f}{r['peak_rss_mb']:>9.0f}"
+        )
+    lines.append(f"Goals: ratio <= {RATIO_GOAL:g}, peak memory < {MEMORY_GOAL_MB:g} MB.")
+    return "\n".join(lines)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    files = list(args.media)
+    if args.loop_minutes:
+        out_dir = Path(args.loop_dir or ".")
+        looped = []
+        for f in files:
+            dst = out_dir / f"{Path(f).stem}_loop{args.loop_minutes:g}min{Path(f).suffix}"
+            if not dst.exists():
+                loop_clip(f, dst, args.loop_minutes)
+            looped.append(str(dst))
+        files = looped
+    rows = []
+    for f in files:
+        if not Path(f).exists():
+            rows.append({"path": f, "error": "file not found"})
+            continue
+        rows.append(_run_subprocess(f, args.set or []))
+        print(format_table(rows[-1:]).splitlines()[1], file=sys.stderr) if sys.stderr.isatty() else None
+    print(format_table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"files": rows}, indent=2) + "\n", encoding="utf-8")
+        print(f"Results written to {args.json}")
+    return 0 if any("error" not in r for r in rows) else 1
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("bench", help="full analysis time against plain decoding, peak memory")
+    p.add_argument("media", nargs="+", help="recordings to measure")
+    p.add_argument("--json", metavar="OUT", help="write the figures as JSON")
+    p.add_argument("--loop-minutes", type=float, metavar="N", help="measure an N-minute loop of each file instead")
+    p.add_argument("--loop-dir", metavar="DIR", help="where looped clips are written (default: here)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting")
+    p.set_defaults(func=cmd_bench)
+
+
+def _main_one(argv: list[str]) -> int:
+    from .cli import _parse_settings, _quiet_native_logs
+
+    _quiet_native_logs()
+    parser = argparse.ArgumentParser(prog="python -m detectors.bench")
+    parser.add_argument("--one", required=True)
+    parser.add_argument("--set", action="append")
+    a = parser.parse_args(argv)
+    print(json.dumps(bench_one(a.one, _parse_settings(a.set or []))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main_one(sys.argv[1:]))
