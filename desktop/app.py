@@ -1,0 +1,655 @@
+"""Telltale desktop: the main window and ``main()`` (console script ``telltale-desktop``).
+
+The window holds the candidates list (with search), the candidate page, the compare view and the
+analyses panel. All engine work runs in background pools; the window only reads and writes the
+library (quick SQLite calls) and draws. Errors become plain sentences in the message bar; nothing
+closes the window.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Sequence
+
+ENV_VARS_CV2_SETS = ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR")
+
+
+def prepare_environment() -> None:
+    """cv2 (opencv-contrib, not headless) points Qt at its own plugins; PySide6 must use its own."""
+    for var in ENV_VARS_CV2_SETS:
+        os.environ.pop(var, None)
+
+
+prepare_environment()
+
+from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal  # noqa: E402
+from PySide6.QtGui import QAction, QColor, QDragEnterEvent, QDropEvent, QIcon, QKeySequence  # noqa: E402
+from PySide6.QtWidgets import (  # noqa: E402
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import engine  # noqa: E402
+from .candidate_page import CandidatePage  # noqa: E402
+from .compare import CompareItem, CompareView  # noqa: E402
+from .config import AppConfig  # noqa: E402
+from .jobs import JobsPanel  # noqa: E402
+from .theme import STYLESHEET, app_icon  # noqa: E402
+from .workers import AnalysisJob, analysis_pool  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+VIDEO_FILTER = "Recordings (*.mp4 *.mov *.mkv *.webm *.avi *.m4v);;All files (*)"
+PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff);;All files (*)"
+MESSAGE_HISTORY = 50
+
+
+class MessageBar(QFrame):
+    """A line at the top of the window for errors and notices (never a modal box)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("MessageBar")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QPushButton("✕")
+        close.setFlat(True)
+        close.setFixedWidth(28)
+        close.setToolTip("Hide")
+        close.clicked.connect(self.hide)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(10, 6, 6, 6)
+        row.addWidget(self.label, 1)
+        row.addWidget(close)
+        self.history: list[tuple[str, str]] = []
+        self.hide()
+
+    def show_message(self, text: str, level: str = "error") -> None:
+        self.history.append((level, text))
+        del self.history[:-MESSAGE_HISTORY]
+        colours = {"error": ("#fdecea", "#b71c1c"), "warning": ("#fff4e5", "#8a5300"), "info": ("#e8f4fd", "#0d47a1")}
+        bg, fg = colours.get(level, colours["info"])
+        self.setStyleSheet(f"#MessageBar {{ background: {bg}; border: 1px solid {fg}; border-radius: 6px; }} "
+                           f"#MessageBar QLabel {{ color: {fg}; }}")
+        recent = [t for lvl, t in self.history[-4:] if lvl == level] or [text]
+        self.label.setText("\n".join(dict.fromkeys(recent[-3:])))
+        self.show()
+
+    @property
+    def text(self) -> str:
+        return self.label.text() if self.isVisible() else ""
+
+
+class CandidateList(QListWidget):
+    """The candidates; files dropped on a candidate are added to it."""
+
+    filesDropped = Signal(object, list)  # noqa: N815 - candidate id, paths
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.setDropIndicatorShown(True)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: Any) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() and self.itemAt(event.position().toPoint()) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        item = self.itemAt(event.position().toPoint())
+        files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if item is not None and files:
+            event.acceptProposedAction()
+            self.filesDropped.emit(item.data(Qt.ItemDataRole.UserRole), files)
+        else:
+            event.ignore()
+
+
+class MainWindow(QMainWindow):
+    analysisFinished = Signal(str, str)  # noqa: N815 - job id, status (for tests and scripts)
+
+    def __init__(self, config: AppConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or AppConfig()
+        self.setWindowTitle("Telltale — fake candidate checks")
+        self.setWindowIcon(app_icon())
+        self.library: Any = None
+        self.current_id: Any = None
+        self.jobs: dict[str, AnalysisJob] = {}
+        self.last_status: dict[str, str] = {}
+        self.pool: QThreadPool = analysis_pool()
+
+        # left: candidates ----------------------------------------------------------
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search candidates…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(lambda _t: self.refresh_candidates())
+        self.candidate_list = CandidateList()
+        self.candidate_list.currentItemChanged.connect(self._on_current_item)
+        self.candidate_list.filesDropped.connect(lambda cid, files: self.add_files(files, cid))
+        new_button = QPushButton("New candidate")
+        new_button.setObjectName("Primary")
+        new_button.clicked.connect(lambda: self.new_candidate())
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(6, 6, 6, 6)
+        lv.addWidget(self.search)
+        lv.addWidget(self.candidate_list, 1)
+        lv.addWidget(new_button)
+
+        # centre: candidate page and compare ----------------------------------------
+        self.page = CandidatePage()
+        self.page.filesDropped.connect(lambda files: self.add_files(files))
+        self.page.addVideosRequested.connect(lambda: self.add_files_dialog("video"))
+        self.page.addPhotosRequested.connect(lambda: self.add_files_dialog("id"))
+        self.page.analyseRequested.connect(lambda: self.analyse())
+        self.page.removeMediaRequested.connect(self.remove_media)
+        self.page.exportPdfRequested.connect(lambda: self.export_pdf())
+        self.page.exportJsonRequested.connect(lambda: self.export_json())
+        self.page.errorOccurred.connect(lambda m: self.show_message(m, "error"))
+        self.compare_view = CompareView()
+        self.compare_view.compareRequested.connect(self.compare)
+        self.views = QTabWidget()
+        self.views.setDocumentMode(True)
+        self.views.addTab(self.page, "Candidate")
+        self.views.addTab(self.compare_view, "Compare")
+
+        self.messages = MessageBar()
+        centre = QWidget()
+        cv = QVBoxLayout(centre)
+        cv.setContentsMargins(6, 6, 6, 0)
+        cv.addWidget(self.messages)
+        cv.addWidget(self.views, 1)
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(centre)
+        split.setStretchFactor(1, 1)
+        split.setSizes([250, 1100])
+        self.setCentralWidget(split)
+
+        # bottom: analyses ---------------------------------------------------------
+        self.jobs_panel = JobsPanel()
+        self.jobs_panel.jobDismissed.connect(lambda jid: self.jobs.pop(jid, None))
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.jobs_panel)
+        self.jobs_dock = QDockWidget("Analyses", self)
+        self.jobs_dock.setObjectName("AnalysesDock")
+        self.jobs_dock.setWidget(scroll)
+        self.jobs_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
+
+        self._build_actions()
+        self.resize(1360, 900)
+        geometry = self.config.geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        self.open_library(self.config.library_path)
+
+    # ------------------------------------------------------------------ actions
+    def _build_actions(self) -> None:
+        def action(text: str, slot: Any, shortcut: Any = None, tip: str = "") -> QAction:
+            a = QAction(text, self)
+            a.triggered.connect(lambda _checked=False: slot())
+            if shortcut is not None:
+                a.setShortcut(QKeySequence(shortcut))
+            if tip:
+                a.setStatusTip(tip)
+                a.setToolTip(tip)
+            return a
+
+        self.act_new = action("New candidate", self.new_candidate, QKeySequence.StandardKey.New, "Create a candidate")
+        self.act_videos = action("Add recordings…", lambda: self.add_files_dialog("video"), None, "Add interview recordings")
+        self.act_photos = action("Add ID photos…", lambda: self.add_files_dialog("id"), None, "Add ID photos")
+        self.act_analyse = action("Analyse", self.analyse, "Ctrl+R", "Analyse the selected candidate")
+        self.act_compare = action("Compare", self.compare_selected, None, "Compare candidates side by side")
+        self.act_pdf = action("Export PDF…", self.export_pdf, "Ctrl+P", "Save the report as PDF")
+        self.act_json = action("Export JSON…", self.export_json, "Ctrl+J", "Save the report as JSON")
+        self.act_settings = action("Settings…", self.open_settings, QKeySequence.StandardKey.Preferences, "Library and thresholds")
+        self.act_quit = action("Quit", self.close, QKeySequence.StandardKey.Quit)
+        bar = QToolBar("Main")
+        bar.setObjectName("MainToolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for a in (self.act_new, self.act_videos, self.act_photos, self.act_analyse, self.act_compare, self.act_pdf, self.act_json, self.act_settings):
+            bar.addAction(a)
+        self.addToolBar(bar)
+        menu = self.menuBar().addMenu("&File")
+        for a in (self.act_new, self.act_videos, self.act_photos, None, self.act_pdf, self.act_json, None, self.act_settings, None, self.act_quit):
+            menu.addSeparator() if a is None else menu.addAction(a)
+        run = self.menuBar().addMenu("&Analysis")
+        run.addAction(self.act_analyse)
+        run.addAction(self.act_compare)
+        run.addAction(action("Cancel all analyses", self.cancel_all))
+
+    # ------------------------------------------------------------------ messages
+    def show_message(self, text: str, level: str = "error") -> None:
+        log.log(logging.ERROR if level == "error" else logging.INFO, "%s", text)
+        self.messages.show_message(text, level)
+        self.statusBar().showMessage(text, 8000)
+
+    # ------------------------------------------------------------------ library
+    def open_library(self, path: str | Path) -> bool:
+        old = self.library
+        try:
+            self.library = engine.open_library(path)
+        except Exception as exc:  # noqa: BLE001 - the window stays up, the user can pick another place
+            log.error("library %s:\n%s", path, traceback.format_exc())
+            self.library = None
+            self.show_message(f"The case library at “{path}” could not be opened: {exc}. "
+                              "Choose another location in Settings.", "error")
+            self.refresh_candidates()
+            return False
+        if old is not None and old is not self.library:
+            _close(old)
+        self.library_path = Path(path)
+        self.current_id = None
+        self.refresh_candidates()
+        self._show_current()
+        return True
+
+    def _require_library(self) -> bool:
+        if self.library is None:
+            self.show_message("No case library is open. Choose its location in Settings.", "error")
+            return False
+        return True
+
+    def refresh_candidates(self, select: Any = None) -> None:
+        select = self.current_id if select is None else select
+        rows: list[Any] = []
+        if self.library is not None:
+            try:
+                rows = list(self.library.candidates(self.search.text().strip()))
+            except Exception as exc:  # noqa: BLE001
+                self.show_message(f"The candidates could not be listed: {exc}")
+        self.candidate_list.blockSignals(True)
+        self.candidate_list.clear()
+        current_item = None
+        for r in rows:
+            cid = engine.row_get(r, "id")
+            name = str(engine.row_get(r, "name", ""))
+            score = engine.finite(engine.row_get(r, "score"))
+            verdict = engine.row_get(r, "verdict")
+            n = engine.row_get(r, "media_count", 0) or 0
+            status = f"{score:.0f} · {engine.verdict_label(verdict)}" if score is not None else "not analysed"
+            item = QListWidgetItem(f"{name}\n{status} · {n} file(s)")
+            item.setData(Qt.ItemDataRole.UserRole, cid)
+            item.setToolTip(f"{name}: {status}. Drop recordings or ID photos here to add them.")
+            if score is not None:
+                item.setForeground(QColor(engine.verdict_colour(verdict)))
+            self.candidate_list.addItem(item)
+            if cid == select:
+                current_item = item
+        self.candidate_list.blockSignals(False)
+        if current_item is not None:
+            self.candidate_list.setCurrentItem(current_item)
+        self.compare_view.set_candidates(rows)
+
+    def _on_current_item(self, item: QListWidgetItem | None, _prev: Any = None) -> None:
+        if item is None:
+            return
+        self.select_candidate(item.data(Qt.ItemDataRole.UserRole))
+
+    def select_candidate(self, candidate_id: Any) -> None:
+        self.current_id = candidate_id
+        self._show_current()
+        self.views.setCurrentWidget(self.page)
+
+    def _show_current(self) -> None:
+        if self.library is None or self.current_id is None:
+            self.page.set_candidate(None, [], None)
+            return
+        try:
+            cand = self.library.get_candidate(self.current_id)
+            media = list(self.library.media(self.current_id))
+            report = self.library.latest_report(self.current_id)
+        except Exception as exc:  # noqa: BLE001
+            log.error("%s", traceback.format_exc())
+            self.show_message(f"This candidate could not be loaded: {exc}")
+            self.page.set_candidate(None, [], None)
+            return
+        self.page.set_candidate(cand, media, report)
+        missing = [Path(str(engine.row_get(m, "path"))).name for m in media if not Path(str(engine.row_get(m, "path"))).exists()]
+        if missing:
+            self.show_message("These files were moved or deleted and cannot be analysed or played: " + ", ".join(missing), "warning")
+
+    # ------------------------------------------------------------------ candidates and media
+    def new_candidate(self, name: str | None = None) -> Any:
+        if not self._require_library():
+            return None
+        if name is None:
+            name, ok = QInputDialog.getText(self, "New candidate", "Candidate's name:")
+            if not ok:
+                return None
+        name = (name or "").strip()
+        if not name:
+            self.show_message("A candidate needs a name.", "warning")
+            return None
+        try:
+            cid = self.library.add_candidate(name)
+        except Exception as exc:  # noqa: BLE001 - e.g. the name is taken
+            self.show_message(f"Candidate “{name}” could not be created: {exc}", "error")
+            return None
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        self.refresh_candidates(select=cid)
+        self.select_candidate(cid)
+        return cid
+
+    def add_files_dialog(self, role: str) -> None:
+        if self.current_id is None:
+            self.show_message("Select or create a candidate first.", "warning")
+            return
+        title = "Add recordings" if role == "video" else "Add ID photos"
+        files, _ = QFileDialog.getOpenFileNames(self, title, str(Path.home()), VIDEO_FILTER if role == "video" else PHOTO_FILTER)
+        if files:
+            self.add_files(files, role=role)
+
+    def add_files(self, paths: Sequence[str], candidate_id: Any = None, role: str | None = None) -> int:
+        """Add files to a candidate (default: the selected one). Unusable files are refused with the reason."""
+        if not self._require_library():
+            return 0
+        cid = self.current_id if candidate_id is None else candidate_id
+        if cid is None:
+            self.show_message("Select or create a candidate first, then add its files.", "warning")
+            return 0
+        added, problems = 0, []
+        known = {str(engine.row_get(m, "path")) for m in self._media(cid)}
+        for raw in paths:
+            path = str(Path(raw).resolve()) if raw else raw
+            if Path(path).is_dir():
+                problems.append(f"“{Path(path).name}” is a folder; add the files inside it.")
+                continue
+            r = role or engine.guess_role(path)
+            try:
+                engine.validate_media(path, r)
+            except Exception as exc:  # noqa: BLE001 - MediaError mostly; all become a sentence
+                problems.append(engine.plain_error(exc, path))
+                continue
+            if path in known:
+                problems.append(f"“{Path(path).name}” is already in this candidate's files.")
+                continue
+            try:
+                self.library.add_media(cid, path, r)
+                known.add(path)
+                added += 1
+            except Exception as exc:  # noqa: BLE001
+                problems.append(f"“{Path(path).name}” could not be added: {exc}")
+        if problems:
+            self.show_message(" ".join(problems), "error")
+        elif added:
+            self.show_message(f"Added {added} file(s). Press Analyse to check them.", "info")
+        self.refresh_candidates()
+        if cid == self.current_id:
+            self._show_current()
+        return added
+
+    def _media(self, cid: Any) -> list[Any]:
+        try:
+            return list(self.library.media(cid))
+        except Exception:  # noqa: BLE001
+            return []
+
+    def remove_media(self, media_id: Any) -> None:
+        if media_id is None or not self._require_library():
+            return
+        try:
+            self.library.remove_media(media_id)
+        except Exception as exc:  # noqa: BLE001
+            self.show_message(f"The file could not be removed: {exc}")
+        self.refresh_candidates()
+        self._show_current()
+
+    # ------------------------------------------------------------------ analysis
+    def analyse(self, candidate_id: Any = None) -> AnalysisJob | None:
+        if not self._require_library():
+            return None
+        cid = self.current_id if candidate_id is None else candidate_id
+        if cid is None:
+            self.show_message("Select a candidate to analyse.", "warning")
+            return None
+        for job in self.jobs.values():
+            if job.candidate_id == cid and self.last_status.get(job.job_id) in ("queued", "running"):
+                self.show_message("This candidate is already being analysed.", "info")
+                return None
+        try:
+            cand = self.library.get_candidate(cid)
+            media = list(self.library.media(cid))
+        except Exception as exc:  # noqa: BLE001
+            self.show_message(f"The candidate could not be read from the library: {exc}")
+            return None
+        files = [(str(engine.row_get(m, "path")), str(engine.row_get(m, "role", "video"))) for m in media]
+        if not files:
+            self.show_message("This candidate has no files yet: drop recordings and ID photos on the page first.", "warning")
+            return None
+        job = AnalysisJob(cid, str(engine.row_get(cand, "name", "")), files, str(self.library_path), self.config.overrides())
+        job.signals.progress.connect(self._on_progress)
+        job.signals.file_finished.connect(self._on_file_finished)
+        job.signals.finished.connect(self._on_job_finished)
+        self.jobs[job.job_id] = job
+        self.last_status[job.job_id] = "queued"
+        self.jobs_panel.add_job(job)
+        self.jobs_dock.show()
+        self.pool.start(job)
+        return job
+
+    def _on_progress(self, job_id: str, key: str, fraction: float, message: str) -> None:
+        self.last_status[job_id] = "running"
+        box = self.jobs_panel.boxes.get(job_id)
+        if box is not None:
+            box.on_progress(key, fraction, message)
+
+    def _on_file_finished(self, job_id: str, key: str, status: str, message: str) -> None:
+        box = self.jobs_panel.boxes.get(job_id)
+        if box is not None:
+            box.on_file_finished(key, status, message)
+
+    def _on_job_finished(self, job_id: str, status: str, report: Any, messages: Any) -> None:
+        self.last_status[job_id] = status
+        job = self.jobs.get(job_id)
+        box = self.jobs_panel.boxes.get(job_id)
+        if box is not None:
+            box.on_finished(status)
+        name = job.candidate_name if job else "the candidate"
+        if status == "done" and report is not None and job is not None:
+            try:
+                if self.library is not None:
+                    self.library.save_report(job.candidate_id, report)
+            except Exception as exc:  # noqa: BLE001
+                log.error("%s", traceback.format_exc())
+                self.show_message(f"The report for {name} could not be saved in the library: {exc}")
+            else:
+                text = f"Analysis of {name} finished: score {report.get('score', 0):.0f}, {engine.verdict_label(report.get('verdict'))}."
+                extra = list(messages or []) + [e for e in report.get("errors", []) if e]
+                self.show_message(" ".join([text, *map(str, extra)]), "warning" if extra else "info")
+            self.refresh_candidates()
+            if job.candidate_id == self.current_id:
+                self._show_current()
+        elif status == "cancelled":
+            self.show_message(f"Analysis of {name} was cancelled; the previous results (if any) are kept. "
+                              + " ".join(map(str, messages or [])), "warning")
+        else:
+            self.show_message(f"Analysis of {name} could not finish. " + " ".join(map(str, messages or [])), "error")
+        self.analysisFinished.emit(job_id, status)
+
+    def cancel_all(self) -> None:
+        for job in self.jobs.values():
+            job.cancel()
+
+    def running_jobs(self) -> list[AnalysisJob]:
+        return [j for j in self.jobs.values() if self.last_status.get(j.job_id) in ("queued", "running")]
+
+    # ------------------------------------------------------------------ compare
+    def compare_selected(self) -> None:
+        ids = self.compare_view.checked_ids()
+        if len(ids) < 2 and self.current_id is not None:
+            self.views.setCurrentWidget(self.compare_view)
+            self.show_message("Tick two or more candidates in the Compare view, then press Compare checked.", "info")
+            return
+        self.compare(ids)
+
+    def compare(self, ids: list[Any]) -> None:
+        if not self._require_library():
+            return
+        items = []
+        for cid in ids:
+            try:
+                items.append(CompareItem(self.library.get_candidate(cid), self.library.latest_report(cid), list(self.library.media(cid))))
+            except Exception as exc:  # noqa: BLE001
+                self.show_message(f"A candidate could not be loaded for comparison: {exc}")
+        self.compare_view.set_checked(ids)
+        self.compare_view.show_items(items)
+        self.views.setCurrentWidget(self.compare_view)
+        if len(items) < 2:
+            self.show_message("Tick at least two candidates to compare them.", "info")
+
+    # ------------------------------------------------------------------ export
+    def _current_report(self) -> tuple[Any, dict | None]:
+        if self.library is None or self.current_id is None:
+            return None, None
+        try:
+            return self.library.get_candidate(self.current_id), self.library.latest_report(self.current_id)
+        except Exception as exc:  # noqa: BLE001
+            self.show_message(f"The report could not be read: {exc}")
+            return None, None
+
+    def export_pdf(self, path: str | None = None) -> Path | None:
+        from .export import export_pdf
+
+        cand, report = self._current_report()
+        if not report:
+            self.show_message("There is no report to export yet: analyse the candidate first.", "warning")
+            return None
+        if path is None:
+            default = Path.home() / f"telltale-{_safe(engine.row_get(cand, 'name', 'report'))}.pdf"
+            path, _ = QFileDialog.getSaveFileName(self, "Export PDF report", str(default), "PDF (*.pdf)")
+            if not path:
+                return None
+        try:
+            out = export_pdf(report, path, self._media(self.current_id))
+        except Exception as exc:  # noqa: BLE001
+            self.show_message(f"The PDF could not be written to “{path}”: {exc}")
+            return None
+        self.show_message(f"Report saved as {out}", "info")
+        return out
+
+    def export_json(self, path: str | None = None) -> Path | None:
+        from .export import export_json
+
+        cand, report = self._current_report()
+        if not report:
+            self.show_message("There is no report to export yet: analyse the candidate first.", "warning")
+            return None
+        if path is None:
+            default = Path.home() / f"telltale-{_safe(engine.row_get(cand, 'name', 'report'))}.json"
+            path, _ = QFileDialog.getSaveFileName(self, "Export JSON report", str(default), "JSON (*.json)")
+            if not path:
+                return None
+        try:
+            out = export_json(report, path)
+        except Exception as exc:  # noqa: BLE001
+            self.show_message(f"The JSON report could not be written to “{path}”: {exc}")
+            return None
+        self.show_message(f"Report saved as {out}", "info")
+        return out
+
+    # ------------------------------------------------------------------ settings
+    def open_settings(self) -> None:
+        from .settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.config, self)
+        if dialog.exec():
+            if dialog.apply():
+                self.open_library(self.config.library_path)
+            self.show_message("Settings saved; they apply to the next analysis.", "info")
+
+    # ------------------------------------------------------------------ closing
+    def closeEvent(self, event: Any) -> None:  # noqa: N802
+        self.cancel_all()
+        self.pool.waitForDone(30_000)
+        self.compare_view.wait_idle(30_000)
+        self.page.player.open(None)
+        self.config.save_geometry(self.saveGeometry())
+        if self.library is not None:
+            _close(self.library)
+            self.library = None
+        super().closeEvent(event)
+
+
+def _close(library: Any) -> None:
+    close = getattr(library, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _safe(name: Any) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in str(name)) or "report"
+
+
+def install_excepthook(window: MainWindow) -> None:
+    """An unexpected error in a slot becomes a message in the window instead of a crash."""
+
+    def hook(exc_type: Any, exc: BaseException, tb: Any) -> None:
+        log.error("unexpected error:\n%s", "".join(traceback.format_exception(exc_type, exc, tb)))
+        try:
+            window.show_message(f"Something went wrong: {exc}. The window stays open; you can carry on.", "error")
+        except Exception:  # noqa: BLE001
+            pass
+
+    sys.excepthook = hook
+
+
+def create_app(argv: Sequence[str] | None = None) -> QApplication:
+    prepare_environment()
+    app = QApplication.instance() or QApplication(list(argv if argv is not None else sys.argv))
+    app.setOrganizationName("Telltale")
+    app.setApplicationName("Telltale Desktop")
+    app.setStyle("Fusion")
+    app.setStyleSheet(STYLESHEET)
+    return app  # type: ignore[return-value]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(argv)
+    window = MainWindow(AppConfig(QSettings()))
+    install_excepthook(window)
+    window.show()
+    QTimer.singleShot(0, window.raise_)
+    return app.exec()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

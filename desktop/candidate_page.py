@@ -1,0 +1,454 @@
+"""The candidate page: score and verdict, the checks, the media, and the evidence.
+
+Tabs:
+  * Summary: the reasons, each check (risk, confidence, points off, reason), the files.
+  * Recordings: player + timeline per recording (a click on the timeline seeks the player),
+    the top suspicious frames with their heat maps (a click seeks too).
+  * Identity: the ID portrait beside faces from the interview; reuse matches with the other
+    candidate's photo beside this one.
+Everything is drawn from the saved JSON report, defensively: a missing key hides that part.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import engine
+from .images import pixmap_from_b64, pixmap_from_file, placeholder
+from .player import VideoPlayer
+from .timeline import TimelineWidget
+from .widgets import FlowLayout, PictureCard, ScoreBadge, clear_layout, hint_label, section_title
+
+log = logging.getLogger(__name__)
+
+THUMB = 128
+TOP_FRAMES_SHOWN = 8
+
+
+def _scroll(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(widget)
+    return area
+
+
+def _local_files(urls: Any) -> list[str]:
+    return [u.toLocalFile() for u in urls if u.isLocalFile() and u.toLocalFile()]
+
+
+class CandidatePage(QWidget):
+    """Shows one candidate. Emits requests; the main window does the work."""
+
+    filesDropped = Signal(list)  # noqa: N815 - local paths
+    addVideosRequested = Signal()  # noqa: N815
+    addPhotosRequested = Signal()  # noqa: N815
+    analyseRequested = Signal()  # noqa: N815
+    removeMediaRequested = Signal(object)  # noqa: N815 - media id
+    exportPdfRequested = Signal()  # noqa: N815
+    exportJsonRequested = Signal()  # noqa: N815
+    errorOccurred = Signal(str)  # noqa: N815
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.candidate: Any = None
+        self.report: dict[str, Any] | None = None
+        self.media_rows: list[Any] = []
+        self.recordings: list[engine.RecordingEvidence] = []
+        self.timeline: TimelineWidget | None = None
+
+        # header ----------------------------------------------------------------------
+        self.name_label = QLabel("No candidate selected")
+        self.name_label.setObjectName("CandidateName")
+        self.meta_label = hint_label("Create a candidate, then drop recordings and ID photos here.")
+        self.badge = ScoreBadge()
+        self.reasons_label = QLabel()
+        self.reasons_label.setWordWrap(True)
+        self.reasons_label.setTextFormat(Qt.TextFormat.RichText)
+        self.reasons_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.reasons_label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.analyse_button = QPushButton("Analyse")
+        self.analyse_button.setObjectName("Primary")
+        self.analyse_button.setToolTip("Analyse every recording and photo of this candidate")
+        self.analyse_button.clicked.connect(self.analyseRequested)
+        self.pdf_button = QPushButton("Export PDF…")
+        self.pdf_button.clicked.connect(self.exportPdfRequested)
+        self.json_button = QPushButton("Export JSON…")
+        self.json_button.clicked.connect(self.exportJsonRequested)
+        actions = QVBoxLayout()
+        for b in (self.analyse_button, self.pdf_button, self.json_button):
+            actions.addWidget(b)
+        actions.addStretch(1)
+        titles = QVBoxLayout()
+        titles.addWidget(self.name_label)
+        titles.addWidget(self.meta_label)
+        titles.addWidget(self.reasons_label, 1)
+        header = QHBoxLayout()
+        header.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignTop)
+        header.addLayout(titles, 1)
+        header.addLayout(actions)
+
+        # tabs ------------------------------------------------------------------------
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._build_summary(), "Summary")
+        self.tabs.addTab(self._build_recordings(), "Recordings")
+        self.tabs.addTab(self._build_identity(), "Identity && reuse")
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addWidget(self.tabs, 1)
+        self.set_candidate(None, [], None)
+
+    # ------------------------------------------------------------------ building blocks
+    def _build_summary(self) -> QWidget:
+        w = QWidget()
+        v = QVBoxLayout(w)
+        v.addWidget(section_title("Checks"))
+        self.checks_table = QTableWidget(0, 5)
+        self.checks_table.setHorizontalHeaderLabels(["Check", "Risk", "Confidence", "Points off", "Reason"])
+        self.checks_table.verticalHeader().setVisible(False)
+        self.checks_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.checks_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.checks_table.setWordWrap(True)
+        hh = self.checks_table.horizontalHeader()
+        for col in range(4):
+            hh.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        hh.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        v.addWidget(self.checks_table, 3)
+        self.checks_hint = hint_label("")
+        v.addWidget(self.checks_hint)
+
+        row = QHBoxLayout()
+        row.addWidget(section_title("Recordings and photos"))
+        row.addStretch(1)
+        self.add_videos_button = QPushButton("Add recordings…")
+        self.add_videos_button.clicked.connect(self.addVideosRequested)
+        self.add_photos_button = QPushButton("Add ID photos…")
+        self.add_photos_button.clicked.connect(self.addPhotosRequested)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Remove the selected file from this candidate (the file itself is kept)")
+        self.remove_button.clicked.connect(self._remove_selected)
+        for b in (self.add_videos_button, self.add_photos_button, self.remove_button):
+            row.addWidget(b)
+        v.addLayout(row)
+        self.media_table = QTableWidget(0, 3)
+        self.media_table.setHorizontalHeaderLabels(["File", "Kind", "Result"])
+        self.media_table.verticalHeader().setVisible(False)
+        self.media_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.media_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        mh = self.media_table.horizontalHeader()
+        mh.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        mh.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        mh.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        v.addWidget(self.media_table, 2)
+        v.addWidget(hint_label("Drop recordings (mp4, mov, mkv, webm, avi) and ID photos (jpg, png, webp) anywhere on this page."))
+        return w
+
+    def _build_recordings(self) -> QWidget:
+        w = QWidget()
+        v = QVBoxLayout(w)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Recording:"))
+        self.recording_combo = QComboBox()
+        self.recording_combo.currentIndexChanged.connect(self._show_recording)
+        top.addWidget(self.recording_combo, 1)
+        v.addLayout(top)
+        self.player = VideoPlayer()
+        self.player.errorOccurred.connect(self.errorOccurred)
+        self.player.positionChanged.connect(self._on_position)
+        v.addWidget(self.player, 3)
+        self.timeline_holder = QVBoxLayout()
+        v.addLayout(self.timeline_holder)
+        v.addWidget(hint_label("Red: face-swap risk per second. Blue: lip-sync offset (audio vs. mouth). "
+                               "Orange: segments where lips and voice do not match. Purple ticks: the frames below. "
+                               "Click the timeline to see that moment."))
+        v.addWidget(section_title("Most suspicious frames (face and heat map)"))
+        frames = QWidget()
+        self.frames_flow = FlowLayout(frames)
+        fs = _scroll(frames)
+        fs.setMinimumHeight(THUMB + 60)
+        v.addWidget(fs, 2)
+        return w
+
+    def _build_identity(self) -> QWidget:
+        inner = QWidget()
+        v = QVBoxLayout(inner)
+        v.addWidget(section_title("ID portrait beside the faces in the interview"))
+        self.identity_summary = hint_label("")
+        v.addWidget(self.identity_summary)
+        holder = QWidget()
+        self.identity_flow = FlowLayout(holder)
+        v.addWidget(holder)
+        v.addWidget(section_title("Reuse: the same photo or face under another candidate"))
+        self.reuse_summary = hint_label("")
+        v.addWidget(self.reuse_summary)
+        holder2 = QWidget()
+        self.reuse_flow = FlowLayout(holder2)
+        v.addWidget(holder2)
+        v.addStretch(1)
+        return _scroll(inner)
+
+    # ------------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if self.candidate is not None and event.mimeData().hasUrls() and _local_files(event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        files = _local_files(event.mimeData().urls())
+        if files:
+            event.acceptProposedAction()
+            self.filesDropped.emit(files)
+
+    # ------------------------------------------------------------------ filling in
+    def set_candidate(self, candidate: Any, media_rows: list[Any], report: dict[str, Any] | None) -> None:
+        self.candidate = candidate
+        self.media_rows = list(media_rows)
+        self.report = report
+        has = candidate is not None
+        for w in (self.analyse_button, self.add_videos_button, self.add_photos_button, self.remove_button):
+            w.setEnabled(has)
+        self.pdf_button.setEnabled(bool(report))
+        self.json_button.setEnabled(bool(report))
+        if not has:
+            self.name_label.setText("No candidate selected")
+            self.meta_label.setText("Create a candidate (New candidate), then drop recordings and ID photos on this page.")
+        else:
+            self.name_label.setText(str(engine.row_get(candidate, "name", "")))
+            n_vid = sum(1 for r in media_rows if engine.row_get(r, "role") == "video")
+            n_img = len(media_rows) - n_vid
+            when = report.get("created_at", "") if report else ""
+            conf = engine.finite(report.get("confidence")) if report else None
+            parts = [f"{n_vid} recording(s), {n_img} photo(s)"]
+            if when:
+                parts.append(f"analysed {when.replace('T', ' ').replace('+00:00', ' UTC')}")
+            if conf is not None:
+                parts.append(f"evidence coverage {conf:.0%}")
+            if not report:
+                parts.append("not analysed yet — press Analyse")
+            self.meta_label.setText(" · ".join(parts))
+        self.badge.set_report(report)
+        reasons = (report or {}).get("reasons") or []
+        errors = (report or {}).get("errors") or []
+        html = "".join(f"<li>{_esc(r)}</li>" for r in reasons[:5])
+        html += "".join(f"<li style='color:#c62828'>{_esc(e)}</li>" for e in errors[:5])
+        self.reasons_label.setText(f"<ul style='margin-left:-20px'>{html}</ul>" if html else "")
+        self._fill_checks()
+        self._fill_media()
+        self._fill_recordings()
+        self._fill_identity()
+
+    def _fill_checks(self) -> None:
+        checks = (self.report or {}).get("checks") or {}
+        contributions = (self.report or {}).get("contributions") or {}
+        self.checks_table.setRowCount(len(checks))
+        for row, (name, c) in enumerate(checks.items()):
+            risk = engine.finite(c.get("risk")) or 0.0
+            conf = engine.finite(c.get("confidence")) or 0.0
+            off = engine.finite(contributions.get(name))
+            items = [
+                QTableWidgetItem(engine.check_title(name)),
+                QTableWidgetItem(f"{risk:.2f}"),
+                QTableWidgetItem(f"{conf:.0%}"),
+                QTableWidgetItem(f"−{off:.1f}" if off else "0"),
+                QTableWidgetItem(str(c.get("summary", ""))),
+            ]
+            if conf > 0:
+                items[1].setBackground(QColor(engine.risk_colour(risk)))
+                items[1].setForeground(QColor("white"))
+            else:
+                items[1].setText("n/a")
+                items[1].setToolTip("This check could not judge the media (see the reason)")
+            details = engine.scalar_evidence(c.get("evidence") or {})
+            tip = "\n".join(f"{k}: {v}" for k, v in details)
+            for col, item in enumerate(items):
+                item.setToolTip(item.toolTip() or tip)
+                if col in (1, 2, 3):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.checks_table.setItem(row, col, item)
+        self.checks_table.resizeRowsToContents()
+        if not self.report:
+            self.checks_hint.setText("No analysis yet." if self.candidate is not None else "")
+        elif not checks:
+            self.checks_hint.setText("No check could run on these files.")
+        else:
+            self.checks_hint.setText("Risk: 0 = no sign of manipulation, 1 = certain. A check with confidence n/a could not judge this media.")
+
+    def _fill_media(self) -> None:
+        entries = {}
+        for m in (self.report or {}).get("media") or []:
+            entries[str(m.get("path"))] = m
+        self.media_table.setRowCount(len(self.media_rows))
+        for row, r in enumerate(self.media_rows):
+            path = str(engine.row_get(r, "path", ""))
+            role = str(engine.row_get(r, "role", ""))
+            kind = {"video": "Recording", "id": "ID photo", "photo": "Photo"}.get(role, role)
+            entry = entries.get(path)
+            if not Path(path).exists():
+                result = "File is missing (moved or deleted)"
+            elif entry is None:
+                result = "not analysed yet"
+            elif entry.get("error"):
+                result = f"Could not be used: {entry['error']}"
+            elif role == "video":
+                dur = engine.finite(entry.get("duration_s")) or 0.0
+                result = f"{dur:.1f} s, {entry.get('frames_analysed', 0)} frames analysed, face in {entry.get('faces_found', 0)}"
+                notes = entry.get("notes") or []
+                if notes:
+                    result += " — " + "; ".join(map(str, notes))
+            else:
+                result = f"{entry.get('faces_found', 0)} face(s) found"
+                notes = entry.get("notes") or []
+                if notes:
+                    result += " — " + "; ".join(map(str, notes))
+            name_item = QTableWidgetItem(Path(path).name)
+            name_item.setToolTip(path)
+            name_item.setData(Qt.ItemDataRole.UserRole, engine.row_get(r, "id"))
+            res_item = QTableWidgetItem(result)
+            if result.startswith(("Could not", "File is missing")):
+                res_item.setForeground(QColor("#c62828"))
+            self.media_table.setItem(row, 0, name_item)
+            self.media_table.setItem(row, 1, QTableWidgetItem(kind))
+            self.media_table.setItem(row, 2, res_item)
+
+    def _remove_selected(self) -> None:
+        rows = {i.row() for i in self.media_table.selectedItems()}
+        for row in sorted(rows):
+            item = self.media_table.item(row, 0)
+            if item is not None:
+                self.removeMediaRequested.emit(item.data(Qt.ItemDataRole.UserRole))
+
+    def _fill_recordings(self) -> None:
+        self.recordings = engine.recording_evidence(self.report or {})
+        # recordings of this candidate that have no report yet can still be played
+        known = {r.path for r in self.recordings}
+        for r in self.media_rows:
+            p = str(engine.row_get(r, "path", ""))
+            if engine.row_get(r, "role") == "video" and p not in known:
+                self.recordings.append(engine.RecordingEvidence(p, 0.0, [], [], [], []))
+        self.recording_combo.blockSignals(True)
+        self.recording_combo.clear()
+        for r in self.recordings:
+            self.recording_combo.addItem(Path(r.path).name, r.path)
+        self.recording_combo.blockSignals(False)
+        self._show_recording(0 if self.recordings else -1)
+
+    def _show_recording(self, index: int) -> None:
+        clear_layout(self.timeline_holder)
+        clear_layout(self.frames_flow)
+        self.timeline = None
+        if index < 0 or index >= len(self.recordings):
+            self.player.open(None)
+            return
+        ev = self.recordings[index]
+        opened = Path(ev.path).exists() and self.player.open(ev.path)
+        if not Path(ev.path).exists():
+            self.player.view.set_image(None, f"“{Path(ev.path).name}” is missing (moved or deleted)")
+        if opened and ev.duration_s <= 0:
+            ev.duration_s = self.player.duration
+        self.timeline = TimelineWidget(ev)
+        self.timeline.seekRequested.connect(self.seek)
+        self.timeline_holder.addWidget(self.timeline)
+        for f in ev.top_frames[:TOP_FRAMES_SHOWN]:
+            t = engine.finite(f.get("t"))
+            risk = engine.finite(f.get("risk"))
+            face = pixmap_from_b64(f.get("face_png"), THUMB)
+            heat = pixmap_from_b64(f.get("heatmap_png"), THUMB)
+            caption = f"at {t:.1f} s" if t is not None else "frame"
+            if risk is not None:
+                caption += f" · risk {risk:.2f}"
+            card = PictureCard([face, heat] if heat is not None else [face], caption, THUMB)
+            if t is not None:
+                card.setToolTip("Click to show this moment in the player")
+                card.clicked.connect(lambda t=t: self.seek(t))
+            self.frames_flow.addWidget(card)
+        if not ev.top_frames:
+            self.frames_flow.addWidget(hint_label("No suspicious frames were reported for this recording."))
+
+    def seek(self, t: float) -> None:
+        self.player.seek(t)
+        if self.timeline is not None:
+            self.timeline.set_playhead(t)
+
+    def _on_position(self, t: float) -> None:
+        if self.timeline is not None:
+            self.timeline.set_playhead(t)
+
+    def _fill_identity(self) -> None:
+        clear_layout(self.identity_flow)
+        clear_layout(self.reuse_flow)
+        report = self.report or {}
+        checks = report.get("checks") or {}
+        # the ID portrait: the photo files of this candidate, then any portrait crop in the evidence
+        cards = 0
+        for r in self.media_rows:
+            if engine.row_get(r, "role") in ("id", "photo"):
+                path = str(engine.row_get(r, "path", ""))
+                label = "ID photo" if engine.row_get(r, "role") == "id" else "Photo"
+                self.identity_flow.addWidget(PictureCard([pixmap_from_file(path, THUMB)], f"{label}\n{Path(path).name}", THUMB))
+                cards += 1
+        for label, b64 in engine.face_thumbnails(report)[:8]:
+            self.identity_flow.addWidget(PictureCard([pixmap_from_b64(b64, THUMB)], _pretty_key(label), THUMB))
+            cards += 1
+        if cards == 0:
+            self.identity_flow.addWidget(hint_label("No ID photo or interview face yet."))
+        idc = checks.get("identity") or checks.get("idphoto")
+        if idc:
+            details = ", ".join(f"{k} {v}" for k, v in engine.scalar_evidence(idc.get("evidence") or {}, 6))
+            self.identity_summary.setText(f"{idc.get('summary', '')}" + (f"  ({details})" if details else ""))
+        else:
+            self.identity_summary.setText("The identity check has not reported for this candidate.")
+
+        matches = engine.reuse_matches(report)
+        reuse = checks.get("reuse")
+        self.reuse_summary.setText(str(reuse.get("summary", "")) if reuse else "The reuse check has not reported for this candidate.")
+        own_photo = next((str(engine.row_get(r, "path")) for r in self.media_rows if engine.row_get(r, "role") in ("id", "photo")), None)
+        for m in matches[:12]:
+            pngs = engine.png_fields(m)
+            mine = next((b for k, b in pngs if any(s in k.lower() for s in ("query", "this", "own", "candidate_face", "self"))), None)
+            theirs = next((b for k, b in pngs if b is not mine), None)
+            mine_pm = pixmap_from_b64(mine, THUMB) if mine else (pixmap_from_file(m.get("query_file") or own_photo, THUMB) if (m.get("query_file") or own_photo) else None)
+            other_file = str(m.get("file") or m.get("path") or "")
+            theirs_pm = pixmap_from_b64(theirs, THUMB) if theirs else (pixmap_from_file(other_file, THUMB) if other_file and Path(other_file).exists() else None)
+            dist = engine.finite(m.get("distance"))
+            caption = f"This candidate  |  {m.get('candidate', 'another candidate')}"
+            detail = ", ".join(x for x in (str(m.get("kind", "")), f"distance {dist:.2f}" if dist is not None else "", Path(other_file).name if other_file else "") if x)
+            card = PictureCard([mine_pm or placeholder(THUMB), theirs_pm or placeholder(THUMB)], f"{caption}\n{detail}", THUMB)
+            self.reuse_flow.addWidget(card)
+        if not matches:
+            self.reuse_flow.addWidget(hint_label("No match in the library."))
+
+
+def _pretty_key(label: str) -> str:
+    check, _, key = label.partition(": ")
+    key = key.replace("_png", "").replace("_", " ").replace(".", " ")
+    return f"{engine.check_title(check)}\n{key}"
+
+
+def _esc(text: Any) -> str:
+    import html
+
+    return html.escape(str(text))

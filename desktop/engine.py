@@ -1,0 +1,312 @@
+"""The app's only door to the engine: the public calls of detectors.pipeline and the library,
+plus small helpers that read the JSON report defensively (a missing key = nothing shown).
+
+Nothing here imports Qt widgets, so the helpers are easy to test.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic"}
+
+VERDICT_LABELS = {
+    "authentic": "Authentic",
+    "review": "Needs review",
+    "likely-fake": "Likely fake",
+}
+VERDICT_COLOURS = {  # background colours of the verdict badge
+    "authentic": "#2e7d32",
+    "review": "#b26a00",
+    "likely-fake": "#c62828",
+}
+CHECK_TITLES = {
+    "faceswap": "Face swap",
+    "lipsync": "Lip sync",
+    "identity": "Same person throughout",
+    "reuse": "Reused photo or face",
+    "idphoto": "ID photo",
+}
+
+
+def check_title(name: str) -> str:
+    return CHECK_TITLES.get(name, name.replace("_", " ").capitalize())
+
+
+def verdict_label(verdict: str | None) -> str:
+    return VERDICT_LABELS.get(verdict or "", (verdict or "Not analysed").capitalize())
+
+
+def verdict_colour(verdict: str | None) -> str:
+    return VERDICT_COLOURS.get(verdict or "", "#546e7a")
+
+
+def risk_colour(risk: float) -> str:
+    """Green -> amber -> red for a risk in [0, 1]."""
+    if risk < 0.34:
+        return VERDICT_COLOURS["authentic"]
+    if risk < 0.67:
+        return VERDICT_COLOURS["review"]
+    return VERDICT_COLOURS["likely-fake"]
+
+
+def guess_role(path: str | Path) -> str:
+    """``video`` for recordings, ``id`` for pictures (dropped pictures are ID photos)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "id"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    try:
+        from detectors.media import is_image_file
+
+        return "id" if is_image_file(path) else "video"
+    except Exception:  # noqa: BLE001
+        return "video"
+
+
+def plain_error(exc: BaseException, path: str | Path | None = None) -> str:
+    """One sentence a reviewer can read: which file, and what is wrong with it."""
+    from detectors.base import Cancelled, MediaError
+
+    if isinstance(exc, MediaError):
+        return f"“{Path(exc.path).name}” could not be used: {exc.problem}."
+    if isinstance(exc, Cancelled):
+        return f"Analysis of “{Path(path).name}” was cancelled." if path else "Analysis was cancelled."
+    where = f" while working on “{Path(path).name}”" if path else ""
+    text = str(exc) or exc.__class__.__name__
+    return f"Something went wrong{where}: {text}"
+
+
+def validate_media(path: str | Path, role: str) -> None:
+    """Cheap check before a file joins a candidate; raises MediaError naming the file."""
+    from detectors.base import MediaError
+    from detectors.media import load_image, probe
+
+    p = Path(path)
+    if role == "video":
+        if p.suffix.lower() in IMAGE_SUFFIXES:
+            raise MediaError(p, "is a picture, not a recording")
+        probe(p)
+    else:
+        load_image(p, role=role)
+    if not p.is_file():  # pragma: no cover - probe/load_image already said so
+        raise MediaError(p, "file not found")
+
+
+# --------------------------------------------------------------------------- library
+
+
+def open_library(path: str | Path | None) -> Any:
+    from detectors.library import Library
+
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return Library(str(path) if path is not None else None)
+
+
+def row_get(row: Any, name: str, default: Any = None) -> Any:
+    """A field of a library row (dataclass, namedtuple or dict)."""
+    if row is None:
+        return default
+    if isinstance(row, Mapping):
+        return row.get(name, default)
+    return getattr(row, name, default)
+
+
+# --------------------------------------------------------------------------- report reading
+
+
+def finite(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def pairs(value: Any) -> list[tuple[float, float]]:
+    """[[t, v], ...] (or [{"t":..,"v":..}]) as float pairs; anything malformed is skipped."""
+    out: list[tuple[float, float]] = []
+    if not isinstance(value, (list, tuple)):
+        return out
+    for item in value:
+        if isinstance(item, Mapping):
+            t = finite(item.get("t", item.get("time")))
+            keys = [k for k in item if k not in ("t", "time")]
+            v = finite(item.get(keys[0])) if keys else None
+        elif isinstance(item, (list, tuple)) and len(item) >= 2:
+            t, v = finite(item[0]), finite(item[1])
+        else:
+            continue
+        if t is not None and v is not None:
+            out.append((t, v))
+    return out
+
+
+def first_key(evidence: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        if name in evidence and evidence[name] is not None:
+            return evidence[name]
+    return None
+
+
+@dataclass
+class RecordingEvidence:
+    """What the timeline and the frame gallery draw for one recording."""
+
+    path: str
+    duration_s: float
+    faceswap_risk: list[tuple[float, float]]
+    lipsync_offsets: list[tuple[float, float]]  # (t, offset ms)
+    mismatch_segments: list[tuple[float, float]]
+    top_frames: list[dict[str, Any]]
+    lipsync_offset_ms: float | None = None
+    max_offset_ms: float | None = None
+
+
+def _segments(value: Any) -> list[tuple[float, float]]:
+    out = []
+    if isinstance(value, (list, tuple)):
+        for seg in value:
+            if isinstance(seg, Mapping):
+                a, b = finite(seg.get("t0", seg.get("start"))), finite(seg.get("t1", seg.get("end")))
+            elif isinstance(seg, (list, tuple)) and len(seg) >= 2:
+                a, b = finite(seg[0]), finite(seg[1])
+            else:
+                continue
+            if a is not None and b is not None and b >= a:
+                out.append((a, b))
+    return out
+
+
+def _evidence_for(check: Mapping[str, Any] | None, path: str, single: bool) -> Mapping[str, Any]:
+    """A check's evidence for one recording (the per-recording copy when there are several)."""
+    if not check:
+        return {}
+    evidence = check.get("evidence") or {}
+    per = evidence.get("recordings")
+    if isinstance(per, Mapping) and per:
+        if path in per:
+            return per[path] or {}
+        for key, value in per.items():
+            if Path(key).name == Path(path).name:
+                return value or {}
+        return {}
+    lead = evidence.get("lead_recording") or evidence.get("path")
+    if lead and Path(str(lead)).name != Path(path).name and not single:
+        return {}
+    return evidence
+
+
+def recording_evidence(report: Mapping[str, Any]) -> list[RecordingEvidence]:
+    """One entry per analysed recording, with whatever the checks reported over time."""
+    media = [m for m in report.get("media", []) if m.get("kind") == "video" and not m.get("error")]
+    checks = report.get("checks", {}) or {}
+    out = []
+    for m in media:
+        path = str(m.get("path", ""))
+        single = len(media) == 1
+        fs = _evidence_for(checks.get("faceswap"), path, single)
+        ls = _evidence_for(checks.get("lipsync"), path, single)
+        risk = pairs(first_key(fs, "risk_per_second", "risk_over_time", "risk_series"))
+        offsets_raw = first_key(ls, "window_offsets_ms", "offsets_over_time", "offset_per_window", "windows", "offsets")
+        offsets = pairs(offsets_raw)
+        segs = _segments(first_key(ls, "mismatch_segments", "segments", "mismatches"))
+        frames = [f for f in (fs.get("top_frames") or []) if isinstance(f, Mapping)]
+        duration = finite(m.get("duration_s")) or 0.0
+        ends = [t for t, _ in risk] + [t for t, _ in offsets] + [b for _, b in segs]
+        duration = max([duration] + ends) if ends else duration
+        out.append(
+            RecordingEvidence(
+                path=path,
+                duration_s=duration,
+                faceswap_risk=risk,
+                lipsync_offsets=offsets,
+                mismatch_segments=segs,
+                top_frames=list(frames),
+                lipsync_offset_ms=finite(first_key(ls, "offset_ms", "global_offset_ms")),
+                max_offset_ms=finite(first_key(ls, "max_offset_ms", "tolerance_ms")),
+            )
+        )
+    return out
+
+
+def png_fields(data: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Every (key path, base64 PNG) under keys ending in ``_png``, depth-first, in order."""
+    out: list[tuple[str, str]] = []
+    if isinstance(data, Mapping):
+        for k, v in data.items():
+            key = f"{prefix}{k}"
+            if isinstance(v, str) and str(k).endswith("_png") and v:
+                out.append((key, v))
+            elif isinstance(v, (Mapping, list, tuple)):
+                out += png_fields(v, key + ".")
+    elif isinstance(data, (list, tuple)):
+        for i, v in enumerate(data):
+            out += png_fields(v, f"{prefix}{i}.")
+    return out
+
+
+def scalar_evidence(evidence: Mapping[str, Any], limit: int = 12) -> list[tuple[str, str]]:
+    """Top-level numbers, flags and short strings of an evidence dict, for a details line."""
+    out = []
+    for k, v in evidence.items():
+        if str(k).endswith("_png") or k in ("recordings",):
+            continue
+        if isinstance(v, bool):
+            out.append((k, "yes" if v else "no"))
+        elif isinstance(v, (int, float)):
+            out.append((k, f"{v:.3g}" if isinstance(v, float) else str(v)))
+        elif isinstance(v, str) and len(v) <= 80:
+            out.append((k, v))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def reuse_matches(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Matches found by the reuse and identity checks (other candidates' media)."""
+    out: list[dict[str, Any]] = []
+    checks = report.get("checks", {}) or {}
+    for name in ("reuse", "identity", "idphoto"):
+        ev = (checks.get(name) or {}).get("evidence") or {}
+        for key in ("matches", "reuse_matches", "library_matches"):
+            for m in ev.get(key) or []:
+                if isinstance(m, Mapping):
+                    out.append({"check": name, **m})
+    return out
+
+
+def face_thumbnails(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, base64 PNG) face crops of this candidate, ID portrait first."""
+    checks = report.get("checks", {}) or {}
+    ordered: list[tuple[str, str]] = []
+    for name in ("identity", "idphoto", "reuse", "faceswap", "lipsync"):
+        ev = (checks.get(name) or {}).get("evidence") or {}
+        for key, b64 in png_fields(ev):
+            low = key.lower()
+            if "heat" in low or "match" in low or "other" in low:
+                continue
+            ordered.append((f"{name}: {key}", b64))
+    ordered.sort(key=lambda kv: 0 if ("id" in kv[0].split(":")[1].lower() or "portrait" in kv[0].lower()) else 1)
+    return ordered
+
+
+def media_paths(rows: Iterable[Any]) -> tuple[list[tuple[int | None, str, str]], list[str]]:
+    """((id, path, role), ...) of a candidate's media rows, and the list of missing files."""
+    files, missing = [], []
+    for row in rows:
+        path = str(row_get(row, "path", ""))
+        role = str(row_get(row, "role", "video"))
+        files.append((row_get(row, "id"), path, role))
+        if path and not Path(path).exists():
+            missing.append(path)
+    return files, missing

@@ -1,0 +1,176 @@
+"""Export a candidate's report: the JSON contract as saved, and a PDF to attach to a hiring file.
+
+The PDF is a QTextDocument (HTML) printed on a QPdfWriter: score and verdict, the reasons,
+each check, the files, each recording's timeline (the same drawing as in the app) and the
+suspicious frames, the ID portrait and reuse matches.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QMarginsF, QSizeF, QUrl
+from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
+
+from . import engine
+from .timeline import timeline_image
+
+PDF_RESOLUTION = 150  # dpi of the PDF page (text stays vector)
+PAGE_MARGIN_MM = 15.0
+TOP_FRAMES_IN_PDF = 6
+
+
+def export_json(report: dict[str, Any], path: str | Path) -> Path:
+    p = Path(path)
+    p.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    return p
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text))
+
+
+def _b64_image(data: str) -> QImage | None:
+    img = QImage()
+    try:
+        ok = img.loadFromData(QByteArray(base64.b64decode(data)))
+    except (ValueError, TypeError):
+        return None
+    return img if ok else None
+
+
+class _Doc:
+    """An HTML body plus the images it refers to."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.images: dict[str, QImage] = {}
+
+    def add(self, s: str) -> None:
+        self.parts.append(s)
+
+    def image(self, img: QImage | None, width: int) -> str:
+        if img is None or img.isNull():
+            return ""
+        name = f"telltale://img/{len(self.images)}"
+        self.images[name] = img
+        return f'<img src="{name}" width="{width}">'
+
+
+def report_html(report: dict[str, Any], media_rows: list[Any] | None = None) -> tuple[str, dict[str, QImage]]:
+    """The report as HTML and its images (name -> QImage)."""
+    d = _Doc()
+    verdict = report.get("verdict")
+    colour = engine.verdict_colour(verdict)
+    score = engine.finite(report.get("score"))
+    d.add("<html><body style='font-family: sans-serif; font-size: 10pt;'>")
+    d.add(f"<h1 style='margin-bottom:0'>Telltale report: {_e(report.get('candidate', ''))}</h1>")
+    d.add(f"<p style='color:#546e7a'>Analysed {_e(report.get('created_at', ''))} · report version {_e(report.get('version', ''))}</p>")
+    d.add("<table cellpadding='10' cellspacing='0'><tr>")
+    d.add(f"<td style='background:{colour}; color:white;' align='center'>"
+          f"<span style='font-size:30pt; font-weight:bold'>{score:.0f}</span><br>"
+          f"<span style='font-size:13pt'>{_e(engine.verdict_label(verdict))}</span></td>" if score is not None else "<td>–</td>")
+    conf = engine.finite(report.get("confidence"))
+    d.add("<td valign='top'>Score out of 100: 100 means no sign of manipulation was found."
+          + (f"<br>Evidence coverage: {conf:.0%}" if conf is not None else "") + "</td></tr></table>")
+    reasons = report.get("reasons") or []
+    if reasons:
+        d.add("<h2>Why</h2><ul>" + "".join(f"<li>{_e(r)}</li>" for r in reasons) + "</ul>")
+
+    checks = report.get("checks") or {}
+    contributions = report.get("contributions") or {}
+    if checks:
+        d.add("<h2>Checks</h2><table border='1' cellspacing='0' cellpadding='4' width='100%'>"
+              "<tr style='background:#eceff1'><th>Check</th><th>Risk</th><th>Confidence</th><th>Points off</th><th>Reason</th></tr>")
+        for name, c in checks.items():
+            risk = engine.finite(c.get("risk")) or 0.0
+            cf = engine.finite(c.get("confidence")) or 0.0
+            off = engine.finite(contributions.get(name)) or 0.0
+            cell = (f"<td align='center' style='color:white; background:{engine.risk_colour(risk)}'>{risk:.2f}</td>"
+                    if cf > 0 else "<td align='center'>n/a</td>")
+            d.add(f"<tr><td>{_e(engine.check_title(name))}</td>{cell}<td align='center'>{cf:.0%}</td>"
+                  f"<td align='center'>{off:.1f}</td><td>{_e(c.get('summary', ''))}</td></tr>")
+        d.add("</table>")
+
+    media = report.get("media") or []
+    if media:
+        d.add("<h2>Files</h2><table border='1' cellspacing='0' cellpadding='4' width='100%'>"
+              "<tr style='background:#eceff1'><th>File</th><th>Kind</th><th>Result</th></tr>")
+        for m in media:
+            if m.get("error"):
+                result = f"<span style='color:#c62828'>Could not be used: {_e(m['error'])}</span>"
+            elif m.get("kind") == "video":
+                result = (f"{engine.finite(m.get('duration_s')) or 0:.1f} s, {m.get('frames_analysed', 0)} frames analysed, "
+                          f"face in {m.get('faces_found', 0)}")
+            else:
+                result = f"{m.get('faces_found', 0)} face(s)"
+            d.add(f"<tr><td>{_e(Path(str(m.get('path', ''))).name)}</td><td>{_e(m.get('kind', ''))}</td><td>{result}</td></tr>")
+        d.add("</table>")
+
+    for rec in engine.recording_evidence(report):
+        d.add(f"<h2>Recording: {_e(Path(rec.path).name)}</h2>")
+        d.add(d.image(timeline_image(rec, 1000, 160), 640))
+        d.add("<p style='color:#546e7a; font-size:8pt'>Red: face-swap risk per second. Blue: lip-sync offset. "
+              "Orange: lip-sync mismatch segments. Purple ticks: the frames below.</p>")
+        if rec.top_frames:
+            d.add("<table cellpadding='4'><tr>")
+            for i, f in enumerate(rec.top_frames[:TOP_FRAMES_IN_PDF]):
+                if i and i % 3 == 0:
+                    d.add("</tr><tr>")
+                imgs = "".join(d.image(_b64_image(f[k]), 90) for k in ("face_png", "heatmap_png") if f.get(k))
+                t = engine.finite(f.get("t"))
+                d.add(f"<td align='center'>{imgs}<br>{f'{t:.1f} s' if t is not None else ''}</td>")
+            d.add("</tr></table>")
+
+    faces = engine.face_thumbnails(report)
+    photos = [str(engine.row_get(r, "path")) for r in (media_rows or []) if engine.row_get(r, "role") in ("id", "photo")]
+    if faces or photos:
+        d.add("<h2>Faces</h2><table cellpadding='4'><tr>")
+        for p in photos[:3]:
+            img = QImage(p)
+            if not img.isNull():
+                img = img.scaledToWidth(240)
+            d.add(f"<td align='center'>{d.image(img, 110)}<br>{_e(Path(p).name)}</td>")
+        for label, b64 in faces[:5]:
+            d.add(f"<td align='center'>{d.image(_b64_image(b64), 110)}<br>{_e(label.split(': ')[-1])}</td>")
+        d.add("</tr></table>")
+
+    matches = engine.reuse_matches(report)
+    if matches:
+        d.add("<h2>Matches with other candidates</h2><ul>")
+        for m in matches[:12]:
+            dist = engine.finite(m.get("distance"))
+            d.add(f"<li>{_e(m.get('candidate', '?'))}: {_e(m.get('kind', ''))} "
+                  f"{_e(Path(str(m.get('file', ''))).name)}" + (f", distance {dist:.2f}" if dist is not None else "") + "</li>")
+        d.add("</ul>")
+    errors = report.get("errors") or []
+    if errors:
+        d.add("<h2>Files that could not be used</h2><ul>" + "".join(f"<li>{_e(e)}</li>" for e in errors) + "</ul>")
+    d.add("<p style='color:#78909c; font-size:8pt'>Generated by Telltale. The score supports a reviewer's judgement; "
+          "it is not proof on its own.</p></body></html>")
+    return "".join(d.parts), d.images
+
+
+def export_pdf(report: dict[str, Any], path: str | Path, media_rows: list[Any] | None = None) -> Path:
+    """Write the report as a PDF (A4)."""
+    p = Path(path)
+    body, images = report_html(report, media_rows)
+    doc = QTextDocument()
+    for name, img in images.items():
+        doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), img)
+    doc.setHtml(body)
+    writer = QPdfWriter(str(p))
+    writer.setResolution(PDF_RESOLUTION)
+    writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
+    writer.setPageMargins(QMarginsF(PAGE_MARGIN_MM, PAGE_MARGIN_MM, PAGE_MARGIN_MM, PAGE_MARGIN_MM), QPageLayout.Unit.Millimeter)
+    writer.setTitle(f"Telltale report: {report.get('candidate', '')}")
+    writer.setCreator("Telltale")
+    layout = writer.pageLayout()
+    rect = layout.paintRectPixels(PDF_RESOLUTION)
+    doc.setPageSize(QSizeF(rect.width(), rect.height()))
+    doc.print_(writer)
+    return p

@@ -1,0 +1,266 @@
+"""Background work: analyses and face comparisons run in a QThreadPool; results come back to the
+GUI thread through queued signals, so the window never waits on the engine.
+
+One :class:`AnalysisJob` per candidate run. Its files are analysed one after another; each file
+has its own cancel event (the per-file cancel button) and the job has one for everything. A
+cancelled or unusable file is left out of the report and listed with the reason; when nothing
+could be analysed no report is saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from . import engine
+
+log = logging.getLogger(__name__)
+
+CANDIDATE_STEP = "__candidate__"
+"""Key of the last step of a job: candidate-level checks and scoring."""
+
+PROGRESS_MIN_INTERVAL_S = 0.05
+"""Progress signals are thinned to at most one per this interval per file (keeps the GUI calm)."""
+
+
+@dataclass
+class JobFile:
+    key: str
+    path: str
+    role: str  # video | id | photo
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+class JobSignals(QObject):
+    # job id, file key, fraction 0..1, message
+    progress = Signal(str, str, float, str)
+    # job id, file key, status ("done" | "error" | "cancelled"), plain-language message
+    file_finished = Signal(str, str, str, str)
+    # job id, status ("done" | "cancelled" | "failed"), report dict or None, messages list
+    finished = Signal(str, str, object, object)
+
+
+class AnalysisJob(QRunnable):
+    """Analyse one candidate's files and build the report (runs in a pool thread)."""
+
+    def __init__(
+        self,
+        candidate_id: Any,
+        candidate_name: str,
+        files: list[tuple[str, str]],
+        library_path: str | None,
+        settings: dict[str, float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.setAutoDelete(False)  # the window keeps it while the signals are in flight
+        self.job_id = uuid.uuid4().hex[:12]
+        self.candidate_id = candidate_id
+        self.candidate_name = candidate_name
+        self.files = [JobFile(f"f{i}", str(p), role) for i, (p, role) in enumerate(files)]
+        self.library_path = library_path
+        self.settings = dict(settings or {})
+        self.cancel_all = threading.Event()
+        self.candidate_cancel = threading.Event()
+        self.signals = JobSignals()
+        self._last_emit: dict[str, float] = {}
+
+    # called from the GUI thread ------------------------------------------------------
+    def cancel_file(self, key: str) -> None:
+        if key == CANDIDATE_STEP:
+            self.cancel()
+            return
+        for f in self.files:
+            if f.key == key:
+                f.cancel.set()
+
+    def cancel(self) -> None:
+        self.cancel_all.set()
+        self.candidate_cancel.set()
+        for f in self.files:
+            f.cancel.set()
+
+    # pool thread -----------------------------------------------------------------------
+    def _emit_progress(self, key: str, fraction: float, message: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_emit.get(key, 0.0) < PROGRESS_MIN_INTERVAL_S:
+            return
+        self._last_emit[key] = now
+        self.signals.progress.emit(self.job_id, key, float(fraction), message)
+
+    def run(self) -> None:  # noqa: C901 - one linear story, kept together on purpose
+        try:
+            self._run()
+        except Exception as exc:  # noqa: BLE001 - a worker must never take the app down
+            log.error("analysis job failed:\n%s", traceback.format_exc())
+            self.signals.finished.emit(self.job_id, "failed", None, [engine.plain_error(exc)])
+
+    def _run(self) -> None:
+        from detectors import pipeline
+        from detectors.base import Cancelled, MediaError
+        from detectors.report import MediaEntry
+
+        recordings: list[Any] = []
+        images: list[Any] = []
+        errors: list[Any] = []
+        messages: list[str] = []
+        cancelled = 0
+        for f in self.files:
+            name = Path(f.path).name
+            if f.cancel.is_set():
+                cancelled += 1
+                self.signals.file_finished.emit(self.job_id, f.key, "cancelled", f"“{name}”: cancelled")
+                continue
+            self._emit_progress(f.key, 0.0, f"{name}: starting", force=True)
+            try:
+                if f.role == "video":
+                    rec = pipeline.analyze_recording(
+                        f.path,
+                        settings=self.settings,
+                        progress=lambda fr, msg, k=f.key: self._emit_progress(k, fr, msg),
+                        cancel=f.cancel,
+                    )
+                    recordings.append(rec)
+                else:
+                    images.append(pipeline.analyze_image(f.path, role=f.role))
+                self._emit_progress(f.key, 1.0, f"{name}: done", force=True)
+                self.signals.file_finished.emit(self.job_id, f.key, "done", f"“{name}”: analysed")
+            except Cancelled:
+                cancelled += 1
+                self.signals.file_finished.emit(self.job_id, f.key, "cancelled", f"“{name}”: cancelled")
+            except MediaError as exc:
+                kind = "video" if f.role == "video" else ("id-photo" if f.role == "id" else "photo")
+                errors.append(MediaEntry(path=f.path, kind=kind, error=exc.problem))
+                msg = engine.plain_error(exc)
+                messages.append(msg)
+                self.signals.file_finished.emit(self.job_id, f.key, "error", msg)
+            except Exception as exc:  # noqa: BLE001 - report it for this file, keep the others
+                log.error("analysis of %s failed:\n%s", f.path, traceback.format_exc())
+                errors.append(MediaEntry(path=f.path, kind=f.role, error=str(exc) or exc.__class__.__name__))
+                msg = engine.plain_error(exc, f.path)
+                messages.append(msg)
+                self.signals.file_finished.emit(self.job_id, f.key, "error", msg)
+
+        if self.cancel_all.is_set() or (not recordings and not images):
+            status = "cancelled" if (self.cancel_all.is_set() or cancelled) else "failed"
+            if status == "failed" and not messages:
+                messages.append("There was nothing to analyse: add a recording or an ID photo first.")
+            self.signals.finished.emit(self.job_id, status, None, messages)
+            return
+
+        self._emit_progress(CANDIDATE_STEP, 0.1, "comparing faces and photos", force=True)
+        library = None
+        try:
+            if self.library_path:
+                try:
+                    library = engine.open_library(self.library_path)  # own connection for this thread
+                except Exception:  # noqa: BLE001 - the report can still be built without it
+                    log.exception("library could not be opened in the worker")
+            report = pipeline.build_report(
+                self.candidate_name,
+                recordings,
+                images,
+                library=library,
+                settings=self.settings,
+                errors=errors,
+                cancel=self.candidate_cancel,
+            )
+        except Cancelled:
+            self.signals.file_finished.emit(self.job_id, CANDIDATE_STEP, "cancelled", "candidate checks cancelled")
+            self.signals.finished.emit(self.job_id, "cancelled", None, messages)
+            return
+        finally:
+            close = getattr(library, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:  # noqa: BLE001
+                    pass
+        self._emit_progress(CANDIDATE_STEP, 1.0, "report ready", force=True)
+        self.signals.file_finished.emit(self.job_id, CANDIDATE_STEP, "done", "report ready")
+        data = report.to_dict()
+        if cancelled:
+            messages.append(f"{cancelled} file(s) were cancelled and left out of this report.")
+        self.signals.finished.emit(self.job_id, "done", data, messages)
+
+
+class FaceDistanceSignals(QObject):
+    finished = Signal(str, object)  # request id, {(name_a, name_b): distance or None}
+
+
+class FaceDistanceJob(QRunnable):
+    """Face embedding distance between candidates, from their ID photos or report face crops."""
+
+    def __init__(self, request_id: str, sources: dict[str, dict[str, Any]]) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self.request_id = request_id
+        self.sources = sources  # name -> {"photos": [paths], "crops": [base64 png]}
+        self.signals = FaceDistanceSignals()
+
+    def run(self) -> None:
+        try:
+            result = face_distances(self.sources)
+        except Exception:  # noqa: BLE001
+            log.exception("face distance failed")
+            result = {}
+        self.signals.finished.emit(self.request_id, result)
+
+
+def _embedding(source: dict[str, Any]) -> Any:
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from detectors.faces import faces_in_image
+    from detectors.media import load_image
+
+    for path in source.get("photos", []):
+        try:
+            faces = faces_in_image(load_image(path))
+        except Exception:  # noqa: BLE001 - try the next source
+            continue
+        if faces:
+            return faces[0].embedding
+    for b64 in source.get("crops", []):
+        try:
+            rgb = np.asarray(Image.open(io.BytesIO(base64.b64decode(b64))).convert("RGB"))
+            # small crops: pad so the HOG detector sees the whole face
+            pad = max(8, rgb.shape[0] // 4)
+            rgb = np.ascontiguousarray(np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge"))
+            faces = faces_in_image(rgb)
+        except Exception:  # noqa: BLE001
+            continue
+        if faces:
+            return faces[0].embedding
+    return None
+
+
+def face_distances(sources: dict[str, dict[str, Any]]) -> dict[tuple[str, str], float | None]:
+    """dlib embedding distance between every pair of candidates (None when a face is missing)."""
+    import numpy as np
+
+    emb = {name: _embedding(src) for name, src in sources.items()}
+    names = list(sources)
+    out: dict[tuple[str, str], float | None] = {}
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            ea, eb = emb[a], emb[b]
+            out[(a, b)] = None if ea is None or eb is None else float(np.linalg.norm(np.asarray(ea) - np.asarray(eb)))
+    return out
+
+
+def analysis_pool() -> QThreadPool:
+    """A pool of one thread: analyses queue rather than fight for the two cores."""
+    pool = QThreadPool()
+    pool.setMaxThreadCount(1)
+    return pool
