@@ -135,17 +135,62 @@ class FaceTrack:
 # --------------------------------------------------------------------------- models
 
 _lock = threading.Lock()
+_models: dict[str, Any] = {}
 
 
-def _face_recognition() -> Any:
-    """Import face_recognition lazily: it loads dlib's models at import time."""
-    import warnings
+def _model(name: str) -> Any:
+    """dlib models, each loaded on first use (face_recognition's api module would load all of
+    them, ~3 s, at import). The weights ship inside the face_recognition_models wheel."""
+    with _lock:
+        if name not in _models:
+            import warnings
 
-    with _lock, warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # pkg_resources deprecation notice
-        import face_recognition
+            import dlib
 
-    return face_recognition
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # pkg_resources deprecation notice
+                import face_recognition_models as frm
+
+            if name == "detector":
+                _models[name] = dlib.get_frontal_face_detector()
+            elif name == "pose5":
+                _models[name] = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
+            elif name == "pose68":
+                _models[name] = dlib.shape_predictor(frm.pose_predictor_model_location())
+            elif name == "encoder":
+                _models[name] = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+            else:  # pragma: no cover - programming error
+                raise KeyError(name)
+        return _models[name]
+
+
+def _descriptor(rgb: np.ndarray, left: int, top: int, right: int, bottom: int) -> np.ndarray:
+    import dlib
+
+    rect = dlib.rectangle(left, top, right, bottom)
+    shape = _model("pose5")(rgb, rect)
+    return np.array(_model("encoder").compute_face_descriptor(rgb, shape, 1), dtype=np.float32)
+
+
+_LANDMARK_GROUPS = {  # the 68-point layout, named as face_recognition names it
+    "chin": range(0, 17),
+    "left_eyebrow": range(17, 22),
+    "right_eyebrow": range(22, 27),
+    "nose_bridge": range(27, 31),
+    "nose_tip": range(31, 36),
+    "left_eye": range(36, 42),
+    "right_eye": range(42, 48),
+    "top_lip": [*range(48, 55), 64, 63, 62, 61, 60],
+    "bottom_lip": [*range(54, 60), 48, 60, 67, 66, 65, 64],
+}
+
+
+def _landmarks68(rgb: np.ndarray, left: int, top: int, right: int, bottom: int) -> dict[str, list[tuple[int, int]]]:
+    import dlib
+
+    shape = _model("pose68")(rgb, dlib.rectangle(left, top, right, bottom))
+    pts = [(p.x, p.y) for p in shape.parts()]
+    return {name: [pts[i] for i in idx] for name, idx in _LANDMARK_GROUPS.items()}
 
 
 def new_face_mesh(static: bool = False, max_faces: int = MAX_FACES) -> Any:
@@ -162,15 +207,13 @@ def new_face_mesh(static: bool = False, max_faces: int = MAX_FACES) -> Any:
 
 def embed_face(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
     """dlib 128-d embedding of the face in ``box`` (x0, y0, x1, y1 px of ``rgb``)."""
-    fr = _face_recognition()
     x0, y0, x1, y1 = box
     h, w = rgb.shape[:2]
     top, left = max(0, int(y0)), max(0, int(x0))
     bottom, right = min(h, int(y1)), min(w, int(x1))
     if bottom - top < 8 or right - left < 8:
         return None
-    enc = fr.face_encodings(np.ascontiguousarray(rgb), known_face_locations=[(top, right, bottom, left)], num_jitters=1, model="small")
-    return enc[0].astype(np.float32) if enc else None
+    return _descriptor(np.ascontiguousarray(rgb), left, top, right, bottom)
 
 
 def face_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -277,7 +320,7 @@ class FaceTracker:
         if crop.shape[0] < 8 or crop.shape[1] < 8:
             return []
         k = CROP_PX / max(crop.shape[:2])
-        small = np.ascontiguousarray(cv2.resize(crop, (max(1, int(crop.shape[1] * k)), max(1, int(crop.shape[0] * k))), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR))
+        small = np.ascontiguousarray(cv2.resize(crop, (max(1, int(crop.shape[1] * k)), max(1, int(crop.shape[0] * k))), interpolation=cv2.INTER_LINEAR))
         faces = []
         s = frame.scale if frame._source is not None else 1.0
         for cbox, pts in _mesh_faces(self._crop_mesh.process(small), small.shape[1], small.shape[0], min_px=0):
@@ -434,24 +477,25 @@ def faces_in_image(image: LoadedImage | np.ndarray) -> list[ImageFace]:
 def _detect_image_faces(rgb: np.ndarray) -> list[ImageFace]:
     import cv2
 
-    fr = _face_recognition()
     h, w = rgb.shape[:2]
     k = min(1.0, IMAGE_DETECT_MAX_SIDE / max(h, w))
     small = cv2.resize(rgb, (max(1, int(w * k)), max(1, int(h * k))), interpolation=cv2.INTER_AREA) if k < 1 else rgb
     small = np.ascontiguousarray(small)
-    locs = fr.face_locations(small, number_of_times_to_upsample=1, model="hog")
-    if not locs:
-        locs = fr.face_locations(small, number_of_times_to_upsample=2, model="hog")
-    if not locs:
+    detector = _model("detector")
+    rects = detector(small, 1) or detector(small, 2)
+    if not rects:
         return []
-    full_locs = [(int(t / k), int(r / k), int(b / k), int(lft / k)) for t, r, b, lft in locs]
-    full_locs = [(max(0, t), min(w, r), min(h, b), max(0, lft)) for t, r, b, lft in full_locs]
     rgb = np.ascontiguousarray(rgb)
-    encs = fr.face_encodings(rgb, known_face_locations=full_locs, num_jitters=1, model="small")
-    marks = fr.face_landmarks(rgb, face_locations=full_locs, model="large")
-    faces = [
-        ImageFace(box=(lft, t, r, b), landmarks=m, embedding=e.astype(np.float32))
-        for (t, r, b, lft), e, m in zip(full_locs, encs, marks)
-    ]
+    faces = []
+    for r in rects:
+        left, top = max(0, int(r.left() / k)), max(0, int(r.top() / k))
+        right, bottom = min(w, int(r.right() / k)), min(h, int(r.bottom() / k))
+        faces.append(
+            ImageFace(
+                box=(left, top, right, bottom),
+                landmarks=_landmarks68(rgb, left, top, right, bottom),
+                embedding=_descriptor(rgb, left, top, right, bottom),
+            )
+        )
     faces.sort(key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
     return faces

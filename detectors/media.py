@@ -179,18 +179,33 @@ class VideoFrame:
     def crop_full(self, box: tuple[float, float, float, float], margin: float = 0.0) -> tuple[np.ndarray, tuple[int, int, int, int]]:
         """Crop ``box`` (x0, y0, x1, y1 in analysis px) from the source-resolution frame.
 
-        ``margin`` grows the box by that fraction of its size on each side. Returns the crop and
-        the crop's box in source pixels.
+        ``margin`` grows the box by that fraction of its size on each side. Returns the RGB crop
+        and the crop's box in source pixels. For 4:2:0 video only the crop is colour-converted
+        (a full 1080p conversion costs ~15 ms; a face crop well under 1 ms).
         """
         x0, y0, x1, y1 = box
         mw, mh = (x1 - x0) * margin, (y1 - y0) * margin
+        src = self._source
+        s = self.scale if src is not None else 1.0
+        w, h = (src.width, src.height) if src is not None else (self.rgb.shape[1], self.rgb.shape[0])
+        sx0 = int(max(0, (x0 - mw) / s)) & ~1
+        sy0 = int(max(0, (y0 - mh) / s)) & ~1
+        sx1 = int(min(w, (x1 + mw) / s)) & ~1
+        sy1 = int(min(h, (y1 + mh) / s)) & ~1
+        if sx1 <= sx0 or sy1 <= sy0:
+            return np.zeros((0, 0, 3), np.uint8), (sx0, sy0, sx0, sy0)
+        if src is None:
+            return np.ascontiguousarray(self.rgb[sy0:sy1, sx0:sx1]), (sx0, sy0, sx1, sy1)
+        if src.format.name in ("yuv420p", "yuvj420p"):
+            import cv2
+
+            planes = [np.frombuffer(p, np.uint8).reshape(-1, p.line_size) for p in src.planes[:3]]
+            yp = planes[0][sy0:sy1, sx0:sx1]
+            up = planes[1][sy0 // 2 : sy1 // 2, sx0 // 2 : sx1 // 2]
+            vp = planes[2][sy0 // 2 : sy1 // 2, sx0 // 2 : sx1 // 2]
+            i420 = np.concatenate([yp.ravel(), up.ravel(), vp.ravel()]).reshape(-1, sx1 - sx0)
+            return cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420), (sx0, sy0, sx1, sy1)
         full = self.full_rgb()
-        s = self.scale if self._source is not None else 1.0
-        h, w = full.shape[:2]
-        sx0 = int(max(0, (x0 - mw) / s))
-        sy0 = int(max(0, (y0 - mh) / s))
-        sx1 = int(min(w, (x1 + mw) / s))
-        sy1 = int(min(h, (y1 + mh) / s))
         return np.ascontiguousarray(full[sy0:sy1, sx0:sx1]), (sx0, sy0, sx1, sy1)
 
 
