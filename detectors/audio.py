@@ -7,7 +7,7 @@ two-hour recording never sits in memory as samples. :class:`AudioTrack` is what 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,6 +31,11 @@ NOISE_FLOOR_PERCENTILE = 10.0
 SILENCE_DB = -70.0
 """Energy below this (dBFS) is digital silence whatever the floor says."""
 
+BAND_EDGES_HZ = (80.0, 300.0, 800.0, 1500.0, 3000.0, 6000.0)
+"""Edges of the sub-bands whose energies are kept per hop (``AudioTrack.bands_db``): voice
+pitch, first formant, second formant, upper formants, fricatives. The lip-sync check follows
+the formant bands, which open and close with the mouth."""
+
 
 @dataclass
 class AudioTrack:
@@ -43,6 +48,8 @@ class AudioTrack:
     voiced: np.ndarray  # (K,) bool voice activity
     duration_s: float
     start_s: float = 0.0  # time of the first hop's centre offset in the file
+    bands_db: np.ndarray = field(default_factory=lambda: np.zeros((0, len(BAND_EDGES_HZ) - 1), np.float32))
+    """(K, B) energy per sub-band (BAND_EDGES_HZ), dBFS."""
 
     @classmethod
     def missing(cls) -> "AudioTrack":
@@ -69,10 +76,13 @@ class AudioFeatureExtractor:
         self.window = np.hanning(self.win).astype(np.float32)
         freqs = np.fft.rfftfreq(self.nfft, 1.0 / rate)
         self.band = (freqs >= SPEECH_BAND_HZ[0]) & (freqs <= SPEECH_BAND_HZ[1])
+        edges = np.asarray(BAND_EDGES_HZ)
+        self.sub_bands = np.stack([(freqs >= lo) & (freqs < hi) for lo, hi in zip(edges[:-1], edges[1:])]).astype(np.float32)
         self._buf = np.zeros(0, dtype=np.float32)
         self._prev_mag: np.ndarray | None = None
         self._energy: list[np.ndarray] = []
         self._flux: list[np.ndarray] = []
+        self._bands: list[np.ndarray] = []
         self._samples = 0
         self._start: float | None = None
 
@@ -85,9 +95,13 @@ class AudioFeatureExtractor:
         if n:
             idx = np.arange(self.win)[None, :] + self.hop * np.arange(n)[:, None]
             frames = buf[idx] * self.window
-            mag = np.abs(np.fft.rfft(frames, n=self.nfft, axis=1))[:, self.band]
-            power = (mag**2).sum(axis=1) / (self.win * self.win) * 4.0
+            spectrum = np.abs(np.fft.rfft(frames, n=self.nfft, axis=1))
+            mag = spectrum[:, self.band]
+            norm = 4.0 / (self.win * self.win)
+            power = (mag**2).sum(axis=1) * norm
             self._energy.append(10.0 * np.log10(power + 1e-12))
+            sub_power = (spectrum**2) @ self.sub_bands.T * norm
+            self._bands.append((10.0 * np.log10(sub_power + 1e-12)).astype(np.float32))
             prev = self._prev_mag if self._prev_mag is not None else mag[:1]
             stacked = np.vstack([prev, mag])
             diff = np.diff(np.log1p(stacked * 100.0), axis=0)
@@ -107,4 +121,5 @@ class AudioFeatureExtractor:
         floor = float(np.percentile(energy, NOISE_FLOOR_PERCENTILE))
         voiced = (energy > floor + VAD_MARGIN_DB) & (energy > SILENCE_DB)
         start = (self._start or 0.0) + WINDOW_S / 2.0
-        return AudioTrack(True, HOP_S, energy, flux, voiced, self._samples / self.rate, start)
+        bands = np.concatenate(self._bands).astype(np.float32)
+        return AudioTrack(True, HOP_S, energy, flux, voiced, self._samples / self.rate, start, bands)

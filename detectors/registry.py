@@ -12,6 +12,7 @@ from .base import Detector
 def recording_detectors() -> list[type[Detector]]:
     """Detectors that look at one recording (face track, audio, pixels)."""
     found: list[type[Detector]] = []
+    from .lipsync import LipSyncDetector; found.append(LipSyncDetector)  # noqa: E702
     return found
 
 

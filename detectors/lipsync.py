@@ -1,0 +1,551 @@
+"""The lip-sync check: does the mouth move with the voice, and how far apart are they in time?
+
+A live face swap delays the picture against the sound; a re-voiced or lip-synced fake drives the
+lips from a voice they did not speak. This check measures both, with nothing downloaded:
+
+* Mouth signal, from the shared face track: the inner- and outer-lip gaps (Face Mesh landmarks)
+  normalised by the 3-D distance between the outer eye corners (steady when the mouth opens
+  and when the head turns), z-scored and averaged into one opening signal, plus its rate of
+  change.
+* Audio signal, from the shared audio features: the energies of the formant bands (which rise
+  and fall as the mouth opens and shuts), in dB above their noise floor, smoothed to the video's
+  bandwidth, and their rate of change (onsets); voice activity for the mismatch segments.
+* Offset: normalised cross-correlation between the two over sliding windows, for every lag in
+  +-``lipsync.search_ms`` at the audio hop (10 ms), refined below the hop by a parabola through
+  the peak. The level pair (opening vs loudness) and the change pair (opening speed vs onsets)
+  are averaged; the windows are combined by averaging their curves weighted by how much speech
+  and face each holds, which is robust to windows with no speech. The role of SyncNet's AV
+  offset and confidence, without a learned model.
+* Confidence: how much speech was heard with the face in view, how sharp the global peak is
+  (its height over the best rival lag), and how consistent the windows are (share of windows
+  whose own peak agrees with the global one).
+* Mismatch: after undoing the estimated offset, the spans where speech is heard while the mouth
+  is still, and where the mouth moves as if talking in silence.
+
+Offsets are reported with ``positive = audio late`` (the sound comes after the lips).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .base import Detector, Finding, RecordingContext, clamp01
+from .settings import setting
+
+log = logging.getLogger(__name__)
+
+# --- settings (user-tunable, documented ranges) -------------------------------------------
+SEARCH_MS = setting(
+    "lipsync.search_ms", 1000.0, 500.0, 2000.0,
+    "How far (each way) the audio-video offset is searched.", "ms",
+)
+OFFSET_OK_MS = setting(
+    "lipsync.offset_ok_ms", 120.0, 40.0, 400.0,
+    "Audio-video offsets up to this size are normal (camera, encoder, natural speech lead).", "ms",
+)
+OFFSET_BAD_MS = setting(
+    "lipsync.offset_bad_ms", 320.0, 100.0, 1000.0,
+    "An offset this large (or larger) gives full offset risk; risk rises linearly from offset_ok_ms.", "ms",
+)
+MISMATCH_OK = setting(
+    "lipsync.mismatch_ok", 0.15, 0.0, 0.8,
+    "Share of the talking time that may show speech with a still mouth (or a talking mouth in silence) "
+    "without any risk.", "",
+)
+MISMATCH_BAD = setting(
+    "lipsync.mismatch_bad", 0.45, 0.05, 1.0,
+    "Share of the talking time in mismatch that gives full mismatch risk.", "",
+)
+
+# --- constants ------------------------------------------------------------------------------
+LEVEL_WEIGHT = 0.0
+"""Weight of the level pair (opening vs loudness) against the change pair (opening speed vs
+onsets). The level pair's peak is broad and, on real talking heads, often sits one syllable away
+(300-400 ms); the change pair locks onto the openings and onsets themselves. Measured on the
+shared clips: 0.0 best, 0.25 and 0.5 put two of seven clips one syllable off."""
+
+WINDOW_S = 3.0
+"""Length of one sliding window (s): long enough for several syllables and a pause."""
+
+WINDOW_STEP_S = 0.5
+"""Step between windows (s)."""
+
+MIN_WINDOW_OVERLAP = 0.6
+"""A lag's correlation in a window needs this share of the window with both face and audio."""
+
+MIN_WINDOW_SPEECH_S = 0.6
+"""A window with less speech than this (s) says nothing about sync and gets no weight."""
+
+LIP_PAIRS = ((13, 14), (82, 87), (312, 317))
+"""Face Mesh inner-lip landmark pairs (upper, lower) across the mouth."""
+
+OUTER_LIP_PAIR = (0, 17)
+"""Outer lip: top of the upper lip, bottom of the lower lip."""
+
+EYE_CORNERS = (33, 263)
+"""Outer eye corners: the face-size reference (3-D distance, steady under head turns)."""
+
+SYNC_BANDS = (1, 2, 3)
+"""Indices of the AudioTrack sub-bands (BAND_EDGES_HZ) followed: 300-800, 800-1500, 1500-3000 Hz."""
+
+NOISE_FLOOR_PERCENTILE = 10.0
+"""Each band's floor is this percentile of its energy over the recording."""
+
+MAX_FACE_GAP_S = 0.25
+"""Gaps without a face shorter than this are bridged by interpolation; longer ones are left out."""
+
+PEAK_RIVAL_EXCLUSION_S = 0.15
+"""A rival peak must lie at least this far (s) from the main one."""
+
+CONSISTENT_S = 0.12
+"""A window agrees with the global offset when its own peak lies within this distance (s)."""
+
+SHARPNESS_FULL = 0.12
+"""Peak height over the best rival lag (correlation units) that counts as a fully sharp peak."""
+
+PEAK_CORR_MIN = 0.10
+"""Below this global peak correlation the lips do not follow the voice at all."""
+
+PEAK_CORR_FULL = 0.35
+"""Peak correlation that counts as a clear lock between lips and voice."""
+
+SPEECH_EVIDENCE_S = 10.0
+"""Speech seconds (with face) giving ~63 % of the evidence term (1 - exp(-s / this))."""
+
+MIN_SPEECH_S = 1.0
+"""Less speech (with a face in view) than this: the check cannot judge."""
+
+NOSYNC_MIN_SPEECH_S = 8.0
+"""Only with at least this much speech does a missing lock between lips and voice count as risk."""
+
+MOVING_WINDOW_S = 0.4
+"""Window (s) over which the mouth's motion is measured for the mismatch segments."""
+
+MOUTH_STILL_FRACTION = 0.25
+"""The mouth is still when its motion is below this share of its typical motion while speaking."""
+
+MOUTH_TALKING_FRACTION = 1.0
+"""The mouth talks when its motion reaches this share of its typical motion while speaking."""
+
+MIN_SEGMENT_S = 0.5
+"""Mismatch segments shorter than this are dropped."""
+
+SPEECH_SMOOTH_S = 0.25
+"""Voice activity is smoothed (closing of short gaps) over this span (s)."""
+
+TIMELINE_HZ = 10.0
+"""Rate of the downsampled signals in the evidence (points per second)."""
+
+MAX_TIMELINE_POINTS = 3000
+"""Cap on the points of each evidence series (long recordings are decimated further)."""
+
+CURVE_STEP_S = 0.02
+"""Step of the correlation-vs-lag curve kept in the evidence (s)."""
+
+
+# --------------------------------------------------------------------------- signals
+
+
+@dataclass(frozen=True)
+class SyncSignals:
+    """Both signals on the audio hop grid (video time), NaN where unknown."""
+
+    times: np.ndarray  # (K,) s, video timeline
+    hop_s: float
+    mouth: np.ndarray  # (K,) z-scored opening, NaN without face
+    audio: np.ndarray  # (K,) z-scored formant-band loudness
+    audio_bands: np.ndarray  # (K, B) smoothed band levels above floor (dB)
+    voiced: np.ndarray  # (K,) bool voice activity
+    face: np.ndarray  # (K,) bool face present (after bridging short gaps)
+    mouth_raw: np.ndarray  # (K,) opening / eye distance, NaN without face
+
+
+def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
+    """(N, 2) inner and outer lip gaps per frame over the 3-D eye-corner distance (NaN: no face)."""
+    lm = landmarks.astype(np.float64)
+    eye = np.linalg.norm(lm[:, EYE_CORNERS[0]] - lm[:, EYE_CORNERS[1]], axis=1)
+    eye = np.where(eye > 0, eye, np.nan)
+    inner = np.mean([np.linalg.norm(lm[:, a, :2] - lm[:, b, :2], axis=1) for a, b in LIP_PAIRS], axis=0)
+    outer = np.linalg.norm(lm[:, OUTER_LIP_PAIR[0], :2] - lm[:, OUTER_LIP_PAIR[1], :2], axis=1)
+    return np.stack([inner / eye, outer / eye], axis=1)
+
+
+def _zscore(x: np.ndarray, axis: int = 0) -> np.ndarray:
+    mean = np.nanmean(x, axis=axis, keepdims=True)
+    std = np.nanstd(x, axis=axis, keepdims=True)
+    return (x - mean) / np.where(std > 1e-9, std, 1.0)
+
+
+def _gaussian_smooth(x: np.ndarray, sigma: float) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter1d
+
+    return gaussian_filter1d(x, sigma, axis=0, mode="nearest") if sigma > 0 else x
+
+
+def _bridge(times: np.ndarray, present: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """On ``grid``: True where the nearest face samples either side are present and close."""
+    idx = np.clip(np.searchsorted(times, grid), 1, max(1, times.size - 1))
+    before, after = idx - 1, np.minimum(idx, times.size - 1)
+    ok = present[before] & present[after] & ((times[after] - times[before]) <= MAX_FACE_GAP_S + 1e-6)
+    inside = (grid >= times[0]) & (grid <= times[-1])
+    return ok & inside
+
+
+def build_signals(track: Any, audio: Any) -> SyncSignals:
+    """Put the mouth and the voice on one grid (the audio's 10 ms hops)."""
+    hop = float(audio.hop_s)
+    grid = audio.times.astype(np.float64)
+    opening = mouth_opening(track.landmarks)
+    ok = np.isfinite(opening).all(axis=1)
+    t = track.times.astype(np.float64)
+    face = _bridge(t, ok, grid) if ok.sum() >= 2 else np.zeros(grid.size, bool)
+    raw = np.full((grid.size, 2), np.nan)
+    if ok.sum() >= 2:
+        for j in range(2):
+            raw[:, j] = np.interp(grid, t[ok], opening[ok, j])
+    raw[~face] = np.nan
+    mouth = np.nanmean(_zscore(raw), axis=1) if face.any() else np.full(grid.size, np.nan)
+
+    # audio: formant bands above their floors, smoothed to the video's bandwidth
+    fps = float(track.analysis_fps or 0) or _median_rate(t)
+    fps = min(fps, _median_rate(t)) if t.size > 2 else fps
+    sigma = 0.5 / max(fps, 1.0) / hop
+    if audio.bands_db.size:
+        bands = audio.bands_db[:, SYNC_BANDS].astype(np.float64)
+    else:  # an AudioTrack made without sub-bands: the speech band alone
+        bands = audio.energy_db[:, None].astype(np.float64)
+    floor = np.percentile(bands, NOISE_FLOOR_PERCENTILE, axis=0, keepdims=True)
+    levels = _gaussian_smooth(np.maximum(bands - floor, 0.0), sigma)
+    loud = np.mean(_zscore(levels), axis=1)
+    voiced = _close_gaps(audio.voiced.astype(bool), int(round(SPEECH_SMOOTH_S / hop)))
+    return SyncSignals(grid, hop, mouth, loud, levels, voiced, face, np.nanmean(raw, axis=1) if face.any() else raw[:, 0])
+
+
+def _median_rate(times: np.ndarray) -> float:
+    d = np.diff(times)
+    d = d[d > 0]
+    return float(1.0 / np.median(d)) if d.size else 15.0
+
+
+def _close_gaps(mask: np.ndarray, n: int) -> np.ndarray:
+    """Binary closing: gaps shorter than ``n`` samples between True runs are filled."""
+    if n <= 1 or mask.size == 0:
+        return mask
+    from scipy.ndimage import binary_closing
+
+    return binary_closing(mask, structure=np.ones(n, bool)) | mask
+
+
+# --------------------------------------------------------------------------- correlation
+
+
+def window_correlations(video: np.ndarray, audio: np.ndarray, max_lag: int, width: int, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised cross-correlation per window and lag.
+
+    For each window start s (video samples s..s+width) and lag k in [-max_lag, max_lag], the
+    correlation of video[s:s+width] with audio[s+k:s+k+width], over the samples where both are
+    known. Returns (starts, curves[n_windows, 2*max_lag+1]); NaN where too little overlaps.
+    """
+    n = video.size
+    pad = np.full(max_lag, np.nan)
+    ap = np.concatenate([pad, audio, pad])
+    starts = np.arange(0, max(1, n - width + 1), step)
+    if n < width:
+        width = n
+    curves = np.full((starts.size, 2 * max_lag + 1), np.nan)
+    min_n = MIN_WINDOW_OVERLAP * width
+    for w, s in enumerate(starts):
+        v = video[s : s + width]
+        if np.isfinite(v).sum() < min_n:
+            continue
+        a = sliding_window_view(ap[s : s + 2 * max_lag + width], width)  # row k: lag k - max_lag
+        m = np.isfinite(a) & np.isfinite(v)[None, :]
+        cnt = m.sum(axis=1)
+        vv = np.where(m, v[None, :], 0.0)
+        aa = np.where(m, a, 0.0)
+        nn = np.maximum(cnt, 1)
+        mv, ma = vv.sum(axis=1) / nn, aa.sum(axis=1) / nn
+        cov = (vv * aa).sum(axis=1) / nn - mv * ma
+        var_v = (vv * vv).sum(axis=1) / nn - mv * mv
+        var_a = (aa * aa).sum(axis=1) / nn - ma * ma
+        r = cov / np.sqrt(np.maximum(var_v * var_a, 1e-12))
+        r[(cnt < min_n) | (var_v < 1e-9) | (var_a < 1e-9)] = np.nan
+        curves[w] = r
+    return starts, curves
+
+
+def _derivative(x: np.ndarray, hop: float) -> np.ndarray:
+    d = np.full_like(x, np.nan)
+    d[1:-1] = (x[2:] - x[:-2]) / (2 * hop)
+    return d
+
+
+def _parabolic_peak(curve: np.ndarray, i: int) -> float:
+    """Sub-sample position of the peak at index i (parabola through i-1, i, i+1)."""
+    if 0 < i < curve.size - 1 and np.all(np.isfinite(curve[i - 1 : i + 2])):
+        y0, y1, y2 = curve[i - 1 : i + 2]
+        den = y0 - 2 * y1 + y2
+        if den < 0:
+            return i + float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
+    return float(i)
+
+
+@dataclass(frozen=True)
+class SyncEstimate:
+    offset_s: float  # positive = audio late
+    peak_corr: float
+    sharpness: float  # peak over best rival lag
+    consistency: float  # weighted share of windows agreeing with the global offset
+    speech_s: float  # speech heard with a face in view
+    confidence: float
+    lags_s: np.ndarray
+    curve: np.ndarray  # global correlation per lag
+    window_times: np.ndarray  # window centres (s)
+    window_offsets_s: np.ndarray  # per-window peak lag (NaN when the window has no weight)
+    window_corr: np.ndarray  # per-window peak correlation
+    window_weights: np.ndarray
+
+
+def estimate_offset(sig: SyncSignals, search_s: float) -> SyncEstimate | None:
+    """Offset between lips and voice over sliding windows; None when nothing overlaps."""
+    hop = sig.hop_s
+    max_lag = int(round(search_s / hop))
+    width = int(round(WINDOW_S / hop))
+    step = max(1, int(round(WINDOW_STEP_S / hop)))
+    video = sig.mouth
+    # the video at time t is compared with the audio at t + lag: the audio is late by lag
+    starts, curves = window_correlations(_derivative(video, hop), _derivative(sig.audio, hop), max_lag, width, step)
+    if LEVEL_WEIGHT > 0:
+        _, level = window_correlations(video, sig.audio, max_lag, width, step)
+        curves = LEVEL_WEIGHT * level + (1.0 - LEVEL_WEIGHT) * curves
+    if curves.size == 0 or not np.isfinite(curves).any():
+        return None
+    width = min(width, video.size)
+    speech_face = (sig.voiced & sig.face).astype(np.float64)
+    csum = np.concatenate([[0.0], np.cumsum(speech_face)])
+    win_speech = (csum[np.minimum(starts + width, speech_face.size)] - csum[starts]) * hop
+    weights = np.where(np.isfinite(curves).any(axis=1), np.clip(win_speech - MIN_WINDOW_SPEECH_S, 0.0, None), 0.0)
+    if weights.sum() <= 0:  # no window holds enough speech: use what there is, evenly
+        weights = np.isfinite(curves).any(axis=1).astype(np.float64) * 1e-3
+    lags = (np.arange(-max_lag, max_lag + 1)) * hop
+    filled = np.where(np.isfinite(curves), curves, 0.0)
+    have = np.isfinite(curves) * weights[:, None]
+    curve = (filled * weights[:, None]).sum(axis=0) / np.maximum(have.sum(axis=0), 1e-12)
+    curve[have.sum(axis=0) <= 0] = np.nan
+    i = int(np.nanargmax(curve))
+    pos = _parabolic_peak(curve, i)
+    offset = float(lags[0] + pos * hop)
+    peak = float(curve[i])
+    rival_mask = np.abs(lags - lags[i]) > PEAK_RIVAL_EXCLUSION_S
+    rival = float(np.nanmax(curve[rival_mask])) if np.isfinite(curve[rival_mask]).any() else float("nan")
+    sharpness = peak - rival if math.isfinite(rival) else 0.0
+
+    win_off = np.full(starts.size, np.nan)
+    win_corr = np.full(starts.size, np.nan)
+    for w in range(starts.size):
+        if weights[w] > 0 and np.isfinite(curves[w]).any():
+            k = int(np.nanargmax(curves[w]))
+            win_off[w] = lags[0] + _parabolic_peak(curves[w], k) * hop
+            win_corr[w] = curves[w, k]
+    agree = np.abs(win_off - offset) <= CONSISTENT_S
+    consistency = float((weights * agree).sum() / weights.sum()) if weights.sum() > 0 else 0.0
+    speech_s = float(speech_face.sum() * hop)
+
+    evidence_term = 1.0 - math.exp(-speech_s / SPEECH_EVIDENCE_S)
+    sharp_term = clamp01(sharpness / SHARPNESS_FULL)
+    lock_term = clamp01((peak - PEAK_CORR_MIN) / (PEAK_CORR_FULL - PEAK_CORR_MIN))
+    confidence = evidence_term * lock_term * (0.5 * sharp_term + 0.5 * consistency)
+    if speech_s < MIN_SPEECH_S:
+        confidence = 0.0
+    centres = sig.times[0] + (starts + width / 2.0) * hop
+    return SyncEstimate(
+        offset_s=offset, peak_corr=peak, sharpness=float(sharpness), consistency=consistency,
+        speech_s=speech_s, confidence=float(confidence), lags_s=lags, curve=curve,
+        window_times=centres, window_offsets_s=win_off, window_corr=win_corr, window_weights=weights,
+    )
+
+
+# --------------------------------------------------------------------------- mismatch
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    segments: list[dict[str, Any]]
+    speech_still_s: float  # speech heard while the mouth is still
+    silent_talking_s: float  # mouth talking while nothing is heard
+    talking_s: float  # time with speech or a talking mouth, face in view
+    fraction: float
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) index runs where mask is True."""
+    if mask.size == 0:
+        return []
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def find_mismatch(sig: SyncSignals, offset_s: float) -> Mismatch:
+    """Spans of speech with a still mouth, and of a talking mouth in silence (offset undone)."""
+    hop = sig.hop_s
+    shift = int(round(offset_s / hop))
+    voiced = np.roll(sig.voiced, -shift)  # voice as it would be in sync with the lips
+    if shift > 0:
+        voiced[-shift:] = False
+    elif shift < 0:
+        voiced[:-shift] = False
+    n = max(3, int(round(MOVING_WINDOW_S / hop)))
+    from scipy.ndimage import uniform_filter1d
+
+    raw = np.where(sig.face, sig.mouth_raw, np.nan)
+    filled = np.where(np.isfinite(raw), raw, np.nanmedian(raw) if np.isfinite(raw).any() else 0.0)
+    mean = uniform_filter1d(filled, n, mode="nearest")
+    motion = np.sqrt(np.maximum(uniform_filter1d(filled * filled, n, mode="nearest") - mean * mean, 0.0))
+    face = sig.face
+    speaking_motion = motion[face & voiced]
+    if speaking_motion.size == 0 or not face.any():
+        return Mismatch([], 0.0, 0.0, 0.0, 0.0)
+    typical = float(np.median(speaking_motion))
+    still_level = MOUTH_STILL_FRACTION * typical
+    moving_level = MOUTH_TALKING_FRACTION * typical
+    still = face & voiced & (motion < still_level)
+    talking_silent = face & ~voiced & (motion >= moving_level)
+    min_len = int(round(MIN_SEGMENT_S / hop))
+    segments: list[dict[str, Any]] = []
+    totals = {"speech_mouth_still": 0.0, "mouth_moving_silent": 0.0}
+    for kind, mask in (("speech_mouth_still", still), ("mouth_moving_silent", talking_silent)):
+        for a, b in _runs(_close_gaps(mask, int(round(0.1 / hop)))):
+            if b - a >= min_len:
+                segments.append({"start_s": round(float(sig.times[a]), 3), "end_s": round(float(sig.times[b - 1] + hop), 3), "kind": kind})
+                totals[kind] += (b - a) * hop
+    segments.sort(key=lambda s: s["start_s"])
+    talking_s = float((face & (voiced | (motion >= moving_level))).sum() * hop)
+    mism = totals["speech_mouth_still"] + totals["mouth_moving_silent"]
+    return Mismatch(segments, totals["speech_mouth_still"], totals["mouth_moving_silent"], talking_s,
+                    mism / talking_s if talking_s > 0 else 0.0)
+
+
+# --------------------------------------------------------------------------- detector
+
+
+def _ramp(x: float, lo: float, hi: float) -> float:
+    return clamp01((x - lo) / (hi - lo)) if hi > lo else float(x >= hi)
+
+
+def _decimate(times: np.ndarray, *series: np.ndarray) -> dict[str, list]:
+    if times.size == 0:
+        return {"t": []}
+    step_s = max(1.0 / TIMELINE_HZ, (times[-1] - times[0]) / MAX_TIMELINE_POINTS)
+    hop = times[1] - times[0] if times.size > 1 else step_s
+    k = max(1, int(round(step_s / hop)))
+    out: dict[str, list] = {"t": np.round(times[::k], 3).tolist()}
+    for name, s in zip(("mouth", "audio"), series):
+        n = (s.size // k) * k
+        blocks = s[:n].reshape(-1, k) if n else s[:0].reshape(0, k)
+        with np.errstate(all="ignore"), _quiet():
+            vals = np.nanmean(blocks, axis=1) if blocks.size else np.zeros(0)
+            vals = np.concatenate([vals, [np.nanmean(s[n:])]]) if s.size > n else vals
+        out[name] = [None if not np.isfinite(v) else round(float(v), 3) for v in vals[: len(out["t"])]]
+    return out
+
+
+class _quiet:
+    def __enter__(self) -> None:
+        import warnings
+
+        self._w = warnings.catch_warnings()
+        self._w.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc: object) -> None:
+        self._w.__exit__(*exc)
+
+
+class LipSyncDetector(Detector):
+    """Audio-visual offset and mismatch between the lips and the voice."""
+
+    name = "lipsync"
+    scope = "recording"
+
+    def analyze(self, context: RecordingContext) -> Finding | None:
+        cfg = {s.key: float(context.settings.get(s.key, s.default)) for s in (SEARCH_MS, OFFSET_OK_MS, OFFSET_BAD_MS, MISMATCH_OK, MISMATCH_BAD)}
+        track, audio = context.track, context.audio
+        base = {"offset_ms": None, "sync_confidence": 0.0, "settings": cfg}
+        if audio is None or not audio.present or audio.energy_db.size == 0:
+            return Finding(self.name, 0.0, 0.0, "Lip sync not checked: the recording has no audio track.", {**base, "reason": "no audio"})
+        if track.frames_with_face < 2:
+            return Finding(self.name, 0.0, 0.0, "Lip sync not checked: no face was found to watch the lips.", {**base, "reason": "no face"})
+        with _quiet():
+            sig = build_signals(track, audio)
+            speech_face_s = float((sig.voiced & sig.face).sum() * sig.hop_s)
+            if speech_face_s < MIN_SPEECH_S:
+                why = "no speech heard" if audio.speech_seconds < MIN_SPEECH_S else "no speech while the face is in view"
+                return Finding(self.name, 0.0, 0.0, f"Lip sync not checked: {why} ({speech_face_s:.1f} s).",
+                               {**base, "reason": why, "speech_seconds": round(speech_face_s, 2)})
+            est = estimate_offset(sig, cfg[SEARCH_MS.key] / 1000.0)
+            if est is None:
+                return Finding(self.name, 0.0, 0.0, "Lip sync not checked: face and audio never overlap long enough.",
+                               {**base, "reason": "face and audio do not overlap"})
+            mism = find_mismatch(sig, est.offset_s)
+        return self._finding(sig, est, mism, cfg)
+
+    def _finding(self, sig: SyncSignals, est: SyncEstimate, mism: Mismatch, cfg: dict[str, float]) -> Finding:
+        offset_ms = est.offset_s * 1000.0
+        # an offset counts as far as its peak is established: sharp and agreed on by the windows
+        reliability = 0.5 * clamp01(est.sharpness / SHARPNESS_FULL) + 0.5 * est.consistency
+        offset_risk = _ramp(abs(offset_ms), cfg[OFFSET_OK_MS.key], cfg[OFFSET_BAD_MS.key]) * reliability
+        mismatch_risk = _ramp(mism.fraction, cfg[MISMATCH_OK.key], cfg[MISMATCH_BAD.key])
+        # plenty of speech and a visible mouth, yet the lips follow the voice at no lag at all
+        nosync_risk = 0.0
+        if est.speech_s >= NOSYNC_MIN_SPEECH_S:
+            nosync_risk = 1.0 - clamp01((est.peak_corr - PEAK_CORR_MIN) / (PEAK_CORR_FULL - PEAK_CORR_MIN))
+        parts = {"offset": offset_risk, "mismatch": mismatch_risk, "no_lock": nosync_risk}
+        risk = max(parts.values())
+        # the offset is as sure as its peak; mismatch and a missing lock as sure as the speech heard
+        evidence_term = 1.0 - math.exp(-est.speech_s / SPEECH_EVIDENCE_S)
+        confidence = est.confidence if (risk == offset_risk or risk <= 0.0) else max(est.confidence, evidence_term)
+        direction = "late" if offset_ms > 0 else "early"
+        if risk <= 0.0:
+            summary = f"Lips and voice agree (offset {offset_ms:+.0f} ms, sync confidence {est.confidence:.2f}, {est.speech_s:.1f} s of speech)."
+        elif risk == offset_risk:
+            summary = f"The audio is {abs(offset_ms):.0f} ms {direction} against the lips (sync confidence {est.confidence:.2f})."
+        elif risk == mismatch_risk:
+            summary = (f"Lips and voice disagree for {mism.fraction:.0%} of the talking time "
+                       f"({mism.speech_still_s:.1f} s speech with a still mouth, {mism.silent_talking_s:.1f} s mouth moving in silence).")
+        else:
+            summary = f"The lips do not follow the voice at any offset (best correlation {est.peak_corr:.2f} over {est.speech_s:.1f} s of speech)."
+        if est.confidence < 0.3 and risk == offset_risk:
+            summary += " Too little clear speech to be sure."
+
+        keep = np.isfinite(est.window_offsets_s)
+        step = max(1, int(round(CURVE_STEP_S / sig.hop_s)))
+        evidence = {
+            "offset_ms": round(offset_ms, 1),
+            "sync_confidence": round(est.confidence, 4),
+            "peak_correlation": round(est.peak_corr, 4),
+            "peak_sharpness": round(est.sharpness, 4),
+            "window_consistency": round(est.consistency, 4),
+            "speech_seconds": round(est.speech_s, 2),
+            "risk_parts": {k: round(v, 4) for k, v in parts.items()},
+            "windows": [
+                {"t": round(float(t), 2), "offset_ms": round(float(o) * 1000, 1), "correlation": round(float(c), 3), "weight": round(float(w), 2)}
+                for t, o, c, w in zip(est.window_times[keep], est.window_offsets_s[keep], est.window_corr[keep], est.window_weights[keep])
+            ],
+            "mismatch_segments": mism.segments,
+            "mismatch_fraction": round(mism.fraction, 4),
+            "speech_mouth_still_s": round(mism.speech_still_s, 2),
+            "mouth_moving_silent_s": round(mism.silent_talking_s, 2),
+            "correlation_curve": {
+                "lag_ms": np.round(est.lags_s[::step] * 1000).astype(int).tolist(),
+                "r": [None if not np.isfinite(v) else round(float(v), 3) for v in est.curve[::step]],
+            },
+            "timeline": _decimate(sig.times, sig.mouth, sig.audio),
+            "settings": cfg,
+        }
+        return Finding(self.name, risk, confidence, summary, evidence)
