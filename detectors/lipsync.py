@@ -58,6 +58,14 @@ MISMATCH_OK = setting(
     "Share of the talking time that may show speech with a still mouth (or a talking mouth in silence) "
     "without any risk.", "",
 )
+CONTRAST_OK = setting(
+    "lipsync.contrast_ok", 0.9, 0.3, 2.0,
+    "Mouth motion in silence over motion in speech up to this is normal (a speaker's lips rest between phrases).", "",
+)
+CONTRAST_BAD = setting(
+    "lipsync.contrast_bad", 1.4, 0.5, 3.0,
+    "Mouth motion in silence over motion in speech that gives full risk (lips not driven by this voice).", "",
+)
 MISMATCH_BAD = setting(
     "lipsync.mismatch_bad", 0.45, 0.05, 1.0,
     "Share of the talking time in mismatch that gives full mismatch risk.", "",
@@ -127,11 +135,15 @@ NOSYNC_MIN_SPEECH_S = 8.0
 MOVING_WINDOW_S = 0.4
 """Window (s) over which the mouth's motion is measured for the mismatch segments."""
 
-MOUTH_STILL_FRACTION = 0.25
-"""The mouth is still when its motion is below this share of its typical motion while speaking."""
+MOUTH_STILL_MOTION = 0.006
+"""The mouth is still when the spread of its opening over MOVING_WINDOW_S is below this (in eye
+distances; talking mouths measured 0.014-0.033 in the shared real clips, landmark jitter ~0.003)."""
 
-MOUTH_TALKING_FRACTION = 1.0
-"""The mouth talks when its motion reaches this share of its typical motion while speaking."""
+MIN_TALKING_MOTION = 0.012
+"""The mouth talks when its motion reaches its median motion while speaking, and at least this."""
+
+MIN_CONTRAST_SILENCE_S = 1.0
+"""Silence (with the face in view) needed before the mouth's motion in silence is compared."""
 
 MIN_SEGMENT_S = 0.5
 """Mismatch segments shorter than this are dropped."""
@@ -381,6 +393,17 @@ class Mismatch:
     silent_talking_s: float  # mouth talking while nothing is heard
     talking_s: float  # time with speech or a talking mouth, face in view
     fraction: float
+    speech_motion: float  # median mouth motion while speech is heard (eye distances)
+    silence_motion: float  # median mouth motion in silence (NaN: too little silence)
+    silence_s: float
+
+    @property
+    def contrast(self) -> float:
+        """Mouth motion in silence over motion in speech: < 1 for a real speaker, ~1 when the
+        lips are not driven by this voice (NaN when there is too little silence)."""
+        if not (math.isfinite(self.silence_motion) and self.speech_motion > 0):
+            return float("nan")
+        return self.silence_motion / max(self.speech_motion, MIN_TALKING_MOTION / 2)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -410,10 +433,13 @@ def find_mismatch(sig: SyncSignals, offset_s: float) -> Mismatch:
     face = sig.face
     speaking_motion = motion[face & voiced]
     if speaking_motion.size == 0 or not face.any():
-        return Mismatch([], 0.0, 0.0, 0.0, 0.0)
+        return Mismatch([], 0.0, 0.0, 0.0, 0.0, float("nan"), float("nan"), 0.0)
     typical = float(np.median(speaking_motion))
-    still_level = MOUTH_STILL_FRACTION * typical
-    moving_level = MOUTH_TALKING_FRACTION * typical
+    silent = face & ~voiced
+    silence_s = float(silent.sum() * hop)
+    silence_motion = float(np.median(motion[silent])) if silence_s >= MIN_CONTRAST_SILENCE_S else float("nan")
+    still_level = MOUTH_STILL_MOTION
+    moving_level = max(typical, MIN_TALKING_MOTION)
     still = face & voiced & (motion < still_level)
     talking_silent = face & ~voiced & (motion >= moving_level)
     min_len = int(round(MIN_SEGMENT_S / hop))
@@ -428,7 +454,7 @@ def find_mismatch(sig: SyncSignals, offset_s: float) -> Mismatch:
     talking_s = float((face & (voiced | (motion >= moving_level))).sum() * hop)
     mism = totals["speech_mouth_still"] + totals["mouth_moving_silent"]
     return Mismatch(segments, totals["speech_mouth_still"], totals["mouth_moving_silent"], talking_s,
-                    mism / talking_s if talking_s > 0 else 0.0)
+                    mism / talking_s if talking_s > 0 else 0.0, typical, silence_motion, silence_s)
 
 
 # --------------------------------------------------------------------------- detector
@@ -474,7 +500,7 @@ class LipSyncDetector(Detector):
     scope = "recording"
 
     def analyze(self, context: RecordingContext) -> Finding | None:
-        cfg = {s.key: float(context.settings.get(s.key, s.default)) for s in (SEARCH_MS, OFFSET_OK_MS, OFFSET_BAD_MS, MISMATCH_OK, MISMATCH_BAD)}
+        cfg = {s.key: float(context.settings.get(s.key, s.default)) for s in (SEARCH_MS, OFFSET_OK_MS, OFFSET_BAD_MS, MISMATCH_OK, MISMATCH_BAD, CONTRAST_OK, CONTRAST_BAD)}
         track, audio = context.track, context.audio
         base = {"offset_ms": None, "sync_confidence": 0.0, "settings": cfg}
         if audio is None or not audio.present or audio.energy_db.size == 0:
@@ -505,11 +531,18 @@ class LipSyncDetector(Detector):
         nosync_risk = 0.0
         if est.speech_s >= NOSYNC_MIN_SPEECH_S:
             nosync_risk = 1.0 - clamp01((est.peak_corr - PEAK_CORR_MIN) / (PEAK_CORR_FULL - PEAK_CORR_MIN))
-        parts = {"offset": offset_risk, "mismatch": mismatch_risk, "no_lock": nosync_risk}
+        contrast = mism.contrast
+        contrast_risk = _ramp(contrast, cfg[CONTRAST_OK.key], cfg[CONTRAST_BAD.key]) if math.isfinite(contrast) else 0.0
+        parts = {"offset": offset_risk, "mismatch": mismatch_risk, "no_lock": nosync_risk, "silent_motion": contrast_risk}
         risk = max(parts.values())
-        # the offset is as sure as its peak; mismatch and a missing lock as sure as the speech heard
+        # the offset is as sure as its peak; the others as sure as the speech (and silence) observed
         evidence_term = 1.0 - math.exp(-est.speech_s / SPEECH_EVIDENCE_S)
-        confidence = est.confidence if (risk == offset_risk or risk <= 0.0) else max(est.confidence, evidence_term)
+        if risk <= 0.0 or risk == offset_risk:
+            confidence = est.confidence
+        elif risk == contrast_risk:
+            confidence = max(est.confidence, evidence_term * clamp01(mism.silence_s / (3 * MIN_CONTRAST_SILENCE_S)))
+        else:
+            confidence = max(est.confidence, evidence_term)
         direction = "late" if offset_ms > 0 else "early"
         if risk <= 0.0:
             summary = f"Lips and voice agree (offset {offset_ms:+.0f} ms, sync confidence {est.confidence:.2f}, {est.speech_s:.1f} s of speech)."
@@ -518,6 +551,9 @@ class LipSyncDetector(Detector):
         elif risk == mismatch_risk:
             summary = (f"Lips and voice disagree for {mism.fraction:.0%} of the talking time "
                        f"({mism.speech_still_s:.1f} s speech with a still mouth, {mism.silent_talking_s:.1f} s mouth moving in silence).")
+        elif risk == contrast_risk:
+            summary = (f"The mouth moves as much in silence as while speaking (ratio {contrast:.2f}): "
+                       "the lips may not be driven by this voice.")
         else:
             summary = f"The lips do not follow the voice at any offset (best correlation {est.peak_corr:.2f} over {est.speech_s:.1f} s of speech)."
         if est.confidence < 0.3 and risk == offset_risk:
@@ -541,6 +577,9 @@ class LipSyncDetector(Detector):
             "mismatch_fraction": round(mism.fraction, 4),
             "speech_mouth_still_s": round(mism.speech_still_s, 2),
             "mouth_moving_silent_s": round(mism.silent_talking_s, 2),
+            "mouth_motion_speech": round(mism.speech_motion, 4) if math.isfinite(mism.speech_motion) else None,
+            "mouth_motion_silence": round(mism.silence_motion, 4) if math.isfinite(mism.silence_motion) else None,
+            "silence_over_speech_motion": round(contrast, 3) if math.isfinite(contrast) else None,
             "correlation_curve": {
                 "lag_ms": np.round(est.lags_s[::step] * 1000).astype(int).tolist(),
                 "r": [None if not np.isfinite(v) else round(float(v), 3) for v in est.curve[::step]],
