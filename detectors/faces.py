@@ -193,6 +193,41 @@ def _landmarks68(rgb: np.ndarray, left: int, top: int, right: int, bottom: int) 
     return {name: [pts[i] for i in idx] for name, idx in _LANDMARK_GROUPS.items()}
 
 
+EMBED_IN_PROCESS = True
+"""Compute embeddings in a worker process: dlib holds the GIL, so a thread would not overlap
+with Face Mesh; a process uses the second core."""
+
+EMBED_TIMEOUT_S = 60.0
+"""Longest wait for one embedding from the worker before computing it here instead."""
+
+_pool: Any = None
+
+
+def _warm_embedder() -> None:
+    _model("pose5")
+    _model("encoder")
+
+
+def embedding_pool() -> Any:
+    """The process-wide embedding worker (started on first use, models loaded at its start)."""
+    global _pool
+    with _lock:
+        if _pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_embedder)
+        return _pool
+
+
+def _drop_pool() -> None:
+    global _pool
+    with _lock:
+        if _pool is not None:
+            _pool.shutdown(wait=True, cancel_futures=True)
+        _pool = None
+
+
 def new_face_mesh(static: bool = False, max_faces: int = MAX_FACES) -> Any:
     from mediapipe.python.solutions import face_mesh
 
@@ -284,6 +319,7 @@ class FaceTracker:
         self._emb_idx: list[int] = []
         self._other: list[np.ndarray] = []
         self._other_t: list[float] = []
+        self._pending: list[tuple[Any, np.ndarray, tuple[float, ...], bool, float, int]] = []
         self._frame_size = (0, 0)
         self._scale = 1.0
         self._nan_lm = np.full((N_LANDMARKS, 3), np.nan, dtype=np.float32)
@@ -388,19 +424,51 @@ class FaceTracker:
 
                 crop = cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
                 fbox = tuple(v * k for v in fbox)
-            emb = embed_face(crop, fbox)  # type: ignore[arg-type]
+            future = None
+            if EMBED_IN_PROCESS:
+                try:
+                    future = embedding_pool().submit(embed_face, crop, fbox)
+                except Exception as exc:  # noqa: BLE001 - a broken worker must not stop the analysis
+                    log.warning("embedding worker unavailable (%s); computing embeddings inline", exc)
+                    _drop_pool()
+            self._pending.append((future, crop, fbox, box is main[0], frame.t, frame.index))
+
+    def _collect(self) -> None:
+        """Resolve the embeddings (from the worker, or here when it failed) in frame order."""
+        for future, crop, fbox, is_main, t, index in self._pending:
+            emb = None
+            if future is not None:
+                try:
+                    emb = future.result(timeout=EMBED_TIMEOUT_S)
+                    future = "done"
+                except Exception as exc:  # noqa: BLE001 - fall back to computing it here
+                    log.warning("embedding worker failed (%s); computing inline", exc)
+                    _drop_pool()
+                    future = None
+            if future is None:
+                emb = embed_face(crop, fbox)
             if emb is None:
                 continue
-            if box is main[0]:
+            if is_main:
                 self._emb.append(emb)
-                self._emb_t.append(frame.t)
-                self._emb_idx.append(frame.index)
+                self._emb_t.append(t)
+                self._emb_idx.append(index)
             else:
                 self._other.append(emb)
-                self._other_t.append(frame.t)
+                self._other_t.append(t)
+        self._pending.clear()
+
+    def abort(self) -> None:
+        """Stop without building the track (cancelled or failed pass)."""
+        for future, *_ in self._pending:
+            if future is not None:
+                future.cancel()
+        self._pending.clear()
+        self.close()
 
     def finish(self) -> FaceTrack:
         self.close()
+        self._collect()
         emb = np.array(self._emb, dtype=np.float32).reshape(-1, 128)
         other = np.array(self._other, dtype=np.float32).reshape(-1, 128)
         centre, spread = robust_centre(emb)

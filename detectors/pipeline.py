@@ -95,8 +95,10 @@ def analyze_recording(
                 analysed += 1
                 if progress is not None and analysed % PROGRESS_EVERY_FRAMES == 0:
                     progress(min(0.95, analysed / expected), f"{Path(path).name}: {item.t:.0f} s of {info.duration_s:.0f} s")
-        finally:
-            track = tracker.finish()
+        except BaseException:
+            tracker.abort()
+            raise
+        track = tracker.finish()
         audio = listener.finish() if info.has_audio else AudioTrack.missing()
         decode_errors = stream.decode_errors
     t_pass = time.perf_counter() - t0
