@@ -1,0 +1,824 @@
+"""The case store: candidates, their media, perceptual hashes, face embeddings and reports.
+
+One SQLite file (stdlib ``sqlite3``, no server), by default ``library.sqlite`` in
+``platformdirs.user_data_dir("telltale")``; ``Library(path)`` or the ``TELLTALE_LIBRARY``
+environment variable chooses another. The schema is versioned (``PRAGMA user_version`` plus a
+``schema_migrations`` history table) and upgraded in place by the ordered :data:`MIGRATIONS`
+list. Every write runs in a transaction, so an interrupted import keeps every file that was
+already committed and nothing half-written.
+
+Search keeps every stored code in memory (see :class:`detectors.hashing.HashIndex`): built on
+the first search, dropped on every write, rebuilt on the next search.
+
+Privacy groundwork (issue 8): the folder is created 0700 and the file 0600; ``secure_delete``
+is on; every face/hash row hangs off a candidate or a collection with ``ON DELETE CASCADE``, so
+:meth:`Library.erase_candidate` removes all of it; an ``audit`` table records writes.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from . import hashing
+from .base import MediaError
+
+log = logging.getLogger(__name__)
+
+LIBRARY_FILE = "library.sqlite"
+ENV_LIBRARY = "TELLTALE_LIBRARY"
+ROLES = ("video", "id", "photo")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+# --------------------------------------------------------------------------- schema
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "candidates, collections, media, image hashes, crop segments, faces, reports",
+        [
+            """CREATE TABLE candidates (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                created_at TEXT NOT NULL)""",
+            """CREATE TABLE collections (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                folder TEXT,
+                created_at TEXT NOT NULL)""",
+            """CREATE TABLE media (
+                id INTEGER PRIMARY KEY,
+                candidate_id INTEGER REFERENCES candidates(id) ON DELETE CASCADE,
+                collection_id INTEGER REFERENCES collections(id) ON DELETE CASCADE,
+                path TEXT NOT NULL,
+                role TEXT NOT NULL,
+                sha256 TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                width INTEGER,
+                height INTEGER,
+                added_at TEXT NOT NULL,
+                CHECK ((candidate_id IS NULL) <> (collection_id IS NULL)))""",
+            "CREATE INDEX media_candidate ON media(candidate_id)",
+            "CREATE INDEX media_collection ON media(collection_id)",
+            "CREATE INDEX media_sha ON media(sha256)",
+            """CREATE TABLE image_hashes (
+                media_id INTEGER PRIMARY KEY REFERENCES media(id) ON DELETE CASCADE,
+                phash INTEGER NOT NULL, dhash INTEGER NOT NULL,
+                phash_trim INTEGER NOT NULL, dhash_trim INTEGER NOT NULL)""",
+            """CREATE TABLE segments (
+                media_id INTEGER NOT NULL REFERENCES media(id) ON DELETE CASCADE,
+                seq INTEGER NOT NULL,
+                value INTEGER NOT NULL,
+                PRIMARY KEY (media_id, seq))""",
+            """CREATE TABLE faces (
+                id INTEGER PRIMARY KEY,
+                candidate_id INTEGER REFERENCES candidates(id) ON DELETE CASCADE,
+                collection_id INTEGER REFERENCES collections(id) ON DELETE CASCADE,
+                media_id INTEGER REFERENCES media(id) ON DELETE CASCADE,
+                source TEXT NOT NULL,
+                box TEXT,
+                embedding BLOB NOT NULL,
+                face_hash INTEGER,
+                added_at TEXT NOT NULL)""",
+            "CREATE INDEX faces_media ON faces(media_id)",
+            "CREATE INDEX faces_candidate ON faces(candidate_id)",
+            """CREATE TABLE reports (
+                id INTEGER PRIMARY KEY,
+                candidate_id INTEGER NOT NULL REFERENCES candidates(id) ON DELETE CASCADE,
+                created_at TEXT NOT NULL,
+                score REAL,
+                verdict TEXT,
+                report TEXT NOT NULL)""",
+            "CREATE INDEX reports_candidate ON reports(candidate_id, id)",
+        ],
+    ),
+    (
+        2,
+        "ORB keypoints for geometric same-image verification; audit log",
+        [
+            """CREATE TABLE keypoints (
+                media_id INTEGER PRIMARY KEY REFERENCES media(id) ON DELETE CASCADE,
+                points BLOB NOT NULL,
+                descriptors BLOB NOT NULL)""",
+            """CREATE TABLE audit (
+                id INTEGER PRIMARY KEY,
+                at TEXT NOT NULL,
+                user TEXT NOT NULL,
+                action TEXT NOT NULL,
+                subject TEXT,
+                detail TEXT)""",
+        ],
+    ),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class LibraryError(Exception):
+    """The library file cannot be used (newer schema, damaged file, unknown candidate...)."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def default_path() -> Path:
+    env = os.environ.get(ENV_LIBRARY)
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("telltale")) / LIBRARY_FILE
+
+
+# --------------------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    id: int
+    name: str
+    created_at: str
+    score: float | None
+    verdict: str | None
+    media_count: int
+
+
+@dataclass(frozen=True)
+class MediaRow:
+    id: int
+    candidate: str | None
+    collection: str | None
+    path: str
+    role: str
+    sha256: str
+    size: int
+    added_at: str
+    width: int | None = None
+    height: int | None = None
+    faces: int = 0
+
+
+@dataclass(frozen=True)
+class CollectionRow:
+    id: int
+    name: str
+    folder: str | None
+    created_at: str
+    media_count: int
+
+
+@dataclass(frozen=True)
+class Match:
+    """One search result. ``kind``: "same-image" (the same photo re-published) or "same-face"
+    (the same person in another photo or recording).
+
+    ``distance``: for same-image the best perceptual-hash distance as a fraction of 64 bits
+    (whole image or aligned face); for same-face the dlib embedding distance (< 0.6 = same
+    person). ``detail`` says which method decided and its numbers.
+    """
+
+    candidate: str | None
+    collection: str | None
+    file: str
+    kind: str
+    distance: float
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "candidate": self.candidate,
+            "collection": self.collection,
+            "file": self.file,
+            "kind": self.kind,
+            "distance": round(float(self.distance), 4),
+            "detail": dict(self.detail),
+        }
+
+
+Owner = "int | str | CandidateRow"
+
+
+def file_sha256(path: str | Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+            size += len(block)
+    return h.hexdigest(), size
+
+
+# --------------------------------------------------------------------------- library
+
+
+class Library:
+    """The case store. Thread-safe (one connection behind a lock); use as a context manager."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._index: hashing.HashIndex | None = None
+        self._meta: dict[int, tuple[int | None, int | None, str, str, str]] = {}
+        self._names: dict[int, str] = {}
+        self._coll_names: dict[int, str] = {}
+        self._face_owner: dict[int, tuple[int | None, int | None, int | None, str]] = {}
+        self._by_sha: dict[str, list[int]] = {}
+        self._whole_cid = np.zeros(0, dtype=np.int64)
+        memory = str(self.path) == ":memory:"
+        if not memory:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not self.path.exists():
+                fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+        try:
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA secure_delete = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise LibraryError(f"{self.path}: not a Telltale library or damaged ({exc})") from exc
+
+    # -- lifecycle -----------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+            self._index = None
+
+    def __enter__(self) -> "Library":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self, upto: int | None = None) -> None:
+        with self._lock:
+            current = self.schema_version
+            if current > SCHEMA_VERSION:
+                raise LibraryError(
+                    f"{self.path}: written by a newer Telltale (schema {current}, this one knows {SCHEMA_VERSION})"
+                )
+            for version, description, statements in MIGRATIONS:
+                if version <= current or (upto is not None and version > upto):
+                    continue
+                with self.transaction():
+                    if version == 1:
+                        self._db.execute(
+                            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                            "description TEXT NOT NULL, applied_at TEXT NOT NULL)"
+                        )
+                    for sql in statements:
+                        self._db.execute(sql)
+                    self._db.execute(
+                        "INSERT INTO schema_migrations(version, description, applied_at) VALUES (?, ?, ?)",
+                        (version, description, _now()),
+                    )
+                    self._db.execute(f"PRAGMA user_version = {int(version)}")
+                log.info("%s: library schema upgraded to version %d (%s)", self.path, version, description)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One transaction (nested calls join the outer one). Rolls back on any exception."""
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self._db
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._depth -= 1
+                if outer:
+                    self._db.execute("COMMIT")
+            finally:
+                self._index = None
+
+    def _audit(self, action: str, subject: str | None = None, detail: Mapping[str, Any] | None = None) -> None:
+        try:
+            user = getpass.getuser()
+        except Exception:  # noqa: BLE001 - no login name in some containers
+            user = "unknown"
+        self._db.execute(
+            "INSERT INTO audit(at, user, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+            (_now(), user, action, subject, json.dumps(dict(detail or {}))),
+        )
+
+    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT at, user, action, subject, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [{"at": a, "user": u, "action": ac, "subject": s, "detail": json.loads(d or "{}")} for a, u, ac, s, d in rows]
+
+    # -- candidates ----------------------------------------------------------------
+    def add_candidate(self, name: str) -> int:
+        """The candidate's id, creating the candidate if needed."""
+        name = name.strip()
+        if not name:
+            raise ValueError("candidate name is empty")
+        with self._lock:
+            row = self._db.execute("SELECT id FROM candidates WHERE name = ?", (name,)).fetchone()
+            if row:
+                return int(row[0])
+            with self.transaction():
+                cur = self._db.execute("INSERT INTO candidates(name, created_at) VALUES (?, ?)", (name, _now()))
+                self._audit("add-candidate", name)
+                return int(cur.lastrowid)
+
+    _CANDIDATE_SQL = """
+        SELECT c.id, c.name, c.created_at,
+               (SELECT score FROM reports r WHERE r.candidate_id = c.id ORDER BY r.id DESC LIMIT 1),
+               (SELECT verdict FROM reports r WHERE r.candidate_id = c.id ORDER BY r.id DESC LIMIT 1),
+               (SELECT COUNT(*) FROM media m WHERE m.candidate_id = c.id)
+        FROM candidates c"""
+
+    def candidates(self, search: str = "") -> list[CandidateRow]:
+        """Every candidate whose name contains ``search`` (case-insensitive), by name."""
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._lock:
+            rows = self._db.execute(
+                self._CANDIDATE_SQL + " WHERE c.name LIKE ? ESCAPE '\\' ORDER BY c.name COLLATE NOCASE", (pattern,)
+            ).fetchall()
+        return [CandidateRow(*r) for r in rows]
+
+    def get_candidate(self, name_or_id: int | str) -> CandidateRow | None:
+        with self._lock:
+            if isinstance(name_or_id, int):
+                row = self._db.execute(self._CANDIDATE_SQL + " WHERE c.id = ?", (name_or_id,)).fetchone()
+            else:
+                row = self._db.execute(self._CANDIDATE_SQL + " WHERE c.name = ?", (str(name_or_id).strip(),)).fetchone()
+        return CandidateRow(*row) if row else None
+
+    def _candidate_id(self, candidate: Any, create: bool = False) -> int:
+        if isinstance(candidate, CandidateRow):
+            return candidate.id
+        if isinstance(candidate, (int, np.integer)):
+            if self._db.execute("SELECT 1 FROM candidates WHERE id = ?", (int(candidate),)).fetchone() is None:
+                raise LibraryError(f"no candidate with id {candidate}")
+            return int(candidate)
+        if create:
+            return self.add_candidate(str(candidate))
+        row = self.get_candidate(str(candidate))
+        if row is None:
+            raise LibraryError(f"no candidate named {candidate!r}")
+        return row.id
+
+    def erase_candidate(self, candidate: Any) -> int:
+        """Delete the candidate and everything derived from their media (cascade). Returns rows
+        of media removed. The library file keeps no copy (secure_delete)."""
+        with self._lock:
+            cid = self._candidate_id(candidate)
+            name = self._db.execute("SELECT name FROM candidates WHERE id = ?", (cid,)).fetchone()[0]
+            with self.transaction():
+                n = self._db.execute("SELECT COUNT(*) FROM media WHERE candidate_id = ?", (cid,)).fetchone()[0]
+                self._db.execute("DELETE FROM candidates WHERE id = ?", (cid,))
+                self._audit("erase-candidate", f"candidate#{cid}", {"media": n})
+            log.info("erased candidate %s (%d media)", name, n)
+            return int(n)
+
+    # -- collections -----------------------------------------------------------------
+    def add_collection(self, name: str, folder: str | Path | None = None) -> int:
+        name = name.strip()
+        if not name:
+            raise ValueError("collection name is empty")
+        with self._lock:
+            row = self._db.execute("SELECT id FROM collections WHERE name = ?", (name,)).fetchone()
+            if row:
+                return int(row[0])
+            with self.transaction():
+                cur = self._db.execute(
+                    "INSERT INTO collections(name, folder, created_at) VALUES (?, ?, ?)",
+                    (name, str(folder) if folder else None, _now()),
+                )
+                return int(cur.lastrowid)
+
+    def collections(self) -> list[CollectionRow]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.id, c.name, c.folder, c.created_at, "
+                "(SELECT COUNT(*) FROM media m WHERE m.collection_id = c.id) FROM collections c ORDER BY c.name"
+            ).fetchall()
+        return [CollectionRow(*r) for r in rows]
+
+    def import_collection(
+        self,
+        name: str,
+        folder: str | Path,
+        progress: Callable[[float, str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> int:
+        """Add every image under ``folder`` (recursively) to the named collection.
+
+        Each file is committed on its own: a cancel, a crash or an exception keeps the files
+        already done. Files already in the collection (same SHA-256) are skipped; unreadable
+        files are logged and skipped. Returns the number of files added.
+        """
+        root = Path(folder)
+        if not root.is_dir():
+            raise MediaError(root, "is not a folder")
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        coll = self.add_collection(name, root)
+        added = 0
+        for i, f in enumerate(files):
+            if cancel is not None and cancel.is_set():
+                log.info("import of %s cancelled after %d of %d files", name, i, len(files))
+                break
+            if progress is not None:
+                progress(i / max(1, len(files)), f"{f.name}")
+            try:
+                sha, _size = file_sha256(f)
+                with self._lock:
+                    dup = self._db.execute(
+                        "SELECT 1 FROM media WHERE collection_id = ? AND sha256 = ?", (coll, sha)
+                    ).fetchone()
+                if dup:
+                    continue
+                self._add_image(None, coll, f, "photo")
+                added += 1
+            except MediaError as exc:
+                log.warning("skipped %s", exc)
+        with self._lock, self.transaction():
+            self._audit("import-collection", name, {"folder": str(root), "added": added, "files": len(files)})
+        if progress is not None:
+            progress(1.0, f"{added} photos added to {name}")
+        return added
+
+    # -- media ---------------------------------------------------------------------
+    def add_media(self, candidate: Any, path: str | Path, role: str, image: Any = None) -> MediaRow:
+        """Add a file to a candidate (created if needed). Images get their hashes, faces and
+        keypoints computed and stored. The same file (SHA-256) added twice with the same role
+        returns the existing row. ``image``: an already loaded LoadedImage of ``path``."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+        p = Path(path)
+        with self._lock:
+            cid = self._candidate_id(candidate, create=True)
+        if role == "video":
+            if not p.is_file():
+                raise MediaError(p, "file not found")
+            sha, size = file_sha256(p)
+            with self._lock:
+                existing = self._find_media(cid, sha, role)
+                if existing is not None:
+                    return existing
+                with self.transaction():
+                    cur = self._db.execute(
+                        "INSERT INTO media(candidate_id, path, role, sha256, size, added_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        (cid, str(p), role, sha, size, _now()),
+                    )
+                    mid = int(cur.lastrowid)
+                    self._audit("add-media", f"media#{mid}", {"role": role})
+            return self.get_media(mid)
+        return self._add_image(cid, None, p, role, image)
+
+    def _find_media(self, cid: int, sha: str, role: str) -> MediaRow | None:
+        row = self._db.execute(
+            "SELECT id FROM media WHERE candidate_id = ? AND sha256 = ? AND role = ?", (cid, sha, role)
+        ).fetchone()
+        return self.get_media(int(row[0])) if row else None
+
+    def _add_image(self, cid: int | None, coll: int | None, p: Path, role: str, image: Any = None) -> MediaRow:
+        from .media import load_image
+
+        img = image if image is not None else load_image(p, role)
+        if cid is not None:
+            with self._lock:
+                existing = self._find_media(cid, img.sha256, role)
+            if existing is not None:
+                return existing
+        enc = hashing.encode_image(img.rgb, sha256=img.sha256)
+        return self.add_encoded(
+            cid, str(p), role, enc, sha256=img.sha256, size=img.file_size, collection=coll
+        )
+
+    def add_encoded(
+        self,
+        candidate: Any,
+        path: str,
+        role: str,
+        enc: hashing.Encoded,
+        *,
+        sha256: str = "",
+        size: int = 0,
+        collection: int | str | None = None,
+    ) -> MediaRow:
+        """Store an already encoded photo (the bulk path: wrap many calls in :meth:`transaction`).
+
+        Exactly one of ``candidate`` and ``collection`` (id or name) is given.
+        """
+        with self._lock:
+            cid = self._candidate_id(candidate, create=True) if candidate is not None else None
+            coll = None
+            if collection is not None:
+                coll = collection if isinstance(collection, int) else self.add_collection(str(collection))
+            if (cid is None) == (coll is None):
+                raise ValueError("give a candidate or a collection, not both or neither")
+            now = _now()
+            with self.transaction() as db:
+                cur = db.execute(
+                    "INSERT INTO media(candidate_id, collection_id, path, role, sha256, size, width, height, added_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (cid, coll, path, role, sha256 or enc.sha256 or "", size, enc.width, enc.height, now),
+                )
+                mid = int(cur.lastrowid)
+                h = enc.hashes
+                db.execute(
+                    "INSERT INTO image_hashes(media_id, phash, dhash, phash_trim, dhash_trim) VALUES (?, ?, ?, ?, ?)",
+                    (mid, *(hashing.to_signed(h[k]) for k in hashing.WHOLE_HASH_KINDS)),
+                )
+                db.executemany(
+                    "INSERT INTO segments(media_id, seq, value) VALUES (?, ?, ?)",
+                    [(mid, i, hashing.to_signed(v)) for i, v in enumerate(enc.segments)],
+                )
+                db.executemany(
+                    "INSERT INTO faces(candidate_id, collection_id, media_id, source, box, embedding, face_hash, added_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (cid, coll, mid, role, json.dumps(list(f.box)), np.asarray(f.embedding, np.float32).tobytes(),
+                         hashing.to_signed(f.face_hash) if f.face_hash is not None else None, now)
+                        for f in enc.faces
+                    ],
+                )
+                if enc.keypoints is not None:
+                    db.execute(
+                        "INSERT INTO keypoints(media_id, points, descriptors) VALUES (?, ?, ?)",
+                        (mid, *enc.keypoints.to_blobs()),
+                    )
+                if self._depth == 1:  # not inside a caller's bulk transaction
+                    self._audit("add-media", f"media#{mid}", {"role": role, "faces": len(enc.faces)})
+            return MediaRow(mid, self._name_of(cid), self._coll_name_of(coll), path, role, sha256, size, now,
+                            enc.width, enc.height, len(enc.faces))
+
+    def _name_of(self, cid: int | None) -> str | None:
+        if cid is None:
+            return None
+        row = self._db.execute("SELECT name FROM candidates WHERE id = ?", (cid,)).fetchone()
+        return row[0] if row else None
+
+    def _coll_name_of(self, coll: int | None) -> str | None:
+        if coll is None:
+            return None
+        row = self._db.execute("SELECT name FROM collections WHERE id = ?", (coll,)).fetchone()
+        return row[0] if row else None
+
+    _MEDIA_SQL = """
+        SELECT m.id, c.name, k.name, m.path, m.role, m.sha256, m.size, m.added_at, m.width, m.height,
+               (SELECT COUNT(*) FROM faces f WHERE f.media_id = m.id)
+        FROM media m LEFT JOIN candidates c ON c.id = m.candidate_id
+                     LEFT JOIN collections k ON k.id = m.collection_id"""
+
+    def get_media(self, media_id: int) -> MediaRow:
+        with self._lock:
+            row = self._db.execute(self._MEDIA_SQL + " WHERE m.id = ?", (int(media_id),)).fetchone()
+        if row is None:
+            raise LibraryError(f"no media with id {media_id}")
+        return MediaRow(*row)
+
+    def media(self, candidate: Any) -> list[MediaRow]:
+        with self._lock:
+            cid = self._candidate_id(candidate)
+            rows = self._db.execute(self._MEDIA_SQL + " WHERE m.candidate_id = ? ORDER BY m.id", (cid,)).fetchall()
+        return [MediaRow(*r) for r in rows]
+
+    def remove_media(self, media_id: int | MediaRow) -> None:
+        mid = media_id.id if isinstance(media_id, MediaRow) else int(media_id)
+        with self._lock, self.transaction():
+            self._db.execute("DELETE FROM media WHERE id = ?", (mid,))
+            self._audit("remove-media", f"media#{mid}")
+
+    def add_face_embeddings(
+        self, candidate: Any, media: MediaRow | int | str | Path | None, embeddings: Sequence[np.ndarray] | np.ndarray,
+        source: str = "interview",
+    ) -> int:
+        """Store face embeddings seen in a recording (e.g. the interview's main identity) so a
+        face seen under one candidate's name is found under another. ``media``: the recording's
+        MediaRow, its id, its path (added as a video if new), or None. Returns rows added."""
+        with self._lock:
+            cid = self._candidate_id(candidate, create=True)
+            if isinstance(media, MediaRow):
+                mid: int | None = media.id
+            elif isinstance(media, (int, np.integer)):
+                mid = int(media)
+            elif media is not None:
+                mid = self.add_media(cid, media, "video").id
+            else:
+                mid = None
+            embs = np.asarray(embeddings, dtype=np.float32).reshape(-1, 128)
+            now = _now()
+            with self.transaction() as db:
+                db.executemany(
+                    "INSERT INTO faces(candidate_id, media_id, source, embedding, added_at) VALUES (?, ?, ?, ?, ?)",
+                    [(cid, mid, source, e.tobytes(), now) for e in embs if np.all(np.isfinite(e))],
+                )
+                self._audit("add-face-embeddings", f"candidate#{cid}", {"count": int(embs.shape[0]), "source": source})
+            return int(embs.shape[0])
+
+    # -- reports -------------------------------------------------------------------
+    def save_report(self, candidate: Any, report_dict: Mapping[str, Any]) -> None:
+        """Store a JSON report (history is kept; the latest is the candidate's score)."""
+        from .base import jsonable
+
+        with self._lock:
+            cid = self._candidate_id(candidate, create=True)
+            score = report_dict.get("score")
+            with self.transaction():
+                self._db.execute(
+                    "INSERT INTO reports(candidate_id, created_at, score, verdict, report) VALUES (?, ?, ?, ?, ?)",
+                    (cid, _now(), float(score) if score is not None else None, report_dict.get("verdict"),
+                     json.dumps(jsonable(report_dict))),
+                )
+                self._audit("save-report", f"candidate#{cid}")
+
+    def latest_report(self, candidate: Any) -> dict[str, Any] | None:
+        with self._lock:
+            try:
+                cid = self._candidate_id(candidate)
+            except LibraryError:
+                return None
+            row = self._db.execute(
+                "SELECT report FROM reports WHERE candidate_id = ? ORDER BY id DESC LIMIT 1", (cid,)
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def reports(self, candidate: Any) -> list[tuple[str, dict[str, Any]]]:
+        """Every stored report of the candidate, oldest first, as (created_at, report)."""
+        with self._lock:
+            cid = self._candidate_id(candidate)
+            rows = self._db.execute(
+                "SELECT created_at, report FROM reports WHERE candidate_id = ? ORDER BY id", (cid,)
+            ).fetchall()
+        return [(t, json.loads(r)) for t, r in rows]
+
+    # -- search --------------------------------------------------------------------
+    def _build_index(self) -> hashing.HashIndex:
+        db = self._db
+        meta = {}
+        for mid, cid, coll, path, role, sha in db.execute(
+            "SELECT id, candidate_id, collection_id, path, role, sha256 FROM media"
+        ):
+            meta[int(mid)] = (cid, coll, path, role, sha)
+        self._meta = meta
+        self._by_sha = {}
+        for mid, m in meta.items():
+            self._by_sha.setdefault(m[4], []).append(mid)
+        self._names = dict(db.execute("SELECT id, name FROM candidates").fetchall())
+        self._coll_names = dict(db.execute("SELECT id, name FROM collections").fetchall())
+        wh = db.execute("SELECT media_id, phash, dhash, phash_trim, dhash_trim FROM image_hashes ORDER BY media_id").fetchall()
+        wa = np.array(wh, dtype=np.int64).reshape(-1, 5)
+        self._whole_cid = np.array([meta[int(m)][0] or -1 for m in wa[:, 0]], dtype=np.int64)
+        sg = np.array(db.execute("SELECT media_id, value FROM segments").fetchall(), dtype=np.int64).reshape(-1, 2)
+        fr = db.execute("SELECT id, media_id, candidate_id, collection_id, source, embedding, face_hash FROM faces").fetchall()
+        self._face_owner = {int(r[0]): (r[1], r[2], r[3], r[4]) for r in fr}
+        emb = np.frombuffer(b"".join(r[5] for r in fr), dtype=np.float32).reshape(-1, 128) if fr else np.zeros((0, 128), np.float32)
+        fh = np.array([r[6] if r[6] is not None else 0 for r in fr], dtype=np.int64)
+        return hashing.HashIndex(
+            whole_ids=wa[:, 0],
+            whole=wa[:, 1:].view(np.uint64),
+            seg_ids=sg[:, 0],
+            segs=sg[:, 1].view(np.uint64),
+            face_ids=np.array([r[0] for r in fr], dtype=np.int64),
+            face_media=np.array([r[1] if r[1] is not None else -1 for r in fr], dtype=np.int64),
+            embeddings=emb,
+            face_hash=fh.view(np.uint64),
+            face_hash_ok=np.array([r[6] is not None for r in fr], dtype=bool),
+        )
+
+    def index(self) -> hashing.HashIndex:
+        """The in-memory search index (built now if a write dropped it)."""
+        with self._lock:
+            if self._index is None:
+                self._index = self._build_index()
+            return self._index
+
+    def _keypoints(self, media_id: int) -> hashing.Keypoints | None:
+        row = self._db.execute("SELECT points, descriptors FROM keypoints WHERE media_id = ?", (media_id,)).fetchone()
+        return hashing.Keypoints.from_blobs(*row) if row else None
+
+    def encode(self, image: Any) -> hashing.Encoded:
+        """Encode a query photo (path, LoadedImage or RGB array) with its mirrored variants."""
+        from .media import LoadedImage, load_image
+
+        if isinstance(image, (str, Path)):
+            image = load_image(image)
+        if isinstance(image, LoadedImage):
+            return hashing.encode_image(image.rgb, mirrored=True, sha256=image.sha256)
+        return hashing.encode_image(np.asarray(image), mirrored=True)
+
+    def search(self, image: Any, exclude_candidate: Any = None, limit: int = 10) -> list[Match]:
+        """Where has this photo, or the face in it, been seen before? Best first:
+        same-image matches (by distance), then same-face matches (by embedding distance)."""
+        return self.search_encoded(self.encode(image), exclude_candidate, limit)
+
+    def _excluded_candidate_id(self, exclude_candidate: Any) -> int | None:
+        if exclude_candidate is None:
+            return None
+        try:
+            return self._candidate_id(exclude_candidate)
+        except LibraryError:
+            return None
+
+    def search_encoded(self, enc: hashing.Encoded, exclude_candidate: Any = None, limit: int = 10) -> list[Match]:
+        with self._lock:
+            idx = self.index()
+            ex_cid = self._excluded_candidate_id(exclude_candidate)
+            exclude = None
+            if ex_cid is not None and idx.size:
+                exclude = self._whole_cid == ex_cid
+            hits, face_best = idx.query(enc, exclude)
+            best: dict[int, Match] = {}  # per media id (or -face id for faces without media)
+            if enc.sha256:
+                for mid in self._by_sha.get(enc.sha256, []):
+                    cid, _coll, _path, role, _sha = self._meta[mid]
+                    if ex_cid is None or cid != ex_cid:
+                        best[mid] = self._match(mid, "same-image", 0.0, {"method": "sha256", "role": role})
+            for h in hits:
+                if h.media_id in best:
+                    continue
+                bits = min(h.whole_bits, h.face_bits)
+                detail: dict[str, Any] = {
+                    "hash_bits": h.whole_bits, "hash_kind": h.whole_kind, "dhash_bits": h.dhash_bits,
+                    "face_hash_bits": h.face_bits if h.face_bits <= hashing.HASH_BITS else None,
+                    "crop_segments": h.crop_segments,
+                    "face_distance": round(h.face_distance, 4) if np.isfinite(h.face_distance) else None,
+                    "mirrored": h.mirrored, "role": self._meta[h.media_id][3],
+                }
+                if h.strict_same_image:
+                    detail["method"] = "whole-image hash" if h.whole_kind == "phash" else "border-trimmed hash"
+                elif h.face_hash_same_image:
+                    detail["method"] = "aligned-face hash"
+                else:
+                    geo = hashing.geometric_match(enc, self._keypoints(h.media_id))
+                    detail["inliers"] = geo.inliers
+                    if not geo.same_image:
+                        continue
+                    detail["method"] = "keypoints"
+                    detail["mirrored"] = geo.mirrored
+                best[h.media_id] = self._match(h.media_id, "same-image", bits / hashing.HASH_BITS, detail)
+            for fid, d in sorted(face_best.items(), key=lambda kv: kv[1]):
+                if d >= hashing.SAME_PERSON_DISTANCE:
+                    continue
+                mid, cid, coll, source = self._face_owner[fid]
+                if ex_cid is not None and cid == ex_cid:
+                    continue
+                key = int(mid) if mid is not None else -fid
+                if key in best:
+                    continue
+                detail = {"method": "face embedding", "source": source}
+                if mid is not None:
+                    best[key] = self._match(int(mid), "same-face", d, detail)
+                else:
+                    best[key] = Match(self._names.get(cid), self._coll_names.get(coll), "", "same-face", d, detail)
+            out = sorted(best.values(), key=lambda m: (m.kind != "same-image", m.distance))
+            return out[:limit]
+
+    def search_embedding(self, embedding: np.ndarray, exclude_candidate: Any = None, limit: int = 10) -> list[Match]:
+        """Same-face matches of one face embedding (e.g. an interview's main identity)."""
+        enc = hashing.Encoded(0, 0, {}, (), (hashing.FaceCode((0, 0, 0, 0), np.asarray(embedding, np.float32), None),))
+        with self._lock:
+            idx = self.index()
+            ex_cid = self._excluded_candidate_id(exclude_candidate)
+            out: dict[int, Match] = {}
+            if not idx.embeddings.shape[0]:
+                return []
+            d = idx.embedding_distances(enc.faces[0].embedding)
+            for i in np.argsort(d):
+                if d[i] >= hashing.SAME_PERSON_DISTANCE:
+                    break
+                fid = int(idx.face_ids[i])
+                mid, cid, coll, source = self._face_owner[fid]
+                if ex_cid is not None and cid == ex_cid:
+                    continue
+                key = int(mid) if mid is not None else -fid
+                if key in out:
+                    continue
+                detail = {"method": "face embedding", "source": source}
+                out[key] = (self._match(int(mid), "same-face", float(d[i]), detail) if mid is not None
+                            else Match(self._names.get(cid), self._coll_names.get(coll), "", "same-face", float(d[i]), detail))
+                if len(out) >= limit:
+                    break
+            return list(out.values())
+
+    def _match(self, mid: int, kind: str, distance: float, detail: dict[str, Any]) -> Match:
+        cid, coll, path, role, _sha = self._meta[mid]
+        detail = {"media_id": mid, **detail}
+        return Match(self._names.get(cid), self._coll_names.get(coll), path, kind, float(distance), detail)
