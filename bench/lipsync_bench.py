@@ -1,0 +1,189 @@
+"""Lip-sync benchmark: offsets on ../shared/media and on copies with the audio shifted.
+
+For every video with audio in the manifest, the lipsync check runs on the file as it is. For each
+real talking clip it also runs on copies made here, in a temp folder, with PyAV: the video
+packets re-muxed unchanged and the audio decoded, shifted by -400, -200, 0 (a control: the
+re-mux alone must not move anything), +200 and +400 ms, and re-encoded (PCM in Matroska).
+Positive shift = audio late. The copies are labelled by construction.
+
+A second table shows what ~2.5 s and ~5 s of a clip can say: the same estimate on the first
+seconds only, with the error and the confidence it reports.
+
+    uv run python bench/lipsync_bench.py [--media ../shared/media] [--fps 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from detectors.base import RecordingContext  # noqa: E402
+from detectors.lipsync import LipSyncDetector  # noqa: E402
+from fixtures.talking_head import stream_clip  # noqa: E402
+
+SHIFTS_MS = (-400, -200, 0, 200, 400)
+TOLERANCE_MS = 80.0
+PREFIXES_S = (2.5, 5.0)
+
+
+def shifted_copy(src: Path, dst: Path, shift_s: float) -> None:
+    """Copy ``src`` to ``dst`` (mkv) with video packets unchanged and the audio ``shift_s`` late."""
+    with av.open(str(src)) as inp:
+        vin = inp.streams.video[0]
+        ain = inp.streams.audio[0]
+        rate = int(ain.codec_context.sample_rate)
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+        chunks: list[np.ndarray] = []
+        t0 = None
+        for frame in inp.decode(ain):
+            for f in resampler.resample(frame):
+                if t0 is None:
+                    t0 = float(f.pts * f.time_base) if f.pts is not None else 0.0
+                chunks.append(f.to_ndarray().reshape(-1))
+        for f in resampler.resample(None):
+            chunks.append(f.to_ndarray().reshape(-1))
+    samples = np.concatenate(chunks).astype(np.int16)
+    start = (t0 or 0.0) + shift_s
+    if start < 0:  # audio early: drop what would come before the start
+        samples = samples[int(round(-start * rate)):]
+        start = 0.0
+    first = int(round(start * rate))
+
+    with av.open(str(src)) as inp, av.open(str(dst), mode="w", format="matroska") as out:
+        vin = inp.streams.video[0]
+        vout = out.add_stream_from_template(vin)
+        aout = out.add_stream("pcm_s16le", rate=rate)
+        aout.layout = "mono"
+        aout.format = "s16"
+        for pkt in inp.demux(vin):
+            if pkt.dts is None:
+                continue
+            pkt.stream = vout
+            out.mux(pkt)
+        block = 1024
+        for i in range(0, samples.size, block):
+            af = av.AudioFrame.from_ndarray(samples[None, i:i + block], format="s16", layout="mono")
+            af.sample_rate = rate
+            af.pts = first + i
+            af.time_base = Fraction(1, rate)
+            for p in aout.encode(af):
+                out.mux(p)
+        for p in aout.encode(None):
+            out.mux(p)
+
+
+def analyze(path: Path, fps: float):
+    track, audio = stream_clip(path, analysis_fps=fps)
+    finding = LipSyncDetector().analyze(RecordingContext(str(path), track, audio, {"pipeline.analysis_fps": fps}))
+    return finding, track, audio
+
+
+def prefix(track, audio, seconds: float):
+    """The first ``seconds`` of a track and its audio (as if the recording stopped there)."""
+    t0 = track.times[0] if track.times.size else 0.0
+    keep = track.times < t0 + seconds
+    tr = replace(track, times=track.times[keep], frame_indices=track.frame_indices[keep], n_faces=track.n_faces[keep],
+                 boxes=track.boxes[keep], landmarks=track.landmarks[keep])
+    k = audio.times < t0 + seconds
+    au = replace(audio, energy_db=audio.energy_db[k], flux=audio.flux[k], voiced=audio.voiced[k],
+                 bands_db=audio.bands_db[k], duration_s=min(audio.duration_s, seconds))
+    return tr, au
+
+
+def fmt(v: float | None, spec: str = "+.0f") -> str:
+    return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--media", default=str(ROOT.parent / "shared" / "media"))
+    ap.add_argument("--fps", type=float, default=15.0, help="analysis frame rate (pipeline.analysis_fps)")
+    args = ap.parse_args()
+    media = Path(args.media)
+    manifest = media / "manifest.csv"
+    if not manifest.exists():
+        print(f"no manifest at {manifest}: nothing to measure")
+        return 1
+    rows = [r for r in csv.DictReader(manifest.open()) if r["kind"] == "video" and r["audio"] == "yes"]
+    results = []
+    prefix_rows = []
+    t_start = time.time()
+    with tempfile.TemporaryDirectory(prefix="lipsync_bench_") as tmp:
+        for r in rows:
+            src = media / r["path"]
+            f, track, audio = analyze(src, args.fps)
+            results.append((src.name, r["label"], None, f))
+            if r["label"] != "real":
+                continue
+            for shift in SHIFTS_MS:
+                dst = Path(tmp) / f"{src.stem}_shift{shift:+d}.mkv"
+                shifted_copy(src, dst, shift / 1000.0)
+                fs, tr_s, au_s = analyze(dst, args.fps)
+                results.append((dst.name, "real+shift", shift, fs))
+                for secs in PREFIXES_S:
+                    tr_p, au_p = prefix(tr_s, au_s, secs)
+                    fp = LipSyncDetector().analyze(RecordingContext(str(dst), tr_p, au_p, {}))
+                    prefix_rows.append((dst.name, secs, shift, fp))
+
+    print(f"\nLip-sync benchmark (analysis at {args.fps:g} fps; positive offset = audio late; tolerance +-{TOLERANCE_MS:.0f} ms)")
+    head = f"{'file':44s} {'label':10s} {'true ms':>7s} {'est ms':>7s} {'error':>6s} {'conf':>5s} {'risk':>5s} {'speech s':>8s} {'peak r':>6s} {'sharp':>5s} {'consist':>7s}  ok"
+    print(head)
+    print("-" * len(head))
+    n_ok = n_checked = 0
+    for name, label, shift, f in results:
+        e = f.evidence
+        est = e.get("offset_ms")
+        true = shift if shift is not None else (0 if label == "real" else None)
+        err = (est - true) if (est is not None and true is not None) else None
+        ok = "" if err is None else ("yes" if abs(err) <= TOLERANCE_MS else "NO")
+        if err is not None:
+            n_checked += 1
+            n_ok += ok == "yes"
+        print(f"{name:44s} {label:10s} {fmt(true if true is not None else None):>7s} {fmt(est):>7s} {fmt(err):>6s} "
+              f"{f.confidence:5.2f} {f.risk:5.2f} {fmt(e.get('speech_seconds'), '.1f'):>8s} {fmt(e.get('peak_correlation'), '.2f'):>6s} "
+              f"{fmt(e.get('peak_sharpness'), '.2f'):>5s} {fmt(e.get('window_consistency'), '.2f'):>7s}  {ok}")
+    print(f"\nwithin +-{TOLERANCE_MS:.0f} ms: {n_ok} of {n_checked} (real clips and their shifted copies)")
+    risk = {name: f.risk for name, _, s, f in results if s is None}
+    rp, fk = risk.get("real_presenter.mp4"), risk.get("fake_lipsync_presenter.mp4")
+    if rp is not None and fk is not None:
+        print(f"lipsync risk: fake_lipsync_presenter {fk:.2f} vs real_presenter {rp:.2f} -> {'higher' if fk > rp else 'NOT higher'}")
+    for name, _, s, f in results:
+        if s is None:
+            print(f"  {name}: {f.summary}  parts={f.evidence.get('risk_parts')}  silence/speech motion={f.evidence.get('silence_over_speech_motion')}")
+
+    print("\nHow much speech is enough: the same shifted copies, first seconds only")
+    print(f"{'prefix s':>8s} {'n':>3s} {'median speech s':>15s} {'median |err| ms':>15s} {'within 80 ms':>12s} {'median conf':>11s}")
+    for secs in PREFIXES_S + (None,):
+        if secs is None:
+            sel = [(f.evidence.get("speech_seconds") or 0.0, abs(f.evidence["offset_ms"] - s), f.confidence)
+                   for _, lab, s, f in results if lab == "real+shift" and f.evidence.get("offset_ms") is not None]
+            label = "full"
+        else:
+            sel = [(f.evidence.get("speech_seconds") or 0.0, abs(f.evidence["offset_ms"] - s) if f.evidence.get("offset_ms") is not None else float("inf"), f.confidence)
+                   for _, sx, s, f in prefix_rows if sx == secs]
+            label = f"{secs:g}"
+        if not sel:
+            continue
+        arr = np.array(sel, dtype=float)
+        print(f"{label:>8s} {len(sel):3d} {np.median(arr[:, 0]):15.1f} {np.median(arr[:, 1]):15.0f} "
+              f"{np.mean(arr[:, 1] <= TOLERANCE_MS):12.0%} {np.median(arr[:, 2]):11.2f}")
+    print(f"\n({time.time() - t_start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
