@@ -330,6 +330,7 @@ class VideoStream:
             next_t = -1e9
             index = -1
             audio_pos = None  # running sample position, so chunk times stay exact
+            audio_start: float | None = None  # pts of the first *decoded* audio frame (s)
 
             def put(item: object) -> bool:
                 while not stop.is_set():
@@ -341,14 +342,15 @@ class VideoStream:
                 return False
 
             def push_audio(frames: list[Any]) -> bool:
-                nonlocal audio_pos
+                nonlocal audio_pos, audio_start
                 for af in frames:
                     samples = af.to_ndarray().reshape(-1).astype(np.float32, copy=False)
                     if samples.size == 0:
                         continue
                     if audio_pos is None:
-                        start = float(af.pts * af.time_base) if af.pts is not None else 0.0
-                        audio_pos = int(round(max(0.0, start) * AUDIO_RATE))
+                        # the resampler restarts its own clock at 0; the decoder's pts knows
+                        # where the track really starts (encoder priming, edit lists)
+                        audio_pos = int(round(max(0.0, audio_start or 0.0) * AUDIO_RATE))
                     t = audio_pos / AUDIO_RATE
                     audio_pos += samples.size
                     self.audio_seconds = audio_pos / AUDIO_RATE
@@ -380,6 +382,8 @@ class VideoStream:
                 elif resampler is not None:
                     frames: list[Any] = []
                     for af in decoded:
+                        if audio_start is None and af.pts is not None:
+                            audio_start = float(af.pts * af.time_base)
                         frames.extend(resampler.resample(af))
                     if not push_audio(frames):
                         return
