@@ -48,8 +48,9 @@ SAME_IMAGE_FACE_BITS = 8
 embedding must then also say same person. Generated copies measure 0-6; other photos of the
 same person 20+, other people 16+."""
 
-SHORTLIST_HASH_BITS = 22
-"""Looser whole-image/face hash distance that only puts a stored photo on the shortlist."""
+SHORTLIST_HASH_BITS = 16
+"""Looser whole-image/face hash distance that only puts a stored photo on the shortlist (an
+unrelated random hash is this close with probability 4e-5: ~4 per 100,000 entries)."""
 CROP_SEGMENT_BITS = 7
 """Crop-resistant segment hashes within this distance count as a segment hit (shortlist)."""
 CROP_CHUNKS = 8
@@ -96,7 +97,7 @@ BORDER_FRACTION = 0.97
 MAX_TRIM_FRACTION = 0.45
 """Never trim more than this fraction of a side (a flat photo is not all border)."""
 
-_POP8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+_POP16 = np.array([bin(i).count("1") for i in range(1 << 16)], dtype=np.uint8)
 
 
 # --------------------------------------------------------------------------- bit helpers
@@ -112,9 +113,10 @@ def to_unsigned(value: int) -> int:
 
 
 def popcount64(x: np.ndarray) -> np.ndarray:
-    """Set bits of each uint64 (byte lookup table; numpy < 2 has no bitwise_count)."""
+    """Set bits of each uint64 as uint8 (16-bit lookup table; numpy < 2 has no bitwise_count)."""
     x = np.ascontiguousarray(x, dtype=np.uint64)
-    return _POP8[x.view(np.uint8)].reshape(*x.shape, 8).sum(axis=-1, dtype=np.int32)
+    v = x.view(np.uint16).reshape(*x.shape, 4)
+    return _POP16[v[..., 0]] + _POP16[v[..., 1]] + _POP16[v[..., 2]] + _POP16[v[..., 3]]
 
 
 def hamming(a: int, b: int) -> int:
@@ -414,8 +416,11 @@ class HashIndex:
         self.segs = np.ascontiguousarray(segs, dtype=np.uint64)
         self.face_ids = np.asarray(face_ids, dtype=np.int64)  # faces table row ids
         self.face_media = np.asarray(face_media, dtype=np.int64)  # media id (or -1)
-        self.embeddings = np.asarray(embeddings, dtype=np.float32).reshape(-1, 128)
-        self.emb_sq = (self.embeddings.astype(np.float64) ** 2).sum(axis=1)
+        self.embeddings = np.ascontiguousarray(embeddings, dtype=np.float32).reshape(-1, 128)
+        self.emb_sq = (self.embeddings**2).sum(axis=1)
+        self._phash = np.ascontiguousarray(self.whole[:, 0])
+        self._phash_trim = np.ascontiguousarray(self.whole[:, 2])
+        self._id_order = np.argsort(self.whole_ids)
         self.face_hash = np.asarray(face_hash, dtype=np.uint64)
         self.face_hash_ok = np.asarray(face_hash_ok, dtype=bool)
         # byte buckets for the segments (pigeonhole index)
@@ -463,8 +468,15 @@ class HashIndex:
         if not self.embeddings.shape[0]:
             return np.zeros(0)
         e = np.asarray(emb, dtype=np.float32)
-        d2 = self.emb_sq + float((e.astype(np.float64) ** 2).sum()) - 2.0 * (self.embeddings @ e).astype(np.float64)
-        return np.sqrt(np.maximum(d2, 0.0))
+        d2 = self.emb_sq + np.float32((e * e).sum()) - np.float32(2.0) * (self.embeddings @ e)
+        return np.sqrt(np.maximum(d2, np.float32(0.0)))
+
+    def position(self, media_id: int) -> int | None:
+        """Row of a media id in the whole-hash arrays (None when it has no image hashes)."""
+        j = np.searchsorted(self.whole_ids, media_id, sorter=self._id_order)
+        if j < self.whole_ids.size and self.whole_ids[self._id_order[j]] == media_id:
+            return int(self._id_order[j])
+        return None
 
     def query(self, enc: Encoded, exclude: np.ndarray | None = None) -> tuple[list[IndexHit], dict[int, float]]:
         """Hash hits for media (strict and shortlist), plus best face distance per face row.
@@ -475,18 +487,16 @@ class HashIndex:
         faces within SHORTLIST_FACE_DISTANCE).
         """
         n = self.size
-        best_p = np.full(n, HASH_BITS + 1, dtype=np.int32)
-        best_d = np.full(n, HASH_BITS + 1, dtype=np.int32)
-        best_kind = np.zeros(n, dtype=np.int8)
+        best_p = np.full(n, HASH_BITS + 1, dtype=np.uint8)
+        best_kind = np.zeros(n, dtype=np.int8)  # 0 whole, 1 trimmed
         best_mirror = np.zeros(n, dtype=bool)
         variants = [(enc.hashes, False)] + ([(enc.mirror_hashes, True)] if enc.mirror_hashes else [])
         if n:
             for hashes, mirrored in variants:
-                d = self.whole_distances(hashes)
-                for pk, dk, code in ((0, 1, 0), (2, 3, 1)):
-                    better = (d[:, pk] < best_p) | ((d[:, pk] == best_p) & (d[:, dk] < best_d))
-                    best_p = np.where(better, d[:, pk], best_p)
-                    best_d = np.where(better, d[:, dk], best_d)
+                for stored, key, code in ((self._phash, "phash", 0), (self._phash_trim, "phash_trim", 1)):
+                    d = popcount64(stored ^ np.uint64(hashes[key]))
+                    better = d < best_p
+                    best_p = np.where(better, d, best_p)
                     best_kind = np.where(better, code, best_kind)
                     best_mirror = np.where(better, mirrored, best_mirror)
         if exclude is not None and n:
@@ -524,21 +534,25 @@ class HashIndex:
             cand.update(int(i) for i in np.flatnonzero(best_p <= SHORTLIST_HASH_BITS))
             k = min(SHORTLIST_NEAREST, n)
             cand.update(int(i) for i in np.argpartition(best_p, k - 1)[:k] if best_p[i] <= HASH_BITS)
-        pos = {int(m): i for i, m in enumerate(self.whole_ids)} if (seg_hits or media_face_d or media_face_bits) else {}
-        for mid in list(seg_hits) + list(media_face_d) + list(media_face_bits):
-            if mid in pos:
-                cand.add(pos[mid])
+        for mid in set(seg_hits) | set(media_face_d) | set(media_face_bits):
+            i = self.position(mid)
+            if i is not None:
+                cand.add(i)
         hits = []
         for i in cand:
             if exclude is not None and exclude[i]:
                 continue
             mid = int(self.whole_ids[i])
+            kind = ("phash", "phash_trim")[int(best_kind[i])]
+            dkey = "dhash" if kind == "phash" else "dhash_trim"
+            qd = (enc.mirror_hashes if best_mirror[i] else enc.hashes)[dkey]
+            dbits = hamming(int(self.whole[i, WHOLE_HASH_KINDS.index(dkey)]), qd)
             hits.append(
                 IndexHit(
                     media_id=mid,
                     whole_bits=int(best_p[i]),
-                    whole_kind=("phash", "phash_trim")[int(best_kind[i])],
-                    dhash_bits=int(best_d[i]),
+                    whole_kind=kind,
+                    dhash_bits=dbits,
                     face_bits=media_face_bits.get(mid, HASH_BITS + 1),
                     crop_segments=seg_hits.get(mid, 0),
                     face_distance=media_face_d.get(mid, float("inf")),
@@ -547,3 +561,80 @@ class HashIndex:
             )
         hits.sort(key=lambda h: (not h.strict_same_image, not h.face_hash_same_image, min(h.whole_bits, h.face_bits), -h.crop_segments, h.face_distance))
         return hits[: max(SHORTLIST_MAX, sum(h.strict_same_image for h in hits))], face_best
+
+
+# --------------------------------------------------------------------------- pairs
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two photos compared directly (no library): same image? same person?"""
+
+    same_image: bool
+    method: str | None  # what decided same_image
+    phash_bits: int  # whole-image pHash (no trimming), best of direct/mirrored
+    trimmed_phash_bits: int
+    dhash_bits: int
+    face_hash_bits: int | None
+    inliers: int
+    face_distance: float | None  # closest pair of faces (dlib)
+    same_person: bool | None  # None when either photo has no face
+    faces_a: int
+    faces_b: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "face_distance": round(self.face_distance, 4) if self.face_distance is not None else None,
+            "same_person": self.same_person,
+            "same_image": self.same_image,
+            "same_image_method": self.method,
+            "phash_bits": self.phash_bits,
+            "trimmed_phash_bits": self.trimmed_phash_bits,
+            "dhash_bits": self.dhash_bits,
+            "face_hash_bits": self.face_hash_bits,
+            "keypoint_inliers": self.inliers,
+            "faces_a": self.faces_a,
+            "faces_b": self.faces_b,
+            "thresholds": {
+                "same_person_distance": SAME_PERSON_DISTANCE,
+                "same_image_phash_bits": SAME_IMAGE_PHASH_BITS,
+                "same_image_dhash_bits": SAME_IMAGE_DHASH_BITS,
+                "same_image_face_bits": SAME_IMAGE_FACE_BITS,
+                "keypoint_min_inliers": KEYPOINT_MIN_INLIERS,
+            },
+        }
+
+
+def compare_encoded(a: Encoded, b: Encoded) -> Comparison:
+    """``a`` should be encoded with ``mirrored=True`` so mirrored copies are caught."""
+    variants = [a.hashes] + ([a.mirror_hashes] if a.mirror_hashes else [])
+    whole = min(hamming(v["phash"], b.hashes["phash"]) for v in variants)
+    pairs = [(hamming(v["phash_trim"], b.hashes["phash_trim"]), hamming(v["dhash_trim"], b.hashes["dhash_trim"])) for v in variants]
+    pairs += [(hamming(v["phash"], b.hashes["phash"]), hamming(v["dhash"], b.hashes["dhash"])) for v in variants]
+    p_bits, d_bits = min(pairs)
+    trimmed = min(hamming(v["phash_trim"], b.hashes["phash_trim"]) for v in variants)
+    face_d: float | None = None
+    face_bits: int | None = None
+    for fa in a.faces:
+        for fb in b.faces:
+            d = float(np.linalg.norm(fa.embedding - fb.embedding))
+            face_d = d if face_d is None else min(face_d, d)
+            for h in (fa.face_hash, fa.mirror_face_hash):
+                if h is not None and fb.face_hash is not None:
+                    bits = hamming(h, fb.face_hash)
+                    face_bits = bits if face_bits is None else min(face_bits, bits)
+    same_person = None if face_d is None else face_d < SAME_PERSON_DISTANCE
+    method = None
+    inliers = 0
+    if a.sha256 and a.sha256 == b.sha256:
+        method = "sha256"
+    elif p_bits <= SAME_IMAGE_PHASH_BITS and d_bits <= SAME_IMAGE_DHASH_BITS:
+        method = "border-trimmed hash" if trimmed == p_bits and trimmed < whole else "whole-image hash"
+    elif face_bits is not None and face_bits <= SAME_IMAGE_FACE_BITS and same_person:
+        method = "aligned-face hash"
+    geo = geometric_match(a, b.keypoints)
+    inliers = geo.inliers
+    if method is None and geo.same_image:
+        method = "keypoints"
+    return Comparison(method is not None, method, whole, trimmed, d_bits, face_bits, inliers, face_d, same_person,
+                      len(a.faces), len(b.faces))

@@ -433,7 +433,7 @@ class Library:
         already done. Files already in the collection (same SHA-256) are skipped; unreadable
         files are logged and skipped. Returns the number of files added.
         """
-        root = Path(folder)
+        root = Path(folder).absolute()
         if not root.is_dir():
             raise MediaError(root, "is not a folder")
         files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
@@ -470,7 +470,7 @@ class Library:
         returns the existing row. ``image``: an already loaded LoadedImage of ``path``."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
-        p = Path(path)
+        p = Path(path).absolute()
         with self._lock:
             cid = self._candidate_id(candidate, create=True)
         if role == "video":

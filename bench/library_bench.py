@@ -1,0 +1,164 @@
+"""Library search at scale: 100,000 synthetic entries, query time and memory.
+
+    uv run python bench/library_bench.py [--entries 100000] [--queries 50] [--keep PATH]
+
+Synthetic entries are random 64-bit hashes (4 whole-image hashes, 8 crop segments) and one
+random 128-d face embedding each (dlib-like scale), inserted through ``Library.add_encoded``
+inside one transaction (the bulk path). One real photo (skimage astronaut) is planted; queries
+are encoded copies of it (pre-encoded: the table separates encoding from searching).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from detectors import hashing  # noqa: E402
+from detectors.library import Library  # noqa: E402
+
+DLIB_COMPONENT_SD = 0.09
+"""Per-component spread of synthetic embeddings (dlib embeddings have norm ~0.9-1.1)."""
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def synthetic(rng: np.random.Generator, n: int) -> list[hashing.Encoded]:
+    whole = rng.integers(0, 2**63, size=(n, 4), dtype=np.int64).view(np.uint64) ^ rng.integers(0, 2, size=(n, 4), dtype=np.uint64) << np.uint64(63)
+    segs = rng.integers(0, 2**63, size=(n, hashing.CROP_MAX_SEGMENTS), dtype=np.int64).view(np.uint64)
+    emb = (rng.standard_normal((n, 128)) * DLIB_COMPONENT_SD).astype(np.float32)
+    fh = rng.integers(0, 2**63, size=n, dtype=np.int64).view(np.uint64)
+    out = []
+    for i in range(n):
+        out.append(
+            hashing.Encoded(
+                640, 480,
+                {k: int(whole[i, j]) for j, k in enumerate(hashing.WHOLE_HASH_KINDS)},
+                tuple(int(v) for v in segs[i]),
+                (hashing.FaceCode((0, 0, 100, 100), emb[i], int(fh[i])),),
+                None,
+                f"{i:064x}",
+            )
+        )
+    return out
+
+
+def jpeg(rgb: np.ndarray, q: int) -> np.ndarray:
+    from PIL import Image
+
+    b = io.BytesIO()
+    Image.fromarray(rgb).save(b, "JPEG", quality=q)
+    b.seek(0)
+    return np.asarray(Image.open(b).convert("RGB"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--entries", type=int, default=100_000)
+    ap.add_argument("--queries", type=int, default=50)
+    ap.add_argument("--keep", help="write the library here instead of a temporary file")
+    args = ap.parse_args(argv)
+    import skimage.data
+
+    rng = np.random.default_rng(5)
+    tmp = tempfile.TemporaryDirectory()
+    path = Path(args.keep) if args.keep else Path(tmp.name) / "bench.sqlite"
+    rows = []
+
+    astro = skimage.data.astronaut()
+    t = time.perf_counter()
+    planted = hashing.encode_image(astro)
+    t_encode_store = time.perf_counter() - t
+    q_rgb = jpeg(astro[20:-20, 30:-10], 60)
+    t = time.perf_counter()
+    query = hashing.encode_image(q_rgb, mirrored=True)
+    t_encode_query = time.perf_counter() - t
+
+    data = synthetic(rng, args.entries)
+    with Library(path) as lib:
+        t = time.perf_counter()
+        with lib.transaction():
+            for i, enc in enumerate(data):
+                lib.add_encoded(f"synthetic {i // 4}", f"/synthetic/{i}.jpg", "photo", enc, sha256=enc.sha256 or "", size=1)
+            lib.add_encoded("astronaut", "astronaut.png", "id", planted, sha256="planted", size=1)
+        t_insert = time.perf_counter() - t
+        del data
+        db_mb = path.stat().st_size / 2**20
+
+        rss0 = rss_mb()
+        t = time.perf_counter()
+        idx = lib.index()
+        t_build = time.perf_counter() - t
+        rss1 = rss_mb()
+        lib._index = None  # build again under tracemalloc (slower) for the allocation peak
+        tracemalloc.start()
+        idx = lib.index()
+        _cur, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+
+        times = []
+        for _ in range(args.queries):
+            t = time.perf_counter()
+            matches = lib.search_encoded(query, limit=10)
+            times.append(time.perf_counter() - t)
+        top = matches[0] if matches else None
+        emb_times = []
+        for _ in range(args.queries):
+            e = (rng.standard_normal(128) * DLIB_COMPONENT_SD).astype(np.float32)
+            t = time.perf_counter()
+            lib.search_embedding(e)
+            emb_times.append(time.perf_counter() - t)
+        excl_times = []
+        for _ in range(10):
+            t = time.perf_counter()
+            lib.search_encoded(query, exclude_candidate="synthetic 7", limit=10)
+            excl_times.append(time.perf_counter() - t)
+
+    ms = np.array(times) * 1000
+    rows = [
+        ("entries (photos, 1 face each)", f"{idx.size:,}"),
+        ("crop segments indexed", f"{idx.segs.size:,}"),
+        ("faces indexed", f"{idx.embeddings.shape[0]:,}"),
+        ("insert (one transaction)", f"{t_insert:.1f} s"),
+        ("library file", f"{db_mb:.0f} MB"),
+        ("index build (first search)", f"{t_build:.2f} s"),
+        ("index arrays", f"{idx.nbytes() / 2**20:.1f} MB"),
+        ("index build peak (tracemalloc)", f"{peak / 2**20:.1f} MB"),
+        ("RSS growth at build", f"{rss1 - rss0:.0f} MB"),
+        ("query: photo search median", f"{np.median(ms):.1f} ms"),
+        ("query: photo search p95", f"{np.percentile(ms, 95):.1f} ms"),
+        ("query: photo search, excluding a candidate, median", f"{np.median(excl_times) * 1000:.1f} ms"),
+        ("query: embedding-only search median", f"{np.median(emb_times) * 1000:.1f} ms"),
+        ("encode query photo (hashes, faces, keypoints, mirrored)", f"{t_encode_query:.2f} s"),
+        ("encode stored photo", f"{t_encode_store:.2f} s"),
+        ("top-1 of a cropped JPEG copy of the planted photo",
+         f"{top.candidate} {top.kind} d={top.distance:.3f} ({top.detail.get('method')})" if top else "none"),
+        ("target", "< 50 ms per query"),
+    ]
+    w = max(len(k) for k, _ in rows)
+    print(f"{'measure':<{w}} | value")
+    print("-" * w + "-+-" + "-" * 40)
+    for k, v in rows:
+        print(f"{k:<{w}} | {v}")
+    print(f"(python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
