@@ -81,6 +81,11 @@ KEYPOINT_MIN_INLIERS = 20
 copies measure 22-500 (22 for a 0.3x rescale of a 512 px image); different photos (same or
 different person) 0-11."""
 
+EMBEDDING_PREFILTER_MIN = 512
+"""With at least this many stored faces, embeddings are prefiltered in a PCA projection."""
+EMBEDDING_PREFILTER_DIMS = 48
+EMBEDDING_PCA_SAMPLE = 4096
+
 ALIGNED_FACE_PX = 128
 """Aligned face crop size: eyes horizontal at ALIGNED_EYE_Y, ALIGNED_EYE_X apart."""
 ALIGNED_EYE_Y = 0.40
@@ -128,6 +133,26 @@ def _hash_int(h: Any) -> int:
 
 
 # --------------------------------------------------------------------------- encoding
+
+FACE_CACHE_SIZE = 64
+"""Photos whose detected faces are remembered (by SHA-256): the idphoto, identity and reuse
+checks and the library all look at the same ID photo; dlib runs once."""
+_face_cache: "dict[str, list[Any]]" = {}
+
+
+def image_faces(image: Any) -> list[Any]:
+    """detectors.faces.faces_in_image of a LoadedImage, cached by the file's SHA-256."""
+    from .faces import faces_in_image
+
+    key = getattr(image, "sha256", None)
+    if key and key in _face_cache:
+        return _face_cache[key]
+    faces = faces_in_image(image)
+    if key:
+        if len(_face_cache) >= FACE_CACHE_SIZE:
+            _face_cache.pop(next(iter(_face_cache)))
+        _face_cache[key] = faces
+    return faces
 
 
 @dataclass(frozen=True)
@@ -421,6 +446,16 @@ class HashIndex:
         self._phash = np.ascontiguousarray(self.whole[:, 0])
         self._phash_trim = np.ascontiguousarray(self.whole[:, 2])
         self._id_order = np.argsort(self.whole_ids)
+        # Embedding prefilter: distances in an orthonormal projection never exceed the full
+        # distance, so faces whose projected distance is over the threshold are skipped exactly.
+        self._basis: np.ndarray | None = None
+        if self.embeddings.shape[0] >= EMBEDDING_PREFILTER_MIN:
+            sample = self.embeddings[:: max(1, self.embeddings.shape[0] // EMBEDDING_PCA_SAMPLE)]
+            self._mean = sample.mean(axis=0)
+            _u, _s, vt = np.linalg.svd(sample - self._mean, full_matrices=False)
+            self._basis = np.ascontiguousarray(vt[:EMBEDDING_PREFILTER_DIMS].T.astype(np.float32))
+            self._proj = np.ascontiguousarray((self.embeddings - self._mean) @ self._basis)
+            self._proj_sq = (self._proj**2).sum(axis=1)
         self.face_hash = np.asarray(face_hash, dtype=np.uint64)
         self.face_hash_ok = np.asarray(face_hash_ok, dtype=bool)
         # byte buckets for the segments (pigeonhole index)
@@ -455,7 +490,8 @@ class HashIndex:
             return hits
         for qs in query_segments:
             qb = np.array([qs], dtype=np.uint64).view(np.uint8)
-            cand = np.unique(np.concatenate([self._orders[j][self._starts[j][qb[j]]:self._starts[j][qb[j] + 1]] for j in range(CROP_CHUNKS)]))
+            # duplicates across buckets are harmless here: only the few hits are de-duplicated
+            cand = np.concatenate([self._orders[j][self._starts[j][qb[j]]:self._starts[j][qb[j] + 1]] for j in range(CROP_CHUNKS)])
             if not cand.size:
                 continue
             d = popcount64(self.segs[cand] ^ np.uint64(qs))
@@ -464,12 +500,35 @@ class HashIndex:
         return hits
 
     def embedding_distances(self, emb: np.ndarray) -> np.ndarray:
-        """Euclidean distance of one 128-d embedding to every stored face (matrix product)."""
-        if not self.embeddings.shape[0]:
-            return np.zeros(0)
+        """Euclidean distances of one (128,) or several (k, 128) embeddings to every stored face:
+        one matrix product, (N,) or (k, N)."""
         e = np.asarray(emb, dtype=np.float32)
-        d2 = self.emb_sq + np.float32((e * e).sum()) - np.float32(2.0) * (self.embeddings @ e)
-        return np.sqrt(np.maximum(d2, np.float32(0.0)))
+        single = e.ndim == 1
+        e = e.reshape(-1, 128)
+        if not self.embeddings.shape[0]:
+            out = np.zeros((e.shape[0], 0), np.float32)
+        else:
+            d2 = self.emb_sq[None, :] + (e * e).sum(axis=1)[:, None] - np.float32(2.0) * (e @ self.embeddings.T)
+            out = np.sqrt(np.maximum(d2, np.float32(0.0)))
+        return out[0] if single else out
+
+    def embedding_neighbours(self, emb: np.ndarray, max_distance: float) -> tuple[np.ndarray, np.ndarray]:
+        """(row indices, distances) of stored faces closer than ``max_distance`` to ``emb``."""
+        if not self.embeddings.shape[0]:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        e = np.asarray(emb, dtype=np.float32).reshape(128)
+        if self._basis is None:
+            d = self.embedding_distances(e)
+            idx = np.flatnonzero(d < max_distance)
+            return idx, d[idx]
+        qp = (e - self._mean) @ self._basis
+        d2p = self._proj_sq + float(qp @ qp) - np.float32(2.0) * (self._proj @ qp)
+        idx = np.flatnonzero(d2p < max_distance**2)
+        if not idx.size:
+            return idx, np.zeros(0, np.float32)
+        d = np.linalg.norm(self.embeddings[idx] - e, axis=1)
+        keep = d < max_distance
+        return idx[keep], d[keep]
 
     def position(self, media_id: int) -> int | None:
         """Row of a media id in the whole-hash arrays (None when it has no image hashes)."""
@@ -506,13 +565,11 @@ class HashIndex:
         media_face_d: dict[int, float] = {}
         media_face_bits: dict[int, int] = {}
         for fc in enc.faces:
-            if self.embeddings.shape[0]:
-                ed = self.embedding_distances(fc.embedding)
-                for i in np.flatnonzero(ed < SHORTLIST_FACE_DISTANCE):
-                    fid, mid = int(self.face_ids[i]), int(self.face_media[i])
-                    face_best[fid] = min(face_best.get(fid, np.inf), float(ed[i]))
-                    if mid >= 0:
-                        media_face_d[mid] = min(media_face_d.get(mid, np.inf), float(ed[i]))
+            for i, dist in zip(*self.embedding_neighbours(fc.embedding, SHORTLIST_FACE_DISTANCE)):
+                fid, mid = int(self.face_ids[i]), int(self.face_media[i])
+                face_best[fid] = min(face_best.get(fid, np.inf), float(dist))
+                if mid >= 0:
+                    media_face_d[mid] = min(media_face_d.get(mid, np.inf), float(dist))
             for fh in (fc.face_hash, fc.mirror_face_hash):
                 if fh is None or not self.face_hash.size:
                     continue

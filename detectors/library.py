@@ -506,7 +506,7 @@ class Library:
                 existing = self._find_media(cid, img.sha256, role)
             if existing is not None:
                 return existing
-        enc = hashing.encode_image(img.rgb, sha256=img.sha256)
+        enc = hashing.encode_image(img.rgb, hashing.image_faces(img), sha256=img.sha256)
         return self.add_encoded(
             cid, str(p), role, enc, sha256=img.sha256, size=img.file_size, collection=coll
         )
@@ -633,6 +633,26 @@ class Library:
                 self._audit("add-face-embeddings", f"candidate#{cid}", {"count": int(embs.shape[0]), "source": source})
             return int(embs.shape[0])
 
+    def record_candidate(self, name: str, images: Sequence[Any] = (), recordings: Sequence[Any] = ()) -> list[MediaRow]:
+        """Store what an analysis saw, so later candidates are searched against it: every photo
+        (LoadedImage; its role "id"/"photo") and every recording's main face identity
+        (RecordingContext-like: ``.path`` and ``.track.main_identity``). Re-analysing the same
+        files replaces the recording's stored identity instead of piling up copies."""
+        rows = []
+        for img in images:
+            role = img.role if img.role in ("id", "photo") else "photo"
+            rows.append(self.add_media(name, img.path, role, image=img))
+        for rec in recordings:
+            track = getattr(rec, "track", None)
+            if track is None or getattr(track, "main_identity", None) is None:
+                continue
+            row = self.add_media(name, rec.path, "video")
+            with self._lock, self.transaction():
+                self._db.execute("DELETE FROM faces WHERE media_id = ? AND source = 'interview'", (row.id,))
+                self.add_face_embeddings(name, row, [track.main_identity])
+            rows.append(self.get_media(row.id))
+        return rows
+
     # -- reports -------------------------------------------------------------------
     def save_report(self, candidate: Any, report_dict: Mapping[str, Any]) -> None:
         """Store a JSON report (history is kept; the latest is the candidate's score)."""
@@ -721,7 +741,7 @@ class Library:
         if isinstance(image, (str, Path)):
             image = load_image(image)
         if isinstance(image, LoadedImage):
-            return hashing.encode_image(image.rgb, mirrored=True, sha256=image.sha256)
+            return hashing.encode_image(image.rgb, hashing.image_faces(image), mirrored=True, sha256=image.sha256)
         return hashing.encode_image(np.asarray(image), mirrored=True)
 
     def search(self, image: Any, exclude_candidate: Any = None, limit: int = 10) -> list[Match]:
@@ -798,12 +818,9 @@ class Library:
             idx = self.index()
             ex_cid = self._excluded_candidate_id(exclude_candidate)
             out: dict[int, Match] = {}
-            if not idx.embeddings.shape[0]:
-                return []
-            d = idx.embedding_distances(enc.faces[0].embedding)
-            for i in np.argsort(d):
-                if d[i] >= hashing.SAME_PERSON_DISTANCE:
-                    break
+            rows, dists = idx.embedding_neighbours(enc.faces[0].embedding, hashing.SAME_PERSON_DISTANCE)
+            d = dict(zip(rows.tolist(), dists.tolist()))
+            for i in sorted(d, key=d.get):
                 fid = int(idx.face_ids[i])
                 mid, cid, coll, source = self._face_owner[fid]
                 if ex_cid is not None and cid == ex_cid:

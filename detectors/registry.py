@@ -12,6 +12,7 @@ from .base import Detector
 def recording_detectors() -> list[type[Detector]]:
     """Detectors that look at one recording (face track, audio, pixels)."""
     found: list[type[Detector]] = []
+    from .faceswap import FaceSwapDetector; found.append(FaceSwapDetector)  # noqa: E702
     from .lipsync import LipSyncDetector; found.append(LipSyncDetector)  # noqa: E702
     return found
 
@@ -19,4 +20,5 @@ def recording_detectors() -> list[type[Detector]]:
 def candidate_detectors() -> list[type[Detector]]:
     """Detectors that look at the whole candidate (photos, library, all recordings)."""
     found: list[type[Detector]] = []
+    from .idphoto import IdPhotoDetector; from .identity import IdentityDetector; from .reuse import ReuseDetector; found += [IdPhotoDetector, IdentityDetector, ReuseDetector]  # noqa: E702,I001
     return found

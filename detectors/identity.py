@@ -1,0 +1,153 @@
+"""identity: is the person in the interview the person on the ID photo?
+
+The ID portrait's dlib embedding (detectors.faces.faces_in_image, largest face) is compared with
+every sampled embedding of the interview's main face (``track.embeddings`` of each recording).
+The decision rests on the median distance over all sampled frames, not on one frame; the share
+of frames that match says how consistent it is. A second person in the interview
+(``track.second_person``) is evidence too, and stronger when that other face is the one that
+matches the ID (someone else sat the interview, or was swapped in).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from typing import Any
+
+import numpy as np
+
+from .base import CandidateContext, Detector, Finding, clamp01
+from .settings import setting
+
+log = logging.getLogger(__name__)
+
+MAX_DISTANCE = setting(
+    "identity.max_distance", 0.6, 0.3, 0.9,
+    "Median dlib distance between interview face and ID portrait above which they are different people.",
+)
+MATCH_MARGIN = 0.1
+"""Risk rises from 0 at (max_distance - margin) to 1 at (max_distance + margin)."""
+FULL_CONFIDENCE_FRAMES = 8
+"""Sampled interview embeddings needed for full confidence."""
+MIN_ID_FACE_PX = 60
+"""ID portraits narrower than this (px) give less reliable embeddings: confidence halves."""
+SECOND_PERSON_RISK = 0.5
+"""Risk from a second person in the interview when the main face matches the ID."""
+OTHER_MATCHES_ID_RISK = 0.9
+"""Risk when the second person, not the main face, matches the ID portrait."""
+THUMB_PX = 128
+
+
+def face_png(rgb: np.ndarray, box: tuple[int, int, int, int], size: int = THUMB_PX) -> str:
+    """A small base64 PNG of a face crop (evidence for the app)."""
+    from PIL import Image
+
+    x0, y0, x1, y1 = box
+    mx, my = (x1 - x0) // 5, (y1 - y0) // 5
+    h, w = rgb.shape[:2]
+    crop = rgb[max(0, y0 - my):min(h, y1 + my), max(0, x0 - mx):min(w, x1 + mx)]
+    im = Image.fromarray(np.ascontiguousarray(crop))
+    im.thumbnail((size, size))
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def id_portrait(context: CandidateContext) -> tuple[Any, Any] | None:
+    """(LoadedImage, ImageFace) of the ID photo's portrait: the largest face in the first ID
+    photo that has one."""
+    from .hashing import image_faces
+
+    for img in [i for i in context.images if i.role == "id"]:
+        faces = image_faces(img)
+        if faces:
+            return img, faces[0]
+    return None
+
+
+class IdentityDetector(Detector):
+    name = "identity"
+    scope = "candidate"
+
+    def analyze(self, context: CandidateContext) -> Finding | None:
+        from .faces import face_distance
+
+        ids = [i for i in context.images if i.role == "id"]
+        if not ids:
+            return None
+        limit = float(context.settings.get(MAX_DISTANCE.key, MAX_DISTANCE.default))
+        portrait = id_portrait(context)
+        if portrait is None:
+            return Finding(self.name, 0.0, 0.0, "No face found on the ID photo: identity not checked.",
+                           {"id_photos": [i.path for i in ids]})
+        img, face = portrait
+        evidence: dict[str, Any] = {
+            "id_photo": img.path,
+            "id_face_box": list(face.box),
+            "id_face_png": face_png(img.rgb, face.box),
+            "threshold": limit,
+        }
+        recs = [r for r in context.recordings if r.track is not None]
+        if not recs:
+            return Finding(self.name, 0.0, 0.0, "No interview recording to compare with the ID photo.", evidence)
+        all_d: list[float] = []
+        per_rec: dict[str, Any] = {}
+        second: list[str] = []
+        other_matches: list[str] = []
+        for r in recs:
+            t = r.track
+            emb = np.asarray(t.embeddings, dtype=np.float32).reshape(-1, 128)
+            d = face_distance(emb, face.embedding)[:, 0] if emb.size else np.zeros(0)
+            all_d.extend(float(v) for v in d)
+            entry: dict[str, Any] = {
+                "embeddings": int(d.size),
+                "median_distance": float(np.median(d)) if d.size else None,
+                "match_fraction": float((d < limit).mean()) if d.size else None,
+                "main_identity_distance": float(face_distance(t.main_identity, face.embedding)[0, 0]) if t.main_identity is not None else None,
+                "distances": [[round(float(tt), 2), round(float(v), 3)] for tt, v in zip(t.embedding_times, d)],
+                "second_person": bool(t.second_person),
+            }
+            if t.second_person:
+                second.append(r.path)
+                entry["second_person_times"] = list(t.second_person_times)
+                entry["second_person_reason"] = t.second_person_reason
+            other = np.asarray(getattr(t, "other_embeddings", np.zeros((0, 128))), dtype=np.float32).reshape(-1, 128)
+            if other.size:
+                od = face_distance(other, face.embedding)[:, 0]
+                entry["other_face_best_distance"] = float(od.min())
+                if float(od.min()) < limit and (not d.size or float(od.min()) < float(np.median(d))):
+                    other_matches.append(r.path)
+            per_rec[r.path] = entry
+        evidence["recordings"] = per_rec
+        if not all_d:
+            return Finding(self.name, 0.0, 0.0, "No face was embedded in the interview: identity not checked.", evidence)
+        d = np.array(all_d)
+        median = float(np.median(d))
+        frac = float((d < limit).mean())
+        evidence.update({"median_distance": median, "match_fraction": frac, "frames_compared": int(d.size)})
+        risk = clamp01((median - (limit - MATCH_MARGIN)) / (2 * MATCH_MARGIN))
+        confidence = min(1.0, d.size / FULL_CONFIDENCE_FRAMES)
+        # consistency: frames far on the wrong side of the decision weaken confidence
+        confidence *= max(frac, 1 - frac)
+        if face.width < MIN_ID_FACE_PX:
+            confidence *= 0.5
+            evidence["id_face_small"] = True
+        same = median < limit
+        summary = (
+            f"Interview face matches the ID photo (median distance {median:.2f} over {d.size} frames, {frac:.0%} match)."
+            if same else
+            f"Interview face does not match the ID photo (median distance {median:.2f} over {d.size} frames, only {frac:.0%} match)."
+        )
+        if other_matches:
+            risk = max(risk, OTHER_MATCHES_ID_RISK)
+            confidence = max(confidence, 0.7)
+            summary = "A second person in the interview, not the main face, matches the ID photo. " + summary
+        elif second:
+            risk = max(risk, SECOND_PERSON_RISK)
+            confidence = max(confidence, 0.5)
+            summary += " A second person appears in the interview."
+        evidence["same_person"] = same
+        evidence["second_person_recordings"] = second
+        evidence["second_person_matches_id"] = other_matches
+        return Finding(self.name, risk, confidence, summary, evidence)

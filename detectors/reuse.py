@@ -1,0 +1,100 @@
+"""reuse: has this photo, or this face, been seen before under another name?
+
+Each of the candidate's photos (ID and other) is searched in the library (``context.library``)
+by the hash family and by face embedding; so is each interview's main face identity. What is
+found, strongest first:
+
+* the same face under another candidate's name: the strongest sign of a synthetic or borrowed
+  identity (one person applying as several people, or one face used for several personas);
+* the same photo under another candidate's name, or in a reference collection (stock photo,
+  known fake persona, watchlist);
+* the same face in a reference collection.
+
+Without a library only the candidate's own photos are compared with each other, and the
+finding says so (it cannot see reuse across candidates).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .base import CandidateContext, Detector, Finding
+
+log = logging.getLogger(__name__)
+
+RISK_SAME_FACE_OTHER_CANDIDATE = 0.95
+RISK_SAME_IMAGE_OTHER_CANDIDATE = 0.9
+RISK_SAME_IMAGE_COLLECTION = 0.85
+RISK_SAME_FACE_COLLECTION = 0.8
+CONFIDENCE_FOUND = 0.9
+CONFIDENCE_NOTHING_FOUND = 0.6
+"""Nothing found in a library that has entries: reasonably sure it is not a known reuse."""
+CONFIDENCE_EMPTY_LIBRARY = 0.1
+CONFIDENCE_NO_LIBRARY = 0.1
+MAX_MATCHES_PER_QUERY = 5
+
+
+def _risk(m: Any) -> float:
+    if m.candidate is not None:
+        return RISK_SAME_FACE_OTHER_CANDIDATE if m.kind == "same-face" else RISK_SAME_IMAGE_OTHER_CANDIDATE
+    return RISK_SAME_IMAGE_COLLECTION if m.kind == "same-image" else RISK_SAME_FACE_COLLECTION
+
+
+class ReuseDetector(Detector):
+    name = "reuse"
+    scope = "candidate"
+
+    def analyze(self, context: CandidateContext) -> Finding | None:
+        queries_img = list(context.images)
+        queries_rec = [r for r in context.recordings if r.track is not None and r.track.main_identity is not None]
+        if not queries_img and not queries_rec:
+            return None
+        if context.library is None:
+            return self._own_only(context)
+        lib = context.library
+        found: list[dict[str, Any]] = []
+        searched: list[str] = []
+        for img in queries_img:
+            if context.cancel is not None and context.cancel.is_set():
+                break
+            searched.append(img.path)
+            for m in lib.search(img, exclude_candidate=context.name, limit=MAX_MATCHES_PER_QUERY):
+                found.append({"query": img.path, "query_role": img.role, **m.to_dict(), "risk": _risk(m)})
+        for r in queries_rec:
+            searched.append(r.path)
+            for m in lib.search_embedding(r.track.main_identity, exclude_candidate=context.name, limit=MAX_MATCHES_PER_QUERY):
+                found.append({"query": r.path, "query_role": "interview", **m.to_dict(), "risk": _risk(m)})
+        found.sort(key=lambda f: (-f["risk"], f["kind"] != "same-image", f["distance"]))
+        size = lib.index().size + int(lib.index().embeddings.shape[0])
+        evidence: dict[str, Any] = {"searched": searched, "matches": found, "library": str(lib.path), "library_entries": size}
+        if not found:
+            conf = CONFIDENCE_NOTHING_FOUND if size else CONFIDENCE_EMPTY_LIBRARY
+            where = f"{size} library entries" if size else "an empty library"
+            return Finding(self.name, 0.0, conf, f"Not seen before: {len(searched)} photo(s)/recording(s) searched against {where}.", evidence)
+        top = found[0]
+        owner = f"candidate {top['candidate']}" if top["candidate"] is not None else f"collection {top['collection']}"
+        what = "The same face" if top["kind"] == "same-face" else "The same photo"
+        measure = f"face distance {top['distance']:.2f}" if top["kind"] == "same-face" else f"{top['detail'].get('method')}"
+        others = sorted({f["candidate"] for f in found if f["candidate"] is not None})
+        summary = f"{what} as {top['query'].rsplit('/', 1)[-1]} is in the library under {owner} ({top['file'].rsplit('/', 1)[-1] or 'interview'}, {measure})."
+        if len(others) > 1:
+            summary += f" Also under {len(others) - 1} other candidate name(s)."
+        evidence["other_candidates"] = others
+        return Finding(self.name, top["risk"], CONFIDENCE_FOUND, summary, evidence)
+
+    def _own_only(self, context: CandidateContext) -> Finding:
+        """No library: compare the candidate's own photos with each other, and say so."""
+        from . import hashing
+
+        imgs = list(context.images)
+        pairs = []
+        encs = [hashing.encode_image(i.rgb, hashing.image_faces(i), mirrored=True, sha256=i.sha256) for i in imgs]
+        for a in range(len(imgs)):
+            for b in range(a + 1, len(imgs)):
+                c = hashing.compare_encoded(encs[a], encs[b])
+                pairs.append({"a": imgs[a].path, "b": imgs[b].path, "same_image": c.same_image,
+                              "same_person": c.same_person, "face_distance": c.face_distance})
+        summary = ("No library open: searched only within this candidate's own photos "
+                   f"({len(imgs)} photo(s)); reuse across candidates was not checked.")
+        return Finding(self.name, 0.0, CONFIDENCE_NO_LIBRARY, summary, {"library": None, "own_pairs": pairs})
