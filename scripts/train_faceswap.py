@@ -1,0 +1,213 @@
+"""Train the face-swap check's blending-boundary model on self-blended real faces.
+
+Data recipe (nothing downloaded, no fake from the evaluation set is ever used):
+  * real faces: skimage's astronaut, the real photos listed in ../shared/media/manifest.csv
+    (kind=image, label=real) and every TRAIN_FRAME_STEP-th analysed frame of the real videos in
+    TRAIN_VIDEOS (the other real videos stay held out for the benchmark);
+  * each real face crop (taken exactly as the detector takes it: face box + CROP_MARGIN, source
+    resolution) yields SAMPLES_PER_FACE pairs (real, self-blended) via
+    :func:`detectors.faceswap_signals.self_blend` (the face blended onto a slightly altered copy
+    of itself: colour shift, lower-resolution render / blur / sharpen, small shift; mask from the
+    outline or the jaw+brows hull, wobbled, feathered);
+  * both images of a pair get the same random degradation: downscale (face 60..full px wide)
+    (kept at full size 30% of the time)
+    and JPEG quality 50..95 (none 20% of the time), as video compression would;
+  * features: :func:`detectors.faceswap_signals.boundary_features`; model: L2-regularised
+    logistic regression (Newton), features standardised on the real
+    samples plus the squares of the texture ones (deviation from a real face either way).
+  * validation: faces are split by source (every VALIDATION_EVERY-th source face held out);
+    the validation AUC is printed and stored with the model.
+
+Usage: uv run python scripts/train_faceswap.py [--out assets/models/faceswap_blend.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from detectors import faceswap_signals as S  # noqa: E402
+from detectors.faces import FaceTracker, new_face_mesh  # noqa: E402
+from detectors.media import VideoFrame, VideoStream, load_image  # noqa: E402
+
+log = logging.getLogger("train_faceswap")
+
+MEDIA = ROOT.parent / "shared" / "media"
+TRAIN_VIDEOS = ("video/real_talking_01.mp4", "video/real_stage_speech.mp4")
+TRAIN_FRAME_STEP = 2
+SAMPLES_PER_FACE = 12
+MIN_FACE_PX = S.MIN_TEXTURE_FACE_PX
+JPEG_RANGE = (50, 95)
+KEEP_SIZE_P = 0.3
+NO_JPEG_P = 0.2
+L2 = 10.0
+QUADRATIC = True
+VALIDATION_EVERY = 4
+SEED = 1234
+MESH_MAX_SIDE = 640
+
+
+def face_from_image(rgb: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(crop, landmarks in crop px) for every face Face Mesh finds in a photo."""
+    h, w = rgb.shape[:2]
+    k = min(1.0, MESH_MAX_SIDE / max(h, w))
+    small = cv2.resize(rgb, (int(w * k), int(h * k)), interpolation=cv2.INTER_AREA) if k < 1 else rgb
+    mesh = new_face_mesh(static=True, max_faces=4)
+    try:
+        res = mesh.process(np.ascontiguousarray(small))
+    finally:
+        mesh.close()
+    out = []
+    for lm in res.multi_face_landmarks or []:
+        pts = np.array([(p.x * small.shape[1] / k, p.y * small.shape[0] / k) for p in lm.landmark], np.float32)
+        out.append(_crop(rgb, pts))
+    return out
+
+
+def _crop(rgb: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    h, w = rgb.shape[:2]
+    x0, y0 = pts.min(0)
+    x1, y1 = pts.max(0)
+    mw, mh = (x1 - x0) * S.CROP_MARGIN, (y1 - y0) * S.CROP_MARGIN
+    a0, b0 = int(max(0, x0 - mw)), int(max(0, y0 - mh))
+    a1, b1 = int(min(w, x1 + mw)), int(min(h, y1 + mh))
+    return np.ascontiguousarray(rgb[b0:b1, a0:a1]), pts - np.array([a0, b0], np.float32)
+
+
+def faces_from_video(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    out = []
+    with VideoStream(path, analysis_fps=15, with_audio=False) as vs:
+        tracker = FaceTracker(str(path), vs.info.fps, 15, vs.info.duration_s)
+        tracker.embed_interval = 1e9  # no embeddings needed
+        n = 0
+        for item in vs:
+            if not isinstance(item, VideoFrame):
+                continue
+            obs = tracker.add(item)
+            n += 1
+            if obs is None or n % TRAIN_FRAME_STEP:
+                continue
+            crop, sbox = item.crop_full(obs.box, margin=S.CROP_MARGIN)
+            lm = obs.landmarks[:, :2] / item.scale - np.array(sbox[:2], np.float32)
+            out.append((crop, lm))
+        tracker.close()
+    return out
+
+
+def collect_faces() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    from skimage import data
+
+    faces = [("astronaut", c, lm) for c, lm in face_from_image(data.astronaut())]
+    manifest = MEDIA / "manifest.csv"
+    if manifest.exists():
+        with manifest.open() as fh:
+            for row in csv.DictReader(fh):
+                if row["kind"] == "image" and row["label"] == "real" and not row["manipulation"].startswith("reuse-of"):
+                    img = load_image(MEDIA / row["path"])
+                    faces += [(row["path"], c, lm) for c, lm in face_from_image(img.rgb)]
+        for rel in TRAIN_VIDEOS:
+            if (MEDIA / rel).exists():
+                faces += [(rel, c, lm) for c, lm in faces_from_video(MEDIA / rel)]
+    else:
+        log.warning("%s absent: training on the astronaut only", manifest)
+    return faces
+
+
+def degrade(img: np.ndarray, lm: np.ndarray, k: float, quality: int) -> tuple[np.ndarray, np.ndarray]:
+    if k < 1.0:
+        h, w = img.shape[:2]
+        img = cv2.resize(img, (max(8, int(w * k)), max(8, int(h * k))), interpolation=cv2.INTER_AREA)
+        lm = lm * k
+    return (S.jpeg_roundtrip(img, quality) if quality else img), lm
+
+
+def make_dataset(faces: list[tuple[str, np.ndarray, np.ndarray]], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    X, y, group = [], [], []
+    for gi, (_src, crop, lm) in enumerate(faces):
+        fw = float(np.ptp(lm[list(S.FACE_OVAL), 0]))
+        if fw < MIN_FACE_PX:
+            continue
+        for _ in range(SAMPLES_PER_FACE):
+            fake = S.self_blend(crop, lm, rng)
+            k = 1.0 if rng.random() < KEEP_SIZE_P else min(1.0, rng.uniform(MIN_FACE_PX, max(MIN_FACE_PX + 1, fw * 1.2)) / fw)
+            q = int(rng.integers(*JPEG_RANGE)) if rng.random() > NO_JPEG_P else 0
+            for img, label in ((crop, 0), (fake, 1)):
+                im, l2 = degrade(img, lm, k, q)
+                X.append(S.boundary_features(S.normalise_crop(im, l2)))
+                y.append(label)
+                group.append(gi)
+    return np.array(X, np.float64), np.array(y, np.float64), np.array(group)
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = L2, iters: int = 50) -> S.LogisticModel:
+    """Standardise on the real samples (so squares measure deviation from a real face), expand
+    with squares, fit L2 logistic regression by Newton steps."""
+    mean, std = X[y == 0].mean(0), X[y == 0].std(0) + 1e-6
+    proto = S.LogisticModel(tuple(S.feature_names()), mean, std, np.zeros(0), 0.0, QUADRATIC)
+    Z = np.hstack([proto.expand(X), np.ones((len(X), 1))])
+    w = np.zeros(Z.shape[1])
+    reg = np.full(Z.shape[1], l2)
+    reg[-1] = 0.0
+    for _ in range(iters):
+        p = 1 / (1 + np.exp(-np.clip(Z @ w, -30, 30)))
+        g = Z.T @ (p - y) + reg * w
+        H = (Z * (p * (1 - p))[:, None]).T @ Z + np.diag(reg)
+        step = np.linalg.solve(H, g)
+        w -= step
+        if np.abs(step).max() < 1e-6:
+            break
+    return S.LogisticModel(proto.names, mean, std, w[:-1], float(w[-1]), QUADRATIC)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(S.MODEL_PATH))
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    t0 = time.time()
+    rng = np.random.default_rng(SEED)
+    faces = collect_faces()
+    log.info("real faces: %d (%s)", len(faces), ", ".join(sorted({f[0] for f in faces})))
+    X, y, group = make_dataset(faces, rng)
+    log.info("samples: %d (%d self-blended), %d features", len(y), int(y.sum()), X.shape[1])
+    val = (group % VALIDATION_EVERY) == 0
+    model = fit_logistic(X[~val], y[~val])
+    p = model.predict(X[val])
+    val_auc = S.auc(p[y[val] == 1], p[y[val] == 0])
+    log.info("validation AUC (held-out faces, self-blended vs real): %.3f", val_auc)
+    model = fit_logistic(X, y)
+    mean, std, w, b = model.mean, model.std, model.weights, model.bias
+    out = {
+        "kind": "logistic regression on detectors.faceswap_signals.boundary_features",
+        "recipe": __doc__.strip().splitlines()[2:18],
+        "train_videos": list(TRAIN_VIDEOS),
+        "samples": int(len(y)),
+        "validation_auc": round(val_auc, 4),
+        "features": S.feature_names(),
+        "quadratic": QUADRATIC,
+        "mean": np.round(mean, 5).tolist(),
+        "std": np.round(std, 5).tolist(),
+        "weights": np.round(w, 5).tolist(),
+        "bias": round(b, 5),
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=1))
+    names = model.expanded_names()
+    top = np.argsort(-np.abs(w))[:8]
+    log.info("strongest features: %s", ", ".join(f"{names[i]} {w[i]:+.2f}" for i in top))
+    log.info("wrote %s in %.0f s", args.out, time.time() - t0)
+
+
+if __name__ == "__main__":
+    main()
