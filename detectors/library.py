@@ -342,7 +342,8 @@ class Library:
                 return int(row[0])
             with self.transaction():
                 cur = self._db.execute("INSERT INTO candidates(name, created_at) VALUES (?, ?)", (name, _now()))
-                self._audit("add-candidate", name)
+                # the audit log names candidates by id only: erasing a candidate leaves no name behind
+                self._audit("add-candidate", f"candidate#{cur.lastrowid}")
                 return int(cur.lastrowid)
 
     _CANDIDATE_SQL = """
