@@ -74,7 +74,7 @@ from .compare import CompareItem, CompareView  # noqa: E402
 from .config import AppConfig  # noqa: E402
 from .jobs import JobsPanel  # noqa: E402
 from .theme import STYLESHEET, app_icon  # noqa: E402
-from .workers import AnalysisJob, analysis_pool  # noqa: E402
+from .workers import AddMediaJob, AnalysisJob, analysis_pool, io_pool  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,7 @@ class CandidateList(QListWidget):
 
 class MainWindow(QMainWindow):
     analysisFinished = Signal(str, str)  # noqa: N815 - job id, status (for tests and scripts)
+    mediaAdded = Signal(object, int)  # noqa: N815 - candidate id, files added
 
     def __init__(self, config: AppConfig | None = None) -> None:
         super().__init__()
@@ -165,6 +166,8 @@ class MainWindow(QMainWindow):
         self.jobs: dict[str, AnalysisJob] = {}
         self.last_status: dict[str, str] = {}
         self.pool: QThreadPool = analysis_pool()
+        self.io_pool: QThreadPool = io_pool()
+        self.add_jobs: dict[str, AddMediaJob] = {}
 
         # left: candidates ----------------------------------------------------------
         self.search = QLineEdit()
@@ -393,36 +396,42 @@ class MainWindow(QMainWindow):
         if files:
             self.add_files(files, role=role)
 
-    def add_files(self, paths: Sequence[str], candidate_id: Any = None, role: str | None = None) -> int:
-        """Add files to a candidate (default: the selected one). Unusable files are refused with the reason."""
+    def add_files(self, paths: Sequence[str], candidate_id: Any = None, role: str | None = None) -> AddMediaJob | None:
+        """Add files to a candidate (default: the selected one) in the background.
+
+        Each file is checked first; unusable ones are refused with the reason. ``mediaAdded``
+        is emitted when the job is done."""
         if not self._require_library():
-            return 0
+            return None
         cid = self.current_id if candidate_id is None else candidate_id
         if cid is None:
             self.show_message("Select or create a candidate first, then add its files.", "warning")
-            return 0
-        added, problems = 0, []
+            return None
+        problems: list[str] = []
+        files: list[tuple[str, str]] = []
         known = {str(engine.row_get(m, "path")) for m in self._media(cid)}
+        known |= {p for job in self.add_jobs.values() if job.candidate_id == cid for p, _ in job.files}
         for raw in paths:
-            path = str(Path(raw).resolve()) if raw else raw
+            path = str(Path(raw).absolute())
             if Path(path).is_dir():
                 problems.append(f"“{Path(path).name}” is a folder; add the files inside it.")
-                continue
-            r = role or engine.guess_role(path)
-            try:
-                engine.validate_media(path, r)
-            except Exception as exc:  # noqa: BLE001 - MediaError mostly; all become a sentence
-                problems.append(engine.plain_error(exc, path))
-                continue
-            if path in known:
+            elif path in known:
                 problems.append(f"“{Path(path).name}” is already in this candidate's files.")
-                continue
-            try:
-                self.library.add_media(cid, path, r)
+            else:
+                files.append((path, role or engine.guess_role(path)))
                 known.add(path)
-                added += 1
-            except Exception as exc:  # noqa: BLE001
-                problems.append(f"“{Path(path).name}” could not be added: {exc}")
+        if problems:
+            self.show_message(" ".join(problems), "warning")
+        job = AddMediaJob(self.library, cid, files)
+        job.signals.finished.connect(self._on_media_added)
+        self.add_jobs[job.job_id] = job
+        if files:
+            self.statusBar().showMessage(f"Adding {len(files)} file(s)…")
+        self.io_pool.start(job)
+        return job
+
+    def _on_media_added(self, job_id: str, cid: Any, added: int, problems: Any) -> None:
+        self.add_jobs.pop(job_id, None)
         if problems:
             self.show_message(" ".join(problems), "error")
         elif added:
@@ -430,7 +439,7 @@ class MainWindow(QMainWindow):
         self.refresh_candidates()
         if cid == self.current_id:
             self._show_current()
-        return added
+        self.mediaAdded.emit(cid, added)
 
     def _media(self, cid: Any) -> list[Any]:
         try:
@@ -455,6 +464,9 @@ class MainWindow(QMainWindow):
         cid = self.current_id if candidate_id is None else candidate_id
         if cid is None:
             self.show_message("Select a candidate to analyse.", "warning")
+            return None
+        if any(j.candidate_id == cid for j in self.add_jobs.values()):
+            self.show_message("Files are still being added to this candidate; analyse again in a moment.", "info")
             return None
         for job in self.jobs.values():
             if job.candidate_id == cid and self.last_status.get(job.job_id) in ("queued", "running"):
@@ -614,6 +626,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: Any) -> None:  # noqa: N802
         self.cancel_all()
+        self.io_pool.waitForDone(30_000)
         self.pool.waitForDone(30_000)
         self.compare_view.wait_idle(30_000)
         self.page.player.open(None)

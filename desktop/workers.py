@@ -172,6 +172,13 @@ class AnalysisJob(QRunnable):
                 errors=errors,
                 cancel=self.candidate_cancel,
             )
+            # remember this candidate's faces so later candidates are searched against them
+            record = getattr(library, "record_candidate", None)
+            if callable(record):
+                try:
+                    record(self.candidate_name, images=images, recordings=[r for r in recordings if getattr(r, "ok", True)])
+                except Exception:  # noqa: BLE001 - the report stands without it
+                    log.exception("could not record %s's faces in the library", self.candidate_name)
         except Cancelled:
             self.signals.file_finished.emit(self.job_id, CANDIDATE_STEP, "cancelled", "candidate checks cancelled")
             self.signals.finished.emit(self.job_id, "cancelled", None, messages)
@@ -261,6 +268,44 @@ def face_distances(sources: dict[str, dict[str, Any]]) -> dict[tuple[str, str], 
 
 def analysis_pool() -> QThreadPool:
     """A pool of one thread: analyses queue rather than fight for the two cores."""
+    pool = QThreadPool()
+    pool.setMaxThreadCount(1)
+    return pool
+
+
+class AddMediaSignals(QObject):
+    # job id, candidate id, files added, plain-language problems
+    finished = Signal(str, object, int, object)
+
+
+class AddMediaJob(QRunnable):
+    """Check files and add them to a candidate in the library (photos are hashed and their faces
+    embedded on the way in, a second or two each: too slow for the GUI thread)."""
+
+    def __init__(self, library: Any, candidate_id: Any, files: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self.job_id = uuid.uuid4().hex[:12]
+        self.library = library  # detectors.library.Library is thread-safe (one connection, a lock)
+        self.candidate_id = candidate_id
+        self.files = files
+        self.signals = AddMediaSignals()
+
+    def run(self) -> None:
+        added, problems = 0, []
+        for path, role in self.files:
+            try:
+                engine.validate_media(path, role)
+                self.library.add_media(self.candidate_id, path, role)
+                added += 1
+            except Exception as exc:  # noqa: BLE001 - each file gets its sentence, the rest go on
+                log.info("not added %s: %s", path, exc)
+                problems.append(engine.plain_error(exc, path))
+        self.signals.finished.emit(self.job_id, self.candidate_id, added, problems)
+
+
+def io_pool() -> QThreadPool:
+    """A pool for quick library work (adding files) so it never waits behind an analysis."""
     pool = QThreadPool()
     pool.setMaxThreadCount(1)
     return pool

@@ -35,6 +35,25 @@ def wait_finished(window: Any, timeout_s: float = ANALYSIS_TIMEOUT_S) -> tuple[s
     return out[0]
 
 
+def add_and_wait(window: Any, paths: list[Any], candidate_id: Any = None, timeout_s: float = 60) -> int:
+    """Add files through the window and wait for the background job; the number added."""
+    out: list[int] = []
+    loop = QEventLoop()
+
+    def done(_cid: Any, added: int) -> None:
+        out.append(added)
+        loop.quit()
+
+    window.mediaAdded.connect(done)
+    job = window.add_files([str(p) for p in paths], candidate_id)
+    if job is not None and not out:
+        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+        loop.exec()
+    window.mediaAdded.disconnect(done)
+    assert job is None or out, f"adding files did not finish within {timeout_s} s"
+    return out[0] if out else 0
+
+
 @pytest.fixture(scope="module")
 def analysed(qapp: Any, desktop_media: dict[str, Path], tmp_path_factory: pytest.TempPathFactory, config_factory: Any) -> dict[str, Any]:
     """Create a candidate, add a clip and an ID photo, analyse to the end; record what was seen."""
@@ -45,7 +64,7 @@ def analysed(qapp: Any, desktop_media: dict[str, Path], tmp_path_factory: pytest
     w = MainWindow(config)
     w.show()
     cid = w.new_candidate("Ada Lovelace")
-    added = w.add_files([str(desktop_media["clip"]), str(desktop_media["photo"])])
+    added = add_and_wait(w, [desktop_media["clip"], desktop_media["photo"]])
 
     ticks = [0]
     timer = QTimer()
@@ -88,7 +107,7 @@ def test_create_candidate_add_media_and_search(window: Any, desktop_media: dict[
     assert window.candidate_list.count() == 2
     window.select_candidate(cid)
 
-    added = window.add_files([str(desktop_media["clip"]), str(desktop_media["photo"]), str(desktop_media["broken"])])
+    added = add_and_wait(window, [desktop_media["clip"], desktop_media["photo"], desktop_media["broken"]])
     assert added == 2
     # the damaged file is refused with its name and the reason, in the window
     assert "broken interview.mp4" in window.messages.text
@@ -97,7 +116,7 @@ def test_create_candidate_add_media_and_search(window: Any, desktop_media: dict[
     assert roles == ["id", "video"]
     assert window.page.media_table.rowCount() == 2
     # adding the same file twice is refused
-    assert window.add_files([str(desktop_media["clip"])]) == 0
+    assert add_and_wait(window, [desktop_media["clip"]]) == 0
     assert "already" in window.messages.text
 
     window.search.setText("grace")
@@ -107,12 +126,13 @@ def test_create_candidate_add_media_and_search(window: Any, desktop_media: dict[
     assert window.candidate_list.count() == 2
 
 
-def test_drop_files_on_candidate_page(window: Any, desktop_media: dict[str, Path]) -> None:
+def test_drop_files_on_candidate_page(window: Any, desktop_media: dict[str, Path], qtbot: Any) -> None:
     cid = window.new_candidate("Dropped")
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(desktop_media["clip"])), QUrl.fromLocalFile(str(desktop_media["photo"]))])
     event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
-    window.page.dropEvent(event)
+    with qtbot.waitSignal(window.mediaAdded, timeout=60_000):
+        window.page.dropEvent(event)
     assert sorted(m.role for m in window.library.media(cid)) == ["id", "video"]
 
 
@@ -195,7 +215,7 @@ def test_export_pdf_and_json(analysed: dict[str, Any], tmp_path: Path) -> None:
 def test_compare_two_candidates(analysed: dict[str, Any], desktop_media: dict[str, Path], qtbot: Any) -> None:
     w = analysed["window"]
     other = w.new_candidate("Ada Twin")
-    assert w.add_files([str(desktop_media["photo"])], other) == 1
+    assert add_and_wait(w, [desktop_media["photo"]], other) == 1
     job = w.analyse(other)
     _, status = wait_finished(w)
     assert status == "done"
@@ -217,7 +237,7 @@ def test_compare_two_candidates(analysed: dict[str, Any], desktop_media: dict[st
 
 def test_cancel_an_analysis(window: Any, desktop_media: dict[str, Path], qtbot: Any) -> None:
     cid = window.new_candidate("Cancel Me")
-    window.add_files([str(desktop_media["long"])])
+    assert add_and_wait(window, [desktop_media["long"]]) == 1
     job = window.analyse()
     first: list[str] = []
     box = window.jobs_panel.boxes[job.job_id]
@@ -242,7 +262,7 @@ def test_missing_file_is_reported_in_plain_language(window: Any, desktop_media: 
     copy = tmp_path / "gone.mkv"
     shutil.copy(desktop_media["clip"], copy)
     window.new_candidate("Vanishing")
-    assert window.add_files([str(copy)]) == 1
+    assert add_and_wait(window, [copy]) == 1
     copy.unlink()
     window.analyse()
     _, status = wait_finished(window)
