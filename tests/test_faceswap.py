@@ -1,0 +1,178 @@
+"""Face-swap check: a pasted face scores above the original, no face gives no judgement,
+self-blending raises the blend model's probability, and the evidence has the promised shape."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from detectors import faceswap_signals as S
+from detectors import registry
+from detectors.faces import new_face_mesh
+from detectors.faceswap import FaceSwapDetector
+from detectors.media import VideoFrame, VideoStream
+from detectors.pipeline import analyze_recording
+from fixtures.simple_media import write_video
+
+FAST = {"pipeline.analysis_fps": 15}
+CLIP = {"duration_s": 4.0, "fps": 15, "size": (320, 320)}
+RENDER_PX = 40
+"""The pasted face is rendered this wide: a low-resolution swap, as the classic method makes."""
+
+
+@pytest.fixture(autouse=True)
+def only_faceswap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run this check alone in the pipeline (the tests time and judge it, not the others)."""
+    monkeypatch.setattr(registry, "recording_detectors", lambda: [FaceSwapDetector])
+
+
+def _mesh_xy(mesh: Any, rgb: np.ndarray) -> np.ndarray | None:
+    res = mesh.process(np.ascontiguousarray(rgb))
+    if not res.multi_face_landmarks:
+        return None
+    h, w = rgb.shape[:2]
+    return np.array([(p.x * w, p.y * h) for p in res.multi_face_landmarks[0].landmark], np.float32)
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> tuple[np.ndarray, np.ndarray]:
+    from skimage import data
+
+    rgb = np.ascontiguousarray(data.astronaut())
+    mesh = new_face_mesh(static=True, max_faces=1)
+    try:
+        xy = _mesh_xy(mesh, rgb)
+    finally:
+        mesh.close()
+    assert xy is not None
+    return rgb, xy
+
+
+@pytest.fixture(scope="module")
+def real_and_pasted(talking_head_factory: Any, astronaut: tuple[np.ndarray, np.ndarray], tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """The astronaut talking-head clip, and the same clip with the astronaut's face pasted back
+    over every frame at RENDER_PX wide (a FaceSwap-style fake, labelled by construction)."""
+    real = talking_head_factory(**CLIP)["path"]
+    fake = tmp_path_factory.mktemp("faceswap") / "pasted.mp4"
+    src_rgb, src_xy = astronaut
+    mesh = new_face_mesh(static=False, max_faces=1)
+    with VideoStream(real, analysis_fps=0, with_audio=False) as vs, av.open(str(fake), "w") as out:
+        stream = out.add_stream("libx264", rate=CLIP["fps"])
+        stream.width, stream.height = CLIP["size"]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "18"}
+        for item in vs:
+            if not isinstance(item, VideoFrame):
+                continue
+            rgb = item.rgb
+            xy = _mesh_xy(mesh, rgb)
+            if xy is not None:
+                rgb = S.paste_face(src_rgb, src_xy, rgb, xy, render_px=RENDER_PX)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    mesh.close()
+    return str(real), str(fake)
+
+
+def _png_size(b64: str) -> tuple[int, int]:
+    return Image.open(io.BytesIO(base64.b64decode(b64))).size
+
+
+def test_pasted_face_has_higher_risk_than_the_original(real_and_pasted: tuple[str, str]) -> None:
+    real_path, fake_path = real_and_pasted
+    real = analyze_recording(real_path, settings=FAST).findings["faceswap"]
+    fake = analyze_recording(fake_path, settings=FAST).findings["faceswap"]
+    assert real.risk < 0.5, real.evidence["signals"]["blend"]
+    assert fake.risk > 0.5, fake.evidence["signals"]["blend"]
+    assert fake.risk - real.risk > 0.3
+    assert fake.evidence["signals"]["blend"]["value"] > real.evidence["signals"]["blend"]["value"] + 0.2
+    assert fake.confidence > 0.3 and real.confidence > 0.3
+    # evidence: risk over time, top frames with face crop and heat map, named segments
+    per_second = fake.evidence["risk_per_second"]
+    assert len(per_second) >= 3 and all(0.0 <= r <= 1.0 for _, r in per_second)
+    assert [t for t, _ in per_second] == sorted(t for t, _ in per_second)
+    assert fake.evidence["high_risk_segments"], "a fake must name where the risk is highest"
+    top = fake.evidence["top_frames"]
+    assert 1 <= len(top) <= 4
+    for f in top:
+        x0, y0, x1, y1 = f["box"]
+        assert 0 <= x0 < x1 <= CLIP["size"][0] and 0 <= y0 < y1 <= CLIP["size"][1]
+        assert max(_png_size(f["face_png"])) <= 160 and max(_png_size(f["heatmap_png"])) <= 160
+        assert f["blend_probability"] >= top[-1]["blend_probability"]
+    assert set(fake.evidence["signals"]) >= {"blend", "blink", "landmark_jitter", "pose_disagreement",
+                                             "identity_flicker", "pulse_coherence", "face_vs_frame_noise", "occlusion"}
+
+
+def test_no_face_means_no_judgement(tmp_path: Path) -> None:
+    clip = write_video(tmp_path / "noface.mp4", frames=30, fps=15, size=(160, 120))
+    finding = analyze_recording(clip, settings=FAST).findings["faceswap"]
+    assert finding.confidence == 0.0
+    assert finding.risk == 0.0
+    assert "no face" in finding.summary.lower()
+
+
+def test_self_blending_raises_the_blend_probability(astronaut: tuple[np.ndarray, np.ndarray]) -> None:
+    model = S.load_model()
+    assert model is not None, "assets/models/faceswap_blend.json must ship with the code"
+    rgb, xy = astronaut
+    x0, y0 = xy.min(0)
+    x1, y1 = xy.max(0)
+    m = S.CROP_MARGIN
+    a0, b0 = int(max(0, x0 - (x1 - x0) * m)), int(max(0, y0 - (y1 - y0) * m))
+    a1, b1 = int(x1 + (x1 - x0) * m), int(y1 + (y1 - y0) * m)
+    crop, lm = np.ascontiguousarray(rgb[b0:b1, a0:a1]), xy - np.array([a0, b0], np.float32)
+    rng = np.random.default_rng(7)
+    real_p = float(model.predict(S.boundary_features(S.normalise_crop(S.jpeg_roundtrip(crop, 90), lm)))[0])
+    blended = []
+    for _ in range(12):
+        fake = S.jpeg_roundtrip(S.self_blend(crop, lm, rng), 90)
+        blended.append(float(model.predict(S.boundary_features(S.normalise_crop(fake, lm)))[0]))
+    assert real_p < 0.5
+    assert np.median(blended) > real_p + 0.2
+
+
+def test_heatmap_points_at_the_seam(astronaut: tuple[np.ndarray, np.ndarray]) -> None:
+    rgb, xy = astronaut
+    pasted = S.paste_face(rgb, xy, rgb, xy, render_px=RENDER_PX)
+    face = S.normalise_crop(pasted, xy)
+    heat = S.artifact_heatmap(face)
+    h, w = heat.shape
+    jaw_brows = S.hull_mask((h, w), face.landmarks[list(S.LOWER_OVAL + S.BROWS)])
+    sd = S.signed_distance(jaw_brows) / face.face_width
+    outline = S.hull_mask((h, w), face.landmarks[list(S.FACE_OVAL)]).astype(bool)
+    seam = (np.abs(sd + 0.03) < 0.06) & outline  # the feathered edge of the pasted region
+    inner = (sd > 0.15) & outline
+    assert heat[seam].mean() > 1.3 * heat[inner].mean()
+
+
+def test_auc_and_blink_helpers() -> None:
+    assert S.auc([2, 3], [1]) == 1.0
+    assert S.auc([1], [1]) == 0.5
+    assert S.auc([0], [1, 2]) == 0.0
+    # eyes open (EAR ~0.3) with two 2-frame closures in 10 s at 15 fps -> 12 blinks / min
+    n = 150
+    times = np.arange(n) / 15.0
+    lm = np.zeros((n, 468, 3), np.float32)
+    for eye in (S.RIGHT_EYE_EAR, S.LEFT_EYE_EAR):
+        p1, p2, p3, p4, p5, p6 = eye
+        lm[:, p1, :2] = (0, 0)
+        lm[:, p4, :2] = (10, 0)
+        for top, bottom, x in ((p2, p6, 3), (p3, p5, 7)):
+            lm[:, top, :2] = (x, -1.5)
+            lm[:, bottom, :2] = (x, 1.5)
+    for start in (40, 100):
+        for eye in (S.RIGHT_EYE_EAR, S.LEFT_EYE_EAR):
+            for k in (1, 2, 4, 5):
+                lm[start : start + 2, eye[k], 1] *= 0.1
+    rate, blinks, seconds = S.blink_rate(lm, np.ones(n, bool), times)
+    assert blinks == 2
+    assert rate == pytest.approx(12.0, rel=0.05)
