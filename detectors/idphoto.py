@@ -48,8 +48,11 @@ ELA_QUALITY = 90
 ELA_RATIO_MAX = 3.0
 """Portrait/rest ratio of texture-normalised error level above which the portrait stands out."""
 ELA_RATIO_MIN = 1 / 3.0
-JPEG_GRID_MIN_STRENGTH = 1.25
-"""Block-boundary energy over the mean of the other phases for a region to show a JPEG grid."""
+JPEG_GRID_MIN_STRENGTH = 1.15
+"""Block-boundary energy over the mean of the other phases for a region to show a JPEG grid.
+Real photos in shared/media with differing phases stay under it on one side (two_people: 1.18
+and 1.11); a face pasted from a JPEG on a shifted grid, re-saved at q97, measures 1.17 / 1.22.
+The margin is thin: this cue is reported with its numbers, and weighs like one cue."""
 SPECTRAL_PEAK_MAX = 500.0
 """Largest high-frequency spectral peak over the median of its ring (face crop, grid bins out).
 Real photos in shared/media measure 17-337; no generated portrait was at hand to calibrate the
