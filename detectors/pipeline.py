@@ -293,6 +293,9 @@ def analyze_candidate(
             progress(min(0.99, done), f"{Path(path).name}: done")
 
     report = build_report(name, recordings, images, library, settings, errors, cancel, timings)
+    if library is not None:
+        # after the checks, so the candidate's own files are not found as reuse of themselves
+        library.record_candidate(name, images, [r for r in recordings if r.ok])
     timings_total = dict(report.timings_s)
     timings_total["total"] = time.perf_counter() - t_start
     report = Report(**{**report.__dict__, "timings_s": timings_total})

@@ -136,13 +136,15 @@ class Report:
         if self.checks:
             lines.append("Checks:")
             for name, f in self.checks.items():
-                off = self.contributions.get(name, 0.0)
+                off = max(0.0, self.contributions.get(name, 0.0))
                 lines.append(f"  {name:<9} risk {f.risk:4.2f}  confidence {f.confidence:4.2f}  -{off:4.1f} pts  {f.summary}")
         lines.append("Media:")
         for m in self.media:
             if m.error:
                 lines.append(f"  ! {m.path}: {m.error}")
-            else:
+            elif m.kind == "video":
                 dur = f"{m.duration_s:.1f} s, " if m.duration_s else ""
                 lines.append(f"  {m.kind:<8} {m.path} ({dur}{m.frames_analysed} frames analysed, face in {m.faces_found})")
+            else:
+                lines.append(f"  {m.kind:<8} {m.path} ({m.faces_found} face(s) found)")
         return "\n".join(lines)
