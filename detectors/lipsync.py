@@ -21,6 +21,11 @@ lips from a voice they did not speak. This check measures both, with nothing dow
   whose own peak agrees with the global one).
 * Mismatch: after undoing the estimated offset, the spans where speech is heard while the mouth
   is still, and where the mouth moves as if talking in silence.
+* Readability: the parts that read the lips' motion (mismatch, motion in silence, no lock at all)
+  count only when the lips can be read: the landmarks are steady (the frame-to-frame jitter of
+  rigid eye distances, audio-independent, is small against the still-mouth threshold) or the
+  lips visibly lock onto the voice (sharp, consistent peak). A small or shaky face with no lock
+  gets "cannot judge" (low confidence, no risk), not "mismatch".
 
 Offsets are reported with ``positive = audio late`` (the sound comes after the lips).
 """
@@ -160,6 +165,34 @@ MAX_TIMELINE_POINTS = 3000
 CURVE_STEP_S = 0.02
 """Step of the correlation-vs-lag curve kept in the evidence (s)."""
 
+NOISE_PAIRS = ((133, 362), (33, 133), (263, 362))
+"""Face Mesh eye-corner pairs whose distances (over the outer eye-corner distance) are rigid:
+their frame-to-frame jitter measures how noisy the landmarks are, whatever the voice does."""
+
+LIP_NOISE_OK = 0.0025
+"""Landmark jitter (eye distances, robust std per analysed frame) up to which the lips read
+fully: well under MOUTH_STILL_MOTION (0.006), so a still mouth reads still and motion in silence
+is motion. Measured: real talking heads 0.0004-0.0013 (15 and 30 fps), the astronaut fixture
+0.0001-0.0027 (its mesh flexes as the warped mouth opens), a 78 px face on a moving stage actor
+0.0034-0.0050, a 60 px DFDC face swap 0.0057-0.0066."""
+
+LIP_NOISE_BAD = 0.004
+"""Landmark jitter (eye distances) from which the lips' motion cannot be read at all (two thirds
+of MOUTH_STILL_MOTION: a still mouth would read as moving)."""
+
+LOCK_CONSISTENCY_MIN = 0.75
+"""A lock vouches for readable lips only when its peak is fully sharp (SHARPNESS_FULL), this share
+of the windows agrees, and it is strong (PEAK_CORR_FULL). Weaker peaks arise by chance between a
+noisy small face and any voice: measured on the fixture (64-72 px faces with sensor noise, a still
+mouth or another voice): sharpness 0.02-0.10 with consistency up to 1.0 (the 3 s windows overlap)."""
+
+LIPS_READABLE_MIN = 0.5
+"""Below this readability (0..1) the parts that read the lips' motion do not count at all."""
+
+CANNOT_JUDGE_CONFIDENCE = 0.1
+"""Below this sync confidence, with no risk found, the summary says the sync cannot be judged
+rather than that lips and voice agree."""
+
 
 # --------------------------------------------------------------------------- signals
 
@@ -252,6 +285,46 @@ def _close_gaps(mask: np.ndarray, n: int) -> np.ndarray:
     from scipy.ndimage import binary_closing
 
     return binary_closing(mask, structure=np.ones(n, bool)) | mask
+
+
+def landmark_noise(landmarks: np.ndarray) -> float:
+    """Jitter of the face landmarks in eye distances: the robust std of the second difference of
+    rigid eye distances (NOISE_PAIRS, over the outer eye-corner distance) divided by sqrt(6),
+    which is the per-frame noise for white jitter and ignores smooth head motion. NaN: too few
+    frames."""
+    lm = landmarks.astype(np.float64)
+    if lm.shape[0] < 4:
+        return float("nan")
+    eye = np.linalg.norm(lm[:, EYE_CORNERS[0]] - lm[:, EYE_CORNERS[1]], axis=1)  # 3-D, as mouth_opening
+    eye = np.where(eye > 0, eye, np.nan)
+    out = []
+    for a, b in NOISE_PAIRS:
+        d2 = np.diff(np.linalg.norm(lm[:, a, :2] - lm[:, b, :2], axis=1) / eye, 2)
+        d2 = d2[np.isfinite(d2)]
+        if d2.size >= 3:
+            out.append(1.4826 * float(np.median(np.abs(d2))) / math.sqrt(6.0))
+    return float(np.median(out)) if out else float("nan")
+
+
+@dataclass(frozen=True)
+class Readability:
+    """Can the lips be read? From steady landmarks (audio-independent) or from a visible lock."""
+
+    noise: float  # landmark jitter, eye distances (NaN: unknown)
+    steady: float  # 1 when the jitter is at most LIP_NOISE_OK, 0 from LIP_NOISE_BAD
+    locked: float  # 1 when the lips-voice peak is a clear lock (LOCK_* levels), else 0
+    value: float  # max(steady, locked)
+
+    @property
+    def readable(self) -> bool:
+        return self.value >= LIPS_READABLE_MIN
+
+
+def lip_readability(landmarks: np.ndarray, est: "SyncEstimate") -> Readability:
+    noise = landmark_noise(landmarks)
+    steady = 1.0 - _ramp(noise, LIP_NOISE_OK, LIP_NOISE_BAD) if math.isfinite(noise) else 0.0
+    locked = float(est.sharpness >= SHARPNESS_FULL and est.consistency >= LOCK_CONSISTENCY_MIN and est.peak_corr >= PEAK_CORR_FULL)
+    return Readability(noise, steady, locked, max(steady, locked))
 
 
 # --------------------------------------------------------------------------- correlation
@@ -519,35 +592,54 @@ class LipSyncDetector(Detector):
                 return Finding(self.name, 0.0, 0.0, "Lip sync not checked: face and audio never overlap long enough.",
                                {**base, "reason": "face and audio do not overlap"})
             mism = find_mismatch(sig, est.offset_s)
-        return self._finding(sig, est, mism, cfg)
+            read = lip_readability(track.landmarks, est)
+        return self._finding(sig, est, mism, read, cfg)
 
-    def _finding(self, sig: SyncSignals, est: SyncEstimate, mism: Mismatch, cfg: dict[str, float]) -> Finding:
+    def _finding(self, sig: SyncSignals, est: SyncEstimate, mism: Mismatch, read: Readability, cfg: dict[str, float]) -> Finding:
         offset_ms = est.offset_s * 1000.0
         # an offset counts as far as its peak is established: sharp and agreed on by the windows
         reliability = 0.5 * clamp01(est.sharpness / SHARPNESS_FULL) + 0.5 * est.consistency
-        offset_risk = _ramp(abs(offset_ms), cfg[OFFSET_OK_MS.key], cfg[OFFSET_BAD_MS.key]) * reliability
-        mismatch_risk = _ramp(mism.fraction, cfg[MISMATCH_OK.key], cfg[MISMATCH_BAD.key])
-        # plenty of speech and a visible mouth, yet the lips follow the voice at no lag at all
+        # every part reads the lips' motion: each counts as far as the lips can be read, and none
+        # when they cannot (a small or shaky face that never locks onto the voice: cannot judge)
+        lips = read.value if read.readable else 0.0
+        offset_risk = _ramp(abs(offset_ms), cfg[OFFSET_OK_MS.key], cfg[OFFSET_BAD_MS.key]) * reliability * (lips > 0)
+        mismatch_risk = _ramp(mism.fraction, cfg[MISMATCH_OK.key], cfg[MISMATCH_BAD.key]) * lips
+        # plenty of speech and a steadily tracked mouth, yet the lips follow the voice at no lag at
+        # all (a lock cannot vouch for readability here: there is none by definition)
         nosync_risk = 0.0
-        if est.speech_s >= NOSYNC_MIN_SPEECH_S:
-            nosync_risk = 1.0 - clamp01((est.peak_corr - PEAK_CORR_MIN) / (PEAK_CORR_FULL - PEAK_CORR_MIN))
+        if est.speech_s >= NOSYNC_MIN_SPEECH_S and read.steady >= LIPS_READABLE_MIN:
+            nosync_risk = (1.0 - clamp01((est.peak_corr - PEAK_CORR_MIN) / (PEAK_CORR_FULL - PEAK_CORR_MIN))) * read.steady
         contrast = mism.contrast
-        contrast_risk = _ramp(contrast, cfg[CONTRAST_OK.key], cfg[CONTRAST_BAD.key]) if math.isfinite(contrast) else 0.0
+        contrast_risk = _ramp(contrast, cfg[CONTRAST_OK.key], cfg[CONTRAST_BAD.key]) * lips if math.isfinite(contrast) else 0.0
         parts = {"offset": offset_risk, "mismatch": mismatch_risk, "no_lock": nosync_risk, "silent_motion": contrast_risk}
         risk = max(parts.values())
         # the offset is as sure as its peak; the others as sure as the speech (and silence) observed
+        # and the lips are readable
         evidence_term = 1.0 - math.exp(-est.speech_s / SPEECH_EVIDENCE_S)
+        # unreadable lips: whatever peak there is, is as sure as the lips are readable
+        sync_conf = est.confidence if read.readable else est.confidence * read.value
         if risk <= 0.0 or risk == offset_risk:
-            confidence = est.confidence
+            confidence = sync_conf
         elif risk == contrast_risk:
-            confidence = max(est.confidence, evidence_term * clamp01(mism.silence_s / (3 * MIN_CONTRAST_SILENCE_S)))
+            confidence = max(sync_conf, evidence_term * lips * clamp01(mism.silence_s / (3 * MIN_CONTRAST_SILENCE_S)))
+        elif risk == nosync_risk:
+            confidence = max(sync_conf, evidence_term * read.steady)
         else:
-            confidence = max(est.confidence, evidence_term)
+            confidence = max(sync_conf, evidence_term * lips)
         direction = "late" if offset_ms > 0 else "early"
-        if risk <= 0.0:
-            summary = f"Lips and voice agree (offset {offset_ms:+.0f} ms, sync confidence {est.confidence:.2f}, {est.speech_s:.1f} s of speech)."
+        cannot_judge = risk <= 0.0 and (sync_conf < CANNOT_JUDGE_CONFIDENCE or not read.readable)
+        if cannot_judge:
+            if not read.readable:
+                why = (f"the lips are too small or unsteady to read (landmark jitter {read.noise:.4f} eye widths) "
+                       "and never lock onto the voice")
+            else:
+                why = "the lips never lock clearly onto the voice"
+            summary = (f"Lip sync cannot be judged: {why} (best offset {offset_ms:+.0f} ms, sync confidence "
+                       f"{sync_conf:.2f}, {est.speech_s:.1f} s of speech).")
+        elif risk <= 0.0:
+            summary = f"Lips and voice agree (offset {offset_ms:+.0f} ms, sync confidence {sync_conf:.2f}, {est.speech_s:.1f} s of speech)."
         elif risk == offset_risk:
-            summary = f"The audio is {abs(offset_ms):.0f} ms {direction} against the lips (sync confidence {est.confidence:.2f})."
+            summary = f"The audio is {abs(offset_ms):.0f} ms {direction} against the lips (sync confidence {sync_conf:.2f})."
         elif risk == mismatch_risk:
             summary = (f"Lips and voice disagree for {mism.fraction:.0%} of the talking time "
                        f"({mism.speech_still_s:.1f} s speech with a still mouth, {mism.silent_talking_s:.1f} s mouth moving in silence).")
@@ -556,19 +648,24 @@ class LipSyncDetector(Detector):
                        "the lips may not be driven by this voice.")
         else:
             summary = f"The lips do not follow the voice at any offset (best correlation {est.peak_corr:.2f} over {est.speech_s:.1f} s of speech)."
-        if est.confidence < 0.3 and risk == offset_risk:
+        if sync_conf < 0.3 and risk == offset_risk and not cannot_judge:
             summary += " Too little clear speech to be sure."
 
         keep = np.isfinite(est.window_offsets_s)
         step = max(1, int(round(CURVE_STEP_S / sig.hop_s)))
         evidence = {
             "offset_ms": round(offset_ms, 1),
-            "sync_confidence": round(est.confidence, 4),
+            "sync_confidence": round(sync_conf, 4),
             "peak_correlation": round(est.peak_corr, 4),
             "peak_sharpness": round(est.sharpness, 4),
             "window_consistency": round(est.consistency, 4),
             "speech_seconds": round(est.speech_s, 2),
             "risk_parts": {k: round(v, 4) for k, v in parts.items()},
+            "cannot_judge": cannot_judge,
+            "lip_readability": round(read.value, 3),
+            "lips_readable": read.readable,
+            "landmark_noise": round(read.noise, 5) if math.isfinite(read.noise) else None,
+            "lip_lock": round(read.locked, 3),
             "windows": [
                 {"t": round(float(t), 2), "offset_ms": round(float(o) * 1000, 1), "correlation": round(float(c), 3), "weight": round(float(w), 2)}
                 for t, o, c, w in zip(est.window_times[keep], est.window_offsets_s[keep], est.window_corr[keep], est.window_weights[keep])
