@@ -10,9 +10,25 @@ already committed and nothing half-written.
 Search keeps every stored code in memory (see :class:`detectors.hashing.HashIndex`): built on
 the first search, dropped on every write, rebuilt on the next search.
 
-Privacy groundwork (issue 8): the folder is created 0700 and the file 0600; ``secure_delete``
-is on; every face/hash row hangs off a candidate or a collection with ``ON DELETE CASCADE``, so
-:meth:`Library.erase_candidate` removes all of it; an ``audit`` table records writes.
+Data protection (issue 8; face embeddings and face hashes are biometric data):
+
+* Private files: the folder is created 0700, the database 0600 through ``os.open`` modes; SQLite
+  gives its journal/WAL files the database's mode; a file found readable by others is tightened
+  on open. Temporary tables and sorts stay in memory (``temp_store = MEMORY``), so nothing goes
+  to ``TMPDIR``. The library writes no thumbnails or frames to disk: face crops live inside
+  the stored reports.
+* Erasure: :meth:`Library.erase_candidate` removes the candidate, every media row, hash, crop
+  segment, keypoint set, face embedding and report (``ON DELETE CASCADE``), redacts the
+  candidate's name and file paths from other candidates' reports (a reuse finding that named
+  them) and from the audit details, and zeroes the freed pages (``secure_delete``); a WAL
+  is checkpointed and truncated.
+* Retention: ``library.retention_days`` (0 = keep forever); :meth:`Library.apply_retention`
+  erases candidates whose last activity (created, file added, analysed) is older, one log line
+  per candidate. Runs when a library opens.
+* Audit: :meth:`Library.audit` rows say who (OS user), what (analysis, export, erasure...),
+  which candidate (by id only, so erasure leaves no name behind) and when.
+* Watchlists: :meth:`Library.export_watchlist` / :meth:`Library.import_watchlist` share face
+  embeddings and perceptual hashes, never photos or paths (``docs/watchlist-format.md``).
 """
 
 from __future__ import annotations
@@ -32,8 +48,9 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from . import hashing
+from . import hashing, privacy
 from .base import MediaError
+from .settings import setting, validate
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +58,17 @@ LIBRARY_FILE = "library.sqlite"
 ENV_LIBRARY = "TELLTALE_LIBRARY"
 ROLES = ("video", "id", "photo")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+RETENTION_DAYS = setting(
+    "library.retention_days", 0.0, 0.0, 3650.0,
+    "How long a candidate's media, faces and reports are kept after their last activity "
+    "(created, file added, analysed); older candidates are erased when the library opens. 0 = keep forever.",
+    "days",
+)
+SECONDS_PER_DAY = 86_400.0
+ERASED_NAME = "[erased candidate]"
+ERASED_FILE = "[erased file]"
+"""What an erased candidate's name and file paths become in other candidates' reports."""
 
 # --------------------------------------------------------------------------- schema
 
@@ -121,6 +149,14 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 detail TEXT)""",
         ],
     ),
+    (
+        3,
+        "library-wide policy values (retention); audit by subject",
+        [
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE INDEX audit_subject ON audit(subject)",
+        ],
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -131,6 +167,49 @@ class LibraryError(Exception):
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _timestamp(iso: str) -> float:
+    """Seconds since the epoch of a stored ISO-8601 time (naive times are UTC)."""
+    try:
+        t = datetime.fromisoformat(iso)
+    except ValueError:
+        return float("-inf")
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.timestamp()
+
+
+def redact(value: Any, name: str, paths: Sequence[str]) -> Any:
+    """``value`` (JSON data) with ``name`` and ``paths`` (and the paths' file names) replaced by
+    :data:`ERASED_NAME` / :data:`ERASED_FILE`, in whole strings and inside sentences."""
+    import re
+
+    bases = sorted({Path(p).name for p in paths if Path(p).name}, key=len, reverse=True)
+    name_re = re.compile(r"(?<!\w)" + re.escape(name) + r"(?!\w)") if name else None
+
+    def clean(text: str) -> str:
+        if text == name:
+            return ERASED_NAME
+        for p in paths:
+            text = text.replace(p, ERASED_FILE)
+        for b in bases:
+            text = re.sub(r"(?<![\w.-])" + re.escape(b) + r"(?![\w.-])", ERASED_FILE, text)
+        if name_re is not None:
+            text = name_re.sub(ERASED_NAME, text)
+        return text
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            return clean(v)
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, dict):
+            return {clean(k) if isinstance(k, str) else k: x if str(k).endswith("_png") else walk(x)
+                    for k, x in v.items()}  # evidence images (base64 PNG) stay intact
+        return v
+
+    return walk(value)
 
 
 def default_path() -> Path:
@@ -226,7 +305,18 @@ def file_sha256(path: str | Path) -> tuple[str, int]:
 class Library:
     """The case store. Thread-safe (one connection behind a lock); use as a context manager."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        retention_days: float | None = None,
+        apply_retention: bool = True,
+    ) -> None:
+        """Open (or create) the library at ``path``.
+
+        ``retention_days``: this session's retention (see :data:`RETENTION_DAYS`); None uses the
+        value stored in the library (``telltale library retention --days N``), else the
+        setting's default. ``apply_retention``: erase expired candidates now (the default).
+        """
         self.path = Path(path) if path is not None else default_path()
         self._lock = threading.RLock()
         self._depth = 0
@@ -237,19 +327,23 @@ class Library:
         self._face_owner: dict[int, tuple[int | None, int | None, int | None, str]] = {}
         self._by_sha: dict[str, list[int]] = {}
         self._whole_cid = np.zeros(0, dtype=np.int64)
+        self._retention_override = validate(RETENTION_DAYS.key, retention_days) if retention_days is not None else None
         memory = str(self.path) == ":memory:"
         if not memory:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not self.path.exists():
-                fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
-                os.close(fd)
+            privacy.make_private_dir(self.path.parent)
+            privacy.create_private_file(self.path)
+            for side in privacy.sqlite_files(self.path):
+                privacy.tighten(side)
         try:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA secure_delete = ON")
+            self._db.execute("PRAGMA temp_store = MEMORY")  # no temporary files in TMPDIR
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise LibraryError(f"{self.path}: not a Telltale library or damaged ({exc})") from exc
+        if apply_retention:
+            self.apply_retention()
 
     # -- lifecycle -----------------------------------------------------------------
     def close(self) -> None:
@@ -324,11 +418,94 @@ class Library:
             (_now(), user, action, subject, json.dumps(dict(detail or {}))),
         )
 
-    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        rows = self._db.execute(
-            "SELECT at, user, action, subject, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,)
-        ).fetchall()
-        return [{"at": a, "user": u, "action": ac, "subject": s, "detail": json.loads(d or "{}")} for a, u, ac, s, d in rows]
+    def audit(self, action: str, candidate_id: Any = None, detail: Mapping[str, Any] | None = None) -> None:
+        """Record that the OS user running this process did ``action`` (e.g. "analysis",
+        "export", "erase-candidate") now, on the candidate (a name, id or row; named in the log
+        by id only) or on nothing. ``detail``: JSON-serialisable facts (paths, counts)."""
+        with self._lock:
+            subject = None
+            if candidate_id is not None:
+                subject = f"candidate#{self._candidate_id(candidate_id)}"
+            with self.transaction():
+                self._audit(action, subject, detail)
+
+    def log_export(self, candidate: Any, path: str | Path, kind: str = "report") -> None:
+        """Audit an export of the candidate's data (report PDF/JSON, watchlist...) to ``path``.
+        The app and the CLI call this after writing the file."""
+        self.audit("export", candidate, {"kind": kind, "path": str(Path(path).absolute())})
+
+    def audit_log(self, limit: int = 100, candidate: Any = None) -> list[dict[str, Any]]:
+        """The newest audit entries first: id, at (UTC ISO-8601), user, action, subject, detail."""
+        with self._lock:
+            if candidate is not None:
+                rows = self._db.execute(
+                    "SELECT id, at, user, action, subject, detail FROM audit WHERE subject = ? ORDER BY id DESC LIMIT ?",
+                    (f"candidate#{self._candidate_id(candidate)}", limit),
+                ).fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT id, at, user, action, subject, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,)
+                ).fetchall()
+        return [{"id": i, "at": a, "user": u, "action": ac, "subject": s, "detail": json.loads(d or "{}")}
+                for i, a, u, ac, s, d in rows]
+
+    # -- policy values -------------------------------------------------------------
+    def _get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    @property
+    def retention_days(self) -> float:
+        """Days a candidate is kept after their last activity (0 = forever): this session's
+        value, else the library's stored policy, else the setting's default."""
+        if self._retention_override is not None:
+            return self._retention_override
+        with self._lock:
+            stored = self._get_meta(RETENTION_DAYS.key)
+        return float(stored) if stored is not None else RETENTION_DAYS.default
+
+    def set_retention_days(self, days: float) -> None:
+        """Store the library's retention policy (validated against the setting's range)."""
+        value = validate(RETENTION_DAYS.key, days)
+        with self._lock, self.transaction():
+            self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (RETENTION_DAYS.key, repr(value)))
+            self._audit("set-retention", None, {"days": value})
+
+    def last_activity(self) -> dict[int, str]:
+        """Per candidate id: the latest of created, file added, faces stored, report saved."""
+        with self._lock:
+            rows = self._db.execute(
+                """SELECT c.id, MAX(c.created_at,
+                          COALESCE((SELECT MAX(added_at) FROM media m WHERE m.candidate_id = c.id), ''),
+                          COALESCE((SELECT MAX(added_at) FROM faces f WHERE f.candidate_id = c.id), ''),
+                          COALESCE((SELECT MAX(created_at) FROM reports r WHERE r.candidate_id = c.id), ''))
+                   FROM candidates c"""
+            ).fetchall()
+        return {int(cid): str(at) for cid, at in rows}
+
+    def expired_candidates(self, now: datetime | None = None) -> list[int]:
+        """Ids of candidates whose last activity is older than the retention (none when 0)."""
+        days = self.retention_days
+        if days <= 0:
+            return []
+        now = now or datetime.now(timezone.utc)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=timezone.utc)
+        cutoff = now.timestamp() - days * SECONDS_PER_DAY
+        return sorted(cid for cid, at in self.last_activity().items() if _timestamp(at) < cutoff)
+
+    def apply_retention(self, now: datetime | None = None) -> list[int]:
+        """Erase every expired candidate the same way as :meth:`erase_candidate`; one log line
+        per candidate (by id). Returns the erased candidate ids."""
+        erased = []
+        for cid in self.expired_candidates(now):
+            try:
+                n = self.erase_candidate(cid, reason="retention")
+            except LibraryError:
+                continue  # erased meanwhile by another connection
+            log.info("retention (%g days): erased candidate #%d and %d file(s) derived data", self.retention_days, cid, n)
+            erased.append(cid)
+        return erased
 
     # -- candidates ----------------------------------------------------------------
     def add_candidate(self, name: str) -> int:
@@ -384,18 +561,193 @@ class Library:
             raise LibraryError(f"no candidate named {candidate!r}")
         return row.id
 
-    def erase_candidate(self, candidate: Any) -> int:
-        """Delete the candidate and everything derived from their media (cascade). Returns rows
-        of media removed. The library file keeps no copy (secure_delete)."""
+    def erase_candidate(self, candidate: Any, reason: str = "request", vacuum: bool = False) -> int:
+        """Erase the candidate and everything derived from their media. Returns the number of
+        media rows removed.
+
+        Gone: the candidate row, every media row (photos, ID photos, recordings), their hashes,
+        crop segments, ORB keypoints and face embeddings, every report (with the face crops
+        inside), and the in-memory search index and face cache entries. Other candidates'
+        reports that named this candidate (a reuse match) keep the finding but their name
+        and file paths become :data:`ERASED_NAME` / :data:`ERASED_FILE`; audit entries about
+        the candidate keep who/what/when but lose paths. Freed pages are zeroed
+        (``secure_delete``), a WAL is checkpointed and truncated; ``vacuum`` also rebuilds the
+        file. ``reason``: "request" or "retention" (audited).
+        """
         with self._lock:
             cid = self._candidate_id(candidate)
             name = self._db.execute("SELECT name FROM candidates WHERE id = ?", (cid,)).fetchone()[0]
+            media = self._db.execute("SELECT path, sha256 FROM media WHERE candidate_id = ?", (cid,)).fetchall()
+            paths = sorted({str(p) for p, _sha in media if p}, key=len, reverse=True)
             with self.transaction():
-                n = self._db.execute("SELECT COUNT(*) FROM media WHERE candidate_id = ?", (cid,)).fetchone()[0]
+                counts = {
+                    table: int(self._db.execute(f"SELECT COUNT(*) FROM {table} WHERE candidate_id = ?", (cid,)).fetchone()[0])
+                    for table in ("media", "faces", "reports")
+                }
                 self._db.execute("DELETE FROM candidates WHERE id = ?", (cid,))
-                self._audit("erase-candidate", f"candidate#{cid}", {"media": n})
-            log.info("erased candidate %s (%d media)", name, n)
-            return int(n)
+                redacted = self._redact_others(name, paths)
+                self._db.execute(
+                    "UPDATE audit SET detail = ? WHERE subject = ? AND detail LIKE '%path%'",
+                    (json.dumps({"redacted": True}), f"candidate#{cid}"),
+                )
+                self._audit("erase-candidate", f"candidate#{cid}", {**counts, "reason": reason, "reports_redacted": redacted})
+            for _path, sha in media:
+                hashing._face_cache.pop(sha, None)
+            self._scrub(vacuum)
+            log.info("erased candidate #%d (%d file(s), %d face(s), %d report(s); %s)",
+                     cid, counts["media"], counts["faces"], counts["reports"], reason)
+            return counts["media"]
+
+    def _redact_others(self, name: str, paths: Sequence[str]) -> int:
+        """Replace an erased candidate's name and file paths inside the other stored reports."""
+        needles = {name, *paths}
+        needles |= {json.dumps(n)[1:-1] for n in list(needles)}  # as json.dumps stores them
+        clauses = " OR ".join("instr(report, ?) > 0" for _ in needles)
+        rows = self._db.execute(f"SELECT id, report FROM reports WHERE {clauses}", tuple(needles)).fetchall()
+        for rid, text in rows:
+            cleaned = redact(json.loads(text), name, paths)
+            self._db.execute("UPDATE reports SET report = ? WHERE id = ?", (json.dumps(cleaned), rid))
+        return len(rows)
+
+    def _scrub(self, vacuum: bool = False) -> None:
+        """After an erasure: no old copy of the pages left in a WAL; optionally rebuild the file."""
+        mode = str(self._db.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+        if mode == "wal":
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if vacuum:
+            self._db.execute("VACUUM")  # temp_store = MEMORY: the copy is made in memory, not in TMPDIR
+            if mode == "wal":
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def erase_collection(self, name: str) -> int:
+        """Erase a reference collection (e.g. an imported watchlist) and all its hashes and
+        faces. Returns the number of media rows removed."""
+        with self._lock:
+            row = self._db.execute("SELECT id FROM collections WHERE name = ?", (name.strip(),)).fetchone()
+            if row is None:
+                raise LibraryError(f"no collection named {name!r}")
+            with self.transaction():
+                n = int(self._db.execute("SELECT COUNT(*) FROM media WHERE collection_id = ?", (row[0],)).fetchone()[0])
+                self._db.execute("DELETE FROM collections WHERE id = ?", (row[0],))
+                self._audit("erase-collection", name.strip(), {"media": n})
+            self._scrub()
+            return n
+
+    # -- watchlists ------------------------------------------------------------------
+    def export_watchlist(
+        self,
+        out: str | Path,
+        candidates: Sequence[Any] = (),
+        collection: str | None = None,
+        label: str = "",
+        note: str = "",
+    ) -> Any:
+        """Write the face embeddings and perceptual hashes of ``candidates`` (names, ids or rows)
+        or of one ``collection`` to ``out`` as a watchlist (docs/watchlist-format.md): no
+        photos, no paths or file names, no candidate names; each candidate is a numbered
+        persona. The file is written owner-only and the export is audited per candidate.
+        Returns the :class:`detectors.watchlist.Watchlist`."""
+        from . import watchlist as wl
+
+        if not label.strip():
+            raise ValueError("a watchlist needs a label")
+        if bool(list(candidates)) == (collection is not None):
+            raise ValueError("give candidates or a collection, not both or neither")
+        with self._lock:
+            if collection is not None:
+                row = self._db.execute("SELECT id FROM collections WHERE name = ?", (collection.strip(),)).fetchone()
+                if row is None:
+                    raise LibraryError(f"no collection named {collection!r}")
+                owners = [("collection_id", int(row[0]), 0)]
+                source: dict[str, Any] = {"collection": True}
+            else:
+                ids = list(dict.fromkeys(self._candidate_id(c) for c in candidates))
+                owners = [("candidate_id", cid, i + 1) for i, cid in enumerate(ids)]
+                source = {"candidates": len(ids)}
+            entries: list[Any] = []
+            counts: dict[int, int] = {}
+            for column, owner, persona in owners:
+                found = self._watch_entries(column, owner, persona)
+                counts[owner] = len(found)
+                entries += found
+            watch = wl.Watchlist(label.strip(), wl.now_iso(), tuple(entries), note=note, source=source)
+            path = Path(watch.write(out)).absolute()
+            with self.transaction():
+                for column, owner, _persona in owners:
+                    subject = f"candidate#{owner}" if column == "candidate_id" else f"collection:{collection}"
+                    self._audit("export-watchlist", subject, {"path": str(path), "label": watch.label, "entries": counts[owner]})
+        log.info("watchlist %r: %d entries (%d persona(s)) written to %s", watch.label, len(entries), watch.personas, path)
+        return watch
+
+    def _watch_entries(self, column: str, owner: int, persona: int) -> list[Any]:
+        from . import watchlist as wl
+
+        assert column in ("candidate_id", "collection_id")
+        db = self._db
+        out = []
+        media = db.execute(f"SELECT id, role, width, height, sha256 FROM media WHERE {column} = ? ORDER BY id", (owner,)).fetchall()
+        for mid, role, w, h, sha in media:
+            frows = db.execute("SELECT embedding, face_hash FROM faces WHERE media_id = ? ORDER BY id", (mid,)).fetchall()
+            faces = wl.faces_of([f[0] for f in frows], [f[1] for f in frows])
+            hrow = db.execute(
+                "SELECT phash, dhash, phash_trim, dhash_trim FROM image_hashes WHERE media_id = ?", (mid,)
+            ).fetchone()
+            if hrow is not None and role in ("id", "photo"):
+                segs = [v for (v,) in db.execute("SELECT value FROM segments WHERE media_id = ? ORDER BY seq", (mid,))]
+                out.append(wl.WatchEntry(
+                    "photo", role, persona, faces,
+                    {k: hashing.to_unsigned(int(v)) for k, v in zip(hashing.WHOLE_HASH_KINDS, hrow)},
+                    tuple(hashing.to_unsigned(int(v)) for v in segs), w, h, sha or None,
+                ))
+            elif faces:
+                out.append(wl.WatchEntry("interview", "video", persona, faces))
+        loose = db.execute(
+            f"SELECT embedding, face_hash FROM faces WHERE {column} = ? AND media_id IS NULL ORDER BY id", (owner,)
+        ).fetchall()
+        faces = wl.faces_of([f[0] for f in loose], [f[1] for f in loose])
+        if faces:
+            out.append(wl.WatchEntry("interview", "video", persona, faces))
+        return out
+
+    def import_watchlist(self, source: Any, name: str | None = None, replace: bool = False) -> tuple[str, int]:
+        """Store a watchlist (a path or a Watchlist) as a reference collection named ``name``
+        (default "watchlist: LABEL"); searches and the reuse check then find its faces and
+        photos. An existing collection of that name is an error unless ``replace``. Returns
+        (collection name, entries stored). All or nothing: one transaction."""
+        from . import watchlist as wl
+
+        watch = source if isinstance(source, wl.Watchlist) else wl.Watchlist.read(source)
+        coll_name = (name or f"watchlist: {watch.label}").strip()
+        with self._lock:
+            if self._db.execute("SELECT 1 FROM collections WHERE name = ?", (coll_name,)).fetchone():
+                if not replace:
+                    raise LibraryError(f"a collection named {coll_name!r} already exists (choose another name or replace it)")
+                self.erase_collection(coll_name)
+            now = _now()
+            with self.transaction() as db:
+                coll = self.add_collection(coll_name, f"watchlist {watch.label!r} of {watch.created_at}")
+                for i, entry in enumerate(watch.entries):
+                    label = wl.entry_label(watch.label, i, entry)
+                    if entry.kind == "photo":
+                        self.add_encoded(None, label, entry.role, entry.encoded(), sha256=entry.sha256 or "", collection=coll)
+                        continue
+                    cur = db.execute(
+                        "INSERT INTO media(collection_id, path, role, sha256, size, added_at) VALUES (?, ?, 'video', '', 0, ?)",
+                        (coll, label, now),
+                    )
+                    db.executemany(
+                        "INSERT INTO faces(collection_id, media_id, source, embedding, face_hash, added_at) "
+                        "VALUES (?, ?, 'interview', ?, ?, ?)",
+                        [(coll, cur.lastrowid, np.asarray(f.embedding, np.float32).tobytes(),
+                          hashing.to_signed(f.face_hash) if f.face_hash is not None else None, now) for f in entry.faces],
+                    )
+                detail = {"label": watch.label, "created_at": watch.created_at, "entries": len(watch.entries),
+                          "version": watch.version}
+                if not isinstance(source, wl.Watchlist):
+                    detail["file"] = str(Path(source).absolute())
+                self._audit("import-watchlist", coll_name, detail)
+        log.info("watchlist %r imported as %r: %d entries", watch.label, coll_name, len(watch.entries))
+        return coll_name, len(watch.entries)
 
     # -- collections -----------------------------------------------------------------
     def add_collection(self, name: str, folder: str | Path | None = None) -> int:
@@ -656,7 +1008,8 @@ class Library:
 
     # -- reports -------------------------------------------------------------------
     def save_report(self, candidate: Any, report_dict: Mapping[str, Any]) -> None:
-        """Store a JSON report (history is kept; the latest is the candidate's score)."""
+        """Store a JSON report (history is kept; the latest is the candidate's score) and audit
+        it as an "analysis" by the current OS user."""
         from .base import jsonable
 
         with self._lock:
@@ -668,7 +1021,10 @@ class Library:
                     (cid, _now(), float(score) if score is not None else None, report_dict.get("verdict"),
                      json.dumps(jsonable(report_dict))),
                 )
-                self._audit("save-report", f"candidate#{cid}")
+                self._audit("analysis", f"candidate#{cid}", {
+                    "score": float(score) if score is not None else None, "verdict": report_dict.get("verdict"),
+                    "files": len(report_dict.get("media") or []),
+                })
 
     def latest_report(self, candidate: Any) -> dict[str, Any] | None:
         with self._lock:

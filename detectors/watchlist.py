@@ -1,0 +1,250 @@
+"""Watchlists: face embeddings and perceptual hashes of known fake personas, without photos.
+
+A hiring team that caught a fake candidate can share what Telltale needs to recognise the same
+face or the same photo again, and nothing a person could look at: no image bytes, no file
+paths or file names, no candidate names. The format is documented (versioned) in
+``docs/watchlist-format.md``; :class:`Watchlist` reads and writes it and refuses anything it
+does not understand. :meth:`detectors.library.Library.export_watchlist` builds one from chosen
+candidates or a collection; :meth:`detectors.library.Library.import_watchlist` stores one as a
+reference collection that every search (and the reuse check) then looks at.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from . import hashing, privacy
+
+log = logging.getLogger(__name__)
+
+FORMAT = "telltale-watchlist"
+VERSION = 1
+"""Format version written; readers accept versions up to this one (see docs/watchlist-format.md)."""
+
+EMBEDDING_DIMS = 128
+EMBEDDING_DECIMALS = 7
+"""Decimals kept per embedding value (dlib values are about ±0.3; 1e-7 changes no distance)."""
+MAX_ENTRIES = 100_000
+"""A file with more entries is refused (protects the importer from a runaway file)."""
+KINDS = ("photo", "interview")
+ROLES = ("id", "photo", "video")
+EMBEDDING_MODEL = "dlib_face_recognition_resnet_model_v1 (face_recognition 1.3), 128 float32, Euclidean; same person < 0.6"
+HASH_DESCRIPTION = (
+    "64-bit perceptual hashes as 16 hex digits: phash/dhash of the whole image (imagehash 8x8), "
+    "phash_trim/dhash_trim of the image with uniform borders trimmed, segments = pHashes of crop "
+    "tiles, face_hash = pHash of the eye-aligned face crop (detectors/hashing.py)"
+)
+
+
+class WatchlistError(ValueError):
+    """The file is not a watchlist this Telltale can read (the message says why)."""
+
+
+def _hex(value: int) -> str:
+    return f"{hashing.to_unsigned(int(value)) & ((1 << 64) - 1):016x}"
+
+
+def _unhex(text: Any, what: str) -> int:
+    if not isinstance(text, str) or len(text) != 16:
+        raise WatchlistError(f"{what}: expected 16 hex digits, got {text!r}")
+    try:
+        return int(text, 16)
+    except ValueError as exc:
+        raise WatchlistError(f"{what}: not hexadecimal: {text!r}") from exc
+
+
+@dataclass(frozen=True)
+class WatchFace:
+    embedding: np.ndarray  # (128,) float32
+    face_hash: int | None = None  # unsigned 64-bit
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "embedding": [round(float(v), EMBEDDING_DECIMALS) for v in np.asarray(self.embedding, np.float32)],
+            "face_hash": _hex(self.face_hash) if self.face_hash is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> "WatchFace":
+        if not isinstance(d, Mapping):
+            raise WatchlistError(f"{where}: a face must be an object")
+        emb = d.get("embedding")
+        if not isinstance(emb, list) or len(emb) != EMBEDDING_DIMS:
+            raise WatchlistError(f"{where}: embedding must be a list of {EMBEDDING_DIMS} numbers")
+        try:
+            arr = np.asarray([float(v) for v in emb], dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise WatchlistError(f"{where}: embedding holds a non-number") from exc
+        if not np.all(np.isfinite(arr)):
+            raise WatchlistError(f"{where}: embedding holds a non-finite number")
+        fh = d.get("face_hash")
+        return cls(arr, _unhex(fh, f"{where}.face_hash") if fh is not None else None)
+
+
+@dataclass(frozen=True)
+class WatchEntry:
+    """One photo (hashes and its faces) or one interview recording (faces only)."""
+
+    kind: str  # "photo" | "interview"
+    role: str  # "id" | "photo" | "video"
+    persona: int  # entries with the same number came from the same candidate (1, 2, ...); 0 = unknown
+    faces: tuple[WatchFace, ...] = ()
+    hashes: Mapping[str, int] | None = None  # WHOLE_HASH_KINDS -> unsigned 64-bit
+    segments: tuple[int, ...] = ()
+    width: int | None = None
+    height: int | None = None
+    sha256: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"kind": self.kind, "role": self.role, "persona": self.persona}
+        if self.kind == "photo":
+            d["width"], d["height"] = self.width, self.height
+            d["sha256"] = self.sha256 or None
+            d["hashes"] = {k: _hex(v) for k, v in (self.hashes or {}).items()}
+            d["segments"] = [_hex(v) for v in self.segments]
+        d["faces"] = [f.to_dict() for f in self.faces]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> "WatchEntry":
+        if not isinstance(d, Mapping):
+            raise WatchlistError(f"{where}: an entry must be an object")
+        kind, role = d.get("kind"), d.get("role")
+        if kind not in KINDS:
+            raise WatchlistError(f"{where}: kind must be one of {KINDS}, not {kind!r}")
+        if role not in ROLES:
+            raise WatchlistError(f"{where}: role must be one of {ROLES}, not {role!r}")
+        persona = d.get("persona", 0)
+        if not isinstance(persona, int) or persona < 0:
+            raise WatchlistError(f"{where}: persona must be a whole number >= 0")
+        faces_raw = d.get("faces", [])
+        if not isinstance(faces_raw, list):
+            raise WatchlistError(f"{where}: faces must be a list")
+        faces = tuple(WatchFace.from_dict(f, f"{where}.faces[{i}]") for i, f in enumerate(faces_raw))
+        if kind == "interview":
+            if not faces:
+                raise WatchlistError(f"{where}: an interview entry needs at least one face")
+            return cls(kind, role, persona, faces)
+        hashes_raw = d.get("hashes")
+        if not isinstance(hashes_raw, Mapping) or set(hashes_raw) != set(hashing.WHOLE_HASH_KINDS):
+            raise WatchlistError(f"{where}: hashes must have exactly {', '.join(hashing.WHOLE_HASH_KINDS)}")
+        hashes = {k: _unhex(hashes_raw[k], f"{where}.hashes.{k}") for k in hashing.WHOLE_HASH_KINDS}
+        segs_raw = d.get("segments", [])
+        if not isinstance(segs_raw, list):
+            raise WatchlistError(f"{where}: segments must be a list")
+        segments = tuple(_unhex(v, f"{where}.segments[{i}]") for i, v in enumerate(segs_raw))
+        sha = d.get("sha256")
+        if sha is not None and (not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
+            raise WatchlistError(f"{where}: sha256 must be 64 lowercase hex digits or null")
+        w, h = d.get("width"), d.get("height")
+        for v, n in ((w, "width"), (h, "height")):
+            if v is not None and (not isinstance(v, int) or v <= 0):
+                raise WatchlistError(f"{where}: {n} must be a positive whole number or null")
+        return cls(kind, role, persona, faces, hashes, segments, w, h, sha)
+
+    def encoded(self) -> hashing.Encoded:
+        """The entry as the library stores a photo (no keypoints: the file carries none)."""
+        faces = tuple(hashing.FaceCode((0, 0, 0, 0), f.embedding, f.face_hash) for f in self.faces)
+        return hashing.Encoded(self.width or 0, self.height or 0, dict(self.hashes or {}), tuple(self.segments),
+                               faces, None, self.sha256)
+
+
+@dataclass(frozen=True)
+class Watchlist:
+    label: str
+    created_at: str  # ISO-8601 UTC
+    entries: tuple[WatchEntry, ...]
+    version: int = VERSION
+    note: str = ""
+    source: Mapping[str, Any] = field(default_factory=dict)  # {"candidates": n} or {"collection": True}
+
+    @property
+    def personas(self) -> int:
+        return len({e.persona for e in self.entries if e.persona})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": self.version,
+            "label": self.label,
+            "created_at": self.created_at,
+            "note": self.note,
+            "source": dict(self.source),
+            "embedding_model": EMBEDDING_MODEL,
+            "hashes": HASH_DESCRIPTION,
+            "entries": [e.to_dict() for e in self.entries],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n"
+
+    def write(self, path: str | Path) -> Path:
+        """Write the file owner-only (0600): it holds biometric data."""
+        return privacy.write_private(path, self.to_json())
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "Watchlist":
+        if not isinstance(d, Mapping) or d.get("format") != FORMAT:
+            raise WatchlistError(f"not a Telltale watchlist (format must be {FORMAT!r})")
+        version = d.get("version")
+        if not isinstance(version, int) or version < 1:
+            raise WatchlistError(f"version must be a whole number >= 1, got {version!r}")
+        if version > VERSION:
+            raise WatchlistError(f"written by a newer Telltale (watchlist version {version}, this one reads up to {VERSION})")
+        label = d.get("label")
+        if not isinstance(label, str) or not label.strip():
+            raise WatchlistError("label must be a non-empty string")
+        created = d.get("created_at")
+        try:
+            datetime.fromisoformat(str(created))
+        except ValueError as exc:
+            raise WatchlistError(f"created_at must be an ISO-8601 time, got {created!r}") from exc
+        entries = d.get("entries")
+        if not isinstance(entries, list):
+            raise WatchlistError("entries must be a list")
+        if len(entries) > MAX_ENTRIES:
+            raise WatchlistError(f"{len(entries)} entries; at most {MAX_ENTRIES} are accepted")
+        parsed = tuple(WatchEntry.from_dict(e, f"entries[{i}]") for i, e in enumerate(entries))
+        src = d.get("source") if isinstance(d.get("source"), Mapping) else {}
+        return cls(label.strip(), str(created), parsed, version, str(d.get("note") or ""), src)
+
+    @classmethod
+    def read(cls, path: str | Path) -> "Watchlist":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise WatchlistError(f"{path}: cannot be read as JSON ({exc})") from exc
+        try:
+            return cls.from_dict(data)
+        except WatchlistError as exc:
+            raise WatchlistError(f"{path}: {exc}") from exc
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def entry_label(label: str, index: int, entry: WatchEntry) -> str:
+    """What an imported entry is called in search results (stands in for a file name)."""
+    safe = label.replace("/", "-").replace("\\", "-")
+    persona = f" persona {entry.persona}" if entry.persona else ""
+    what = {"id": "ID photo", "photo": "photo", "video": "interview"}[entry.role]
+    return f"watchlist {safe}:{persona} {what} #{index + 1}".replace(":  ", ": ")
+
+
+def faces_of(embeddings: Sequence[bytes], face_hashes: Sequence[int | None]) -> tuple[WatchFace, ...]:
+    out = []
+    for blob, fh in zip(embeddings, face_hashes):
+        emb = np.frombuffer(blob, dtype=np.float32)
+        if emb.shape[0] != EMBEDDING_DIMS or not np.all(np.isfinite(emb)):
+            continue
+        out.append(WatchFace(emb.copy(), hashing.to_unsigned(int(fh)) if fh is not None else None))
+    return tuple(out)
+
