@@ -186,6 +186,11 @@ of the windows agrees, and it is strong (PEAK_CORR_FULL). Weaker peaks arise by 
 noisy small face and any voice: measured on the fixture (64-72 px faces with sensor noise, a still
 mouth or another voice): sharpness 0.02-0.10 with consistency up to 1.0 (the 3 s windows overlap)."""
 
+LOCK_MIN_SPEECH_S = 3.0
+"""...and only over this much speech (s, with the face in view): with less, one or two 3 s windows
+decide alone and a chance peak looks sharp and consistent (measured: the first 5 s of a stage clip,
+1.9 s of speech, 78 px face: sharpness 0.14, consistency 1.0, peak 0.58, at a wrong -722 ms)."""
+
 LIPS_READABLE_MIN = 0.5
 """Below this readability (0..1) the parts that read the lips' motion do not count at all."""
 
@@ -323,7 +328,8 @@ class Readability:
 def lip_readability(landmarks: np.ndarray, est: "SyncEstimate") -> Readability:
     noise = landmark_noise(landmarks)
     steady = 1.0 - _ramp(noise, LIP_NOISE_OK, LIP_NOISE_BAD) if math.isfinite(noise) else 0.0
-    locked = float(est.sharpness >= SHARPNESS_FULL and est.consistency >= LOCK_CONSISTENCY_MIN and est.peak_corr >= PEAK_CORR_FULL)
+    locked = float(est.sharpness >= SHARPNESS_FULL and est.consistency >= LOCK_CONSISTENCY_MIN
+                   and est.peak_corr >= PEAK_CORR_FULL and est.speech_s >= LOCK_MIN_SPEECH_S)
     return Readability(noise, steady, locked, max(steady, locked))
 
 

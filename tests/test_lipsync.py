@@ -109,3 +109,16 @@ def test_steady_landmarks_read_as_readable(talking_head_factory) -> None:
     assert f.evidence["landmark_noise"] < LIP_NOISE_OK
     assert f.evidence["lips_readable"] and not f.evidence["cannot_judge"]
     assert f.evidence["lip_readability"] == 1.0
+
+
+def test_revoiced_clip_scores_above_in_sync(talking_head_factory) -> None:
+    """Lips speaking one utterance, the voice another (a re-voiced clip, steady landmarks): no
+    clean lock, the mouth moves in the voice's pauses, and the risk is above the in-sync clip's."""
+    revoiced = _analyze(talking_head_factory(duration_s=8.0, seed=1, voice_seed=7))
+    in_sync = _analyze(talking_head_factory(duration_s=CLIP_S, audio_offset_s=0.0, seed=1))
+    r, s = revoiced.evidence, in_sync.evidence
+    print("revoiced", revoiced.risk, r["risk_parts"], r["silence_over_speech_motion"], "| in sync", in_sync.risk, s["silence_over_speech_motion"])
+    assert r["lips_readable"]
+    assert r["peak_correlation"] < s["peak_correlation"] - 0.2
+    assert r["silence_over_speech_motion"] > 0.9 > s["silence_over_speech_motion"]
+    assert revoiced.risk > 0.3 and in_sync.risk < 0.1
