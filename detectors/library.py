@@ -500,10 +500,9 @@ class Library:
         erased = []
         for cid in self.expired_candidates(now):
             try:
-                n = self.erase_candidate(cid, reason="retention")
+                self.erase_candidate(cid, reason="retention")  # logs the one line for this candidate
             except LibraryError:
                 continue  # erased meanwhile by another connection
-            log.info("retention (%g days): erased candidate #%d and %d file(s) derived data", self.retention_days, cid, n)
             erased.append(cid)
         return erased
 
@@ -594,8 +593,9 @@ class Library:
             for _path, sha in media:
                 hashing._face_cache.pop(sha, None)
             self._scrub(vacuum)
+            why = f"retention of {self.retention_days:g} days" if reason == "retention" else reason
             log.info("erased candidate #%d (%d file(s), %d face(s), %d report(s); %s)",
-                     cid, counts["media"], counts["faces"], counts["reports"], reason)
+                     cid, counts["media"], counts["faces"], counts["reports"], why)
             return counts["media"]
 
     def _redact_others(self, name: str, paths: Sequence[str]) -> int:

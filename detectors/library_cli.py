@@ -1,5 +1,10 @@
 """`telltale library ...` and `telltale compare A B`: the case store from the command line.
 
+Data protection commands (issue 8): ``erase`` (a candidate or a collection), ``retention``
+(set and apply how long candidates are kept), ``audit`` (who did what, when),
+``export-report`` (audited), ``export-watchlist`` / ``import-watchlist`` (embeddings and
+hashes only, docs/watchlist-format.md). Every file written here is owner-only (0600).
+
 ``register(subparsers)`` adds the subcommands to the main CLI (detectors/cli.py); every
 handler reads ``args.library`` (a path or None for the default library) and returns an exit
 code. ``main(argv)`` runs them standalone (tests, or ``python -m detectors.library_cli``).
@@ -28,9 +33,11 @@ def _open(args: argparse.Namespace) -> Any:
 
 
 def _write_json(path: str | None, data: Any) -> None:
+    from .privacy import write_private
+
     if not path:
         return
-    Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    write_private(path, json.dumps(data, indent=2) + "\n")
     print(f"Written to {path}")
 
 
@@ -88,7 +95,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     for m in matches:
         owner = m.candidate if m.candidate is not None else f"[{m.collection}]"
         print(f"{m.kind:<10} {m.distance:6.3f}  {owner:<24} {m.file}  ({m.detail.get('method')})")
-    _write_json(args.json, {"query": str(args.file), "matches": [m.to_dict() for m in matches]})
+    if args.json:
+        _write_json(args.json, {"query": str(args.file), "matches": [m.to_dict() for m in matches]})
+        with _open(args) as lib:
+            lib.audit("export", None, {"kind": "search", "path": str(Path(args.json).absolute()), "matches": len(matches)})
     return EXIT_OK
 
 
@@ -107,19 +117,103 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_erase(args: argparse.Namespace) -> int:
     from .library import LibraryError
 
+    what = f"candidate {args.candidate}" if args.candidate else f"collection {args.collection}"
     if not args.yes:
         if not sys.stdin.isatty():
             print("telltale: erasing needs --yes when not run interactively", file=sys.stderr)
             return EXIT_USAGE
-        if input(f"Erase {args.candidate} and every photo, face and report of theirs? [y/N] ").strip().lower() != "y":
+        if input(f"Erase {what} and every photo, face and report derived from it? [y/N] ").strip().lower() != "y":
             return EXIT_FAILED
     with _open(args) as lib:
         try:
-            n = lib.erase_candidate(args.candidate)
+            if args.candidate:
+                n = lib.erase_candidate(args.candidate, vacuum=args.vacuum)
+            else:
+                n = lib.erase_collection(args.collection)
         except LibraryError as exc:
             print(f"telltale: {exc}", file=sys.stderr)
             return EXIT_FAILED
-    print(f"{args.candidate}: erased ({n} file(s) and everything derived from them)")
+    print(f"{what}: erased ({n} file(s) and everything derived from them)")
+    return EXIT_OK
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    from .library import Library, RETENTION_DAYS
+
+    with Library(getattr(args, "library", None), apply_retention=False) as lib:
+        if args.days is not None:
+            try:
+                lib.set_retention_days(args.days)
+            except ValueError as exc:
+                print(f"telltale: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+        days = lib.retention_days
+        if days <= 0:
+            print(f"Retention: keep forever ({RETENTION_DAYS.key} = 0)")
+            return EXIT_OK
+        if args.dry_run:
+            ids = lib.expired_candidates()
+            print(f"Retention {days:g} days: {len(ids)} candidate(s) would be erased" + (f" (#{', #'.join(map(str, ids))})" if ids else ""))
+            return EXIT_OK
+        erased = lib.apply_retention()
+    print(f"Retention {days:g} days: {len(erased)} candidate(s) erased" + (f" (#{', #'.join(map(str, erased))})" if erased else ""))
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    with _open(args) as lib:
+        rows = lib.audit_log(limit=args.limit, candidate=args.candidate) if args.candidate else lib.audit_log(limit=args.limit)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for r in rows:
+        detail = ", ".join(f"{k}={v}" for k, v in r["detail"].items())
+        print(f"{r['at']}  {r['user']:<12} {r['action']:<18} {r['subject'] or '-':<16} {detail}")
+    return EXIT_OK
+
+
+def cmd_export_report(args: argparse.Namespace) -> int:
+    from .library import LibraryError
+
+    with _open(args) as lib:
+        try:
+            report = lib.latest_report(args.candidate)
+            if report is None:
+                print(f"telltale: {args.candidate} has no report yet; analyse them first", file=sys.stderr)
+                return EXIT_FAILED
+            _write_json(args.out, report)
+            lib.log_export(args.candidate, args.out, "report-json")
+        except LibraryError as exc:
+            print(f"telltale: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_export_watchlist(args: argparse.Namespace) -> int:
+    from .library import LibraryError
+
+    with _open(args) as lib:
+        try:
+            w = lib.export_watchlist(args.out, candidates=args.candidate or (), collection=args.collection, label=args.label)
+        except (LibraryError, ValueError) as exc:
+            print(f"telltale: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    faces = sum(len(e.faces) for e in w.entries)
+    print(f"Watchlist {w.label!r}: {len(w.entries)} entries, {faces} face(s), no photos; written to {args.out}")
+    return EXIT_OK
+
+
+def cmd_import_watchlist(args: argparse.Namespace) -> int:
+    from .library import LibraryError
+    from .watchlist import WatchlistError
+
+    with _open(args) as lib:
+        try:
+            name, n = lib.import_watchlist(args.file, name=args.name, replace=args.replace)
+        except (LibraryError, WatchlistError) as exc:
+            print(f"telltale: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    print(f"[{name}]: {n} watchlist entries imported from {args.file}")
     return EXIT_OK
 
 
@@ -175,10 +269,43 @@ def register(subparsers: Any) -> None:
     p.add_argument("search", nargs="?", default="")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("erase", help="erase a candidate and everything derived from their media")
-    p.add_argument("--candidate", required=True, metavar="NAME")
+    p = sub.add_parser("erase", help="erase a candidate (or a collection) and everything derived from their media")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--candidate", metavar="NAME")
+    who.add_argument("--collection", metavar="NAME", help="a reference collection or imported watchlist")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--vacuum", action="store_true", help="also rebuild the library file afterwards (slow on big libraries)")
     p.set_defaults(func=cmd_erase)
+
+    p = sub.add_parser("retention", help="show, set and apply how long candidates are kept (library.retention_days)")
+    p.add_argument("--days", type=float, metavar="N", help="store a new retention in the library (0 = keep forever, max 3650)")
+    p.add_argument("--dry-run", action="store_true", help="list who would be erased, erase nothing")
+    p.set_defaults(func=cmd_retention)
+
+    p = sub.add_parser("audit", help="who ran which analysis, export or erasure, and when (newest first)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--candidate", metavar="NAME", help="only this candidate's entries")
+    p.add_argument("--limit", type=int, default=100)
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("export-report", help="write a candidate's latest report as JSON (audited, owner-only file)")
+    p.add_argument("--candidate", required=True, metavar="NAME")
+    p.add_argument("out", metavar="OUT.json")
+    p.set_defaults(func=cmd_export_report)
+
+    p = sub.add_parser("export-watchlist", help="share face embeddings and hashes (no photos) of candidates or a collection")
+    p.add_argument("out", metavar="OUT.json")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--candidate", action="append", metavar="NAME", help="repeatable")
+    src.add_argument("--collection", metavar="NAME")
+    p.add_argument("--label", required=True, metavar="TEXT", help="what the list is, e.g. 'fake personas, Nov 2026'")
+    p.set_defaults(func=cmd_export_watchlist)
+
+    p = sub.add_parser("import-watchlist", help="import a watchlist as a reference collection searched by every analysis")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--name", metavar="NAME", help="collection name (default: 'watchlist: LABEL')")
+    p.add_argument("--replace", action="store_true", help="replace a collection of the same name")
+    p.set_defaults(func=cmd_import_watchlist)
 
     p = subparsers.add_parser("compare", help="compare two photos: same person? same image?")
     p.add_argument("a", metavar="A")
