@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from . import engine
-from .images import pixmap_from_b64, pixmap_from_file, placeholder
+from .images import pixmap_from_b64, pixmap_from_file, video_thumbnail
 from .player import VideoPlayer
 from .timeline import TimelineWidget
 from .widgets import FlowLayout, PictureCard, ScoreBadge, clear_layout, hint_label, section_title
@@ -181,8 +181,9 @@ class CandidatePage(QWidget):
         v.addWidget(self.player, 3)
         self.timeline_holder = QVBoxLayout()
         v.addLayout(self.timeline_holder)
-        v.addWidget(hint_label("Red: face-swap risk per second. Blue: lip-sync offset (audio vs. mouth). "
-                               "Orange: segments where lips and voice do not match. Purple ticks: the frames below. "
+        v.addWidget(hint_label("Red: face-swap risk per second (purple ticks: the frames below). Blue: lip-sync offset "
+                               "(audio vs. mouth) per window. Orange: lips and voice do not match. Green/brown: mouth opening "
+                               "and voice energy. Purple line: face distance to the ID photo (dashed: same-person limit). "
                                "Click the timeline to see that moment."))
         v.addWidget(section_title("Most suspicious frames (face and heat map)"))
         frames = QWidget()
@@ -374,7 +375,7 @@ class CandidatePage(QWidget):
         self.timeline_holder.addWidget(self.timeline)
         for f in ev.top_frames[:TOP_FRAMES_SHOWN]:
             t = engine.finite(f.get("t"))
-            risk = engine.finite(f.get("risk"))
+            risk = engine.finite(engine.first_key(f, "risk", "blend_probability", "score"))
             face = pixmap_from_b64(f.get("face_png"), THUMB)
             heat = pixmap_from_b64(f.get("heatmap_png"), THUMB)
             caption = f"at {t:.1f} s" if t is not None else "frame"
@@ -402,50 +403,73 @@ class CandidatePage(QWidget):
         clear_layout(self.reuse_flow)
         report = self.report or {}
         checks = report.get("checks") or {}
-        # the ID portrait: the photo files of this candidate, then any portrait crop in the evidence
-        cards = 0
+        id_ev = (checks.get("identity") or {}).get("evidence") or {}
+        photo_ev = (checks.get("idphoto") or {}).get("evidence") or {}
+
+        # left: the ID portrait (the face the checks used, else the photo file)
+        portraits: list[tuple[QPixmap | None, str]] = []
+        if id_ev.get("id_face_png"):
+            portraits.append((pixmap_from_b64(id_ev["id_face_png"], THUMB), f"ID photo face\n{Path(str(id_ev.get('id_photo', ''))).name}"))
+        elif photo_ev.get("portrait_png"):
+            portraits.append((pixmap_from_b64(photo_ev["portrait_png"], THUMB), "ID portrait"))
         for r in self.media_rows:
-            if engine.row_get(r, "role") in ("id", "photo"):
+            if engine.row_get(r, "role") in ("id", "photo") and len(portraits) < 3:
                 path = str(engine.row_get(r, "path", ""))
+                if id_ev.get("id_photo") and Path(str(id_ev["id_photo"])).name == Path(path).name:
+                    continue
                 label = "ID photo" if engine.row_get(r, "role") == "id" else "Photo"
-                self.identity_flow.addWidget(PictureCard([pixmap_from_file(path, THUMB)], f"{label}\n{Path(path).name}", THUMB))
-                cards += 1
-        for label, b64 in engine.face_thumbnails(report)[:8]:
-            self.identity_flow.addWidget(PictureCard([pixmap_from_b64(b64, THUMB)], _pretty_key(label), THUMB))
-            cards += 1
-        if cards == 0:
+                portraits.append((pixmap_from_file(path, THUMB), f"{label}\n{Path(path).name}"))
+        for pm, caption in portraits:
+            self.identity_flow.addWidget(PictureCard([pm], caption, THUMB))
+        # right: faces from the interview (the face-swap check's sampled frames)
+        interview = 0
+        for rec in self.recordings:
+            for f in rec.top_frames[:4]:
+                if not f.get("face_png"):
+                    continue
+                t = engine.finite(f.get("t"))
+                card = PictureCard([pixmap_from_b64(f["face_png"], THUMB)],
+                                   f"Interview {Path(rec.path).name}\n" + (f"at {t:.1f} s" if t is not None else ""), THUMB)
+                self.identity_flow.addWidget(card)
+                interview += 1
+        if not portraits and not interview:
             self.identity_flow.addWidget(hint_label("No ID photo or interview face yet."))
         idc = checks.get("identity") or checks.get("idphoto")
         if idc:
-            details = ", ".join(f"{k} {v}" for k, v in engine.scalar_evidence(idc.get("evidence") or {}, 6))
-            self.identity_summary.setText(f"{idc.get('summary', '')}" + (f"  ({details})" if details else ""))
+            lines = [f"<b>{_esc(engine.check_title(n))}</b>: {_esc((checks.get(n) or {}).get('summary', ''))}"
+                     for n in ("identity", "idphoto") if checks.get(n)]
+            med = engine.finite(id_ev.get("median_distance"))
+            thr = engine.finite(id_ev.get("threshold"))
+            if med is not None:
+                lines.append(f"Median face distance interview ↔ ID photo: {med:.2f}" + (f" (same person below {thr:.2f})" if thr else ""))
+            self.identity_summary.setText("<br>".join(lines))
         else:
             self.identity_summary.setText("The identity check has not reported for this candidate.")
 
         matches = engine.reuse_matches(report)
         reuse = checks.get("reuse")
         self.reuse_summary.setText(str(reuse.get("summary", "")) if reuse else "The reuse check has not reported for this candidate.")
-        own_photo = next((str(engine.row_get(r, "path")) for r in self.media_rows if engine.row_get(r, "role") in ("id", "photo")), None)
+        interview_face = next((f["face_png"] for rec in self.recordings for f in rec.top_frames if f.get("face_png")), None)
         for m in matches[:12]:
-            pngs = engine.png_fields(m)
-            mine = next((b for k, b in pngs if any(s in k.lower() for s in ("query", "this", "own", "candidate_face", "self"))), None)
-            theirs = next((b for k, b in pngs if b is not mine), None)
-            mine_pm = pixmap_from_b64(mine, THUMB) if mine else (pixmap_from_file(m.get("query_file") or own_photo, THUMB) if (m.get("query_file") or own_photo) else None)
+            query = str(m.get("query") or "")
+            if query and engine.guess_role(query) != "video" and Path(query).exists():
+                mine = pixmap_from_file(query, THUMB)
+            elif interview_face:
+                mine = pixmap_from_b64(interview_face, THUMB)
+            else:
+                mine = video_thumbnail(query, THUMB) if query and Path(query).exists() else None
             other_file = str(m.get("file") or m.get("path") or "")
-            theirs_pm = pixmap_from_b64(theirs, THUMB) if theirs else (pixmap_from_file(other_file, THUMB) if other_file and Path(other_file).exists() else None)
+            theirs = None
+            if other_file and Path(other_file).exists():
+                theirs = video_thumbnail(other_file, THUMB) if engine.guess_role(other_file) == "video" else pixmap_from_file(other_file, THUMB)
             dist = engine.finite(m.get("distance"))
-            caption = f"This candidate  |  {m.get('candidate', 'another candidate')}"
-            detail = ", ".join(x for x in (str(m.get("kind", "")), f"distance {dist:.2f}" if dist is not None else "", Path(other_file).name if other_file else "") if x)
-            card = PictureCard([mine_pm or placeholder(THUMB), theirs_pm or placeholder(THUMB)], f"{caption}\n{detail}", THUMB)
-            self.reuse_flow.addWidget(card)
+            who = m.get("candidate") or (f"collection {m['collection']}" if m.get("collection") else "another entry")
+            kind = {"same-image": "same photo", "same-face": "same face"}.get(str(m.get("kind")), str(m.get("kind", "")))
+            caption = (f"This candidate: {Path(query).name if query else ''}\n{who}: {Path(other_file).name}\n{kind}"
+                       + (f", distance {dist:.2f}" if dist is not None else ""))
+            self.reuse_flow.addWidget(PictureCard([mine, theirs], caption, THUMB))
         if not matches:
             self.reuse_flow.addWidget(hint_label("No match in the library."))
-
-
-def _pretty_key(label: str) -> str:
-    check, _, key = label.partition(": ")
-    key = key.replace("_png", "").replace("_", " ").replace(".", " ")
-    return f"{engine.check_title(check)}\n{key}"
 
 
 def _esc(text: Any) -> str:

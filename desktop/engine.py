@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -140,7 +140,7 @@ def pairs(value: Any) -> list[tuple[float, float]]:
     for item in value:
         if isinstance(item, Mapping):
             t = finite(item.get("t", item.get("time")))
-            keys = [k for k in item if k not in ("t", "time")]
+            keys = [k for k in ("offset_ms", "value", "risk") if k in item] or [k for k in item if k not in ("t", "time")]
             v = finite(item.get(keys[0])) if keys else None
         elif isinstance(item, (list, tuple)) and len(item) >= 2:
             t, v = finite(item[0]), finite(item[1])
@@ -170,6 +170,10 @@ class RecordingEvidence:
     top_frames: list[dict[str, Any]]
     lipsync_offset_ms: float | None = None
     max_offset_ms: float | None = None
+    mouth: list[tuple[float, float]] = field(default_factory=list)  # mouth opening, downsampled
+    voice: list[tuple[float, float]] = field(default_factory=list)  # speech energy, downsampled
+    id_distance: list[tuple[float, float]] = field(default_factory=list)  # face vs ID photo
+    id_threshold: float | None = None
 
 
 def _segments(value: Any) -> list[tuple[float, float]]:
@@ -177,7 +181,8 @@ def _segments(value: Any) -> list[tuple[float, float]]:
     if isinstance(value, (list, tuple)):
         for seg in value:
             if isinstance(seg, Mapping):
-                a, b = finite(seg.get("t0", seg.get("start"))), finite(seg.get("t1", seg.get("end")))
+                a = finite(first_key(seg, "start_s", "t0", "start"))
+                b = finite(first_key(seg, "end_s", "t1", "end"))
             elif isinstance(seg, (list, tuple)) and len(seg) >= 2:
                 a, b = finite(seg[0]), finite(seg[1])
             else:
@@ -221,6 +226,10 @@ def recording_evidence(report: Mapping[str, Any]) -> list[RecordingEvidence]:
         offsets = pairs(offsets_raw)
         segs = _segments(first_key(ls, "mismatch_segments", "segments", "mismatches"))
         frames = [f for f in (fs.get("top_frames") or []) if isinstance(f, Mapping)]
+        signals = ls.get("timeline") if isinstance(ls.get("timeline"), Mapping) else {}
+        idc = checks.get("identity") or {}
+        id_ev = _evidence_for(idc, path, single)
+        id_threshold = finite(((idc.get("evidence") or {}) if idc else {}).get("threshold"))
         duration = finite(m.get("duration_s")) or 0.0
         ends = [t for t, _ in risk] + [t for t, _ in offsets] + [b for _, b in segs]
         duration = max([duration] + ends) if ends else duration
@@ -234,8 +243,23 @@ def recording_evidence(report: Mapping[str, Any]) -> list[RecordingEvidence]:
                 top_frames=list(frames),
                 lipsync_offset_ms=finite(first_key(ls, "offset_ms", "global_offset_ms")),
                 max_offset_ms=finite(first_key(ls, "max_offset_ms", "tolerance_ms")),
+                mouth=_series(signals, "mouth"),
+                voice=_series(signals, "audio"),
+                id_distance=pairs(id_ev.get("distances")),
+                id_threshold=id_threshold,
             )
         )
+    return out
+
+
+def _series(signals: Mapping[str, Any], name: str) -> list[tuple[float, float]]:
+    """(t, value) from a {"t": [...], name: [...]} block; None values are skipped."""
+    ts, vs = signals.get("t") or [], signals.get(name) or []
+    out = []
+    for t, v in zip(ts, vs):
+        ft, fv = finite(t), finite(v)
+        if ft is not None and fv is not None:
+            out.append((ft, fv))
     return out
 
 

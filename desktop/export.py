@@ -113,9 +113,10 @@ def report_html(report: dict[str, Any], media_rows: list[Any] | None = None) -> 
 
     for rec in engine.recording_evidence(report):
         d.add(f"<h2>Recording: {_e(Path(rec.path).name)}</h2>")
-        d.add(d.image(timeline_image(rec, 1000, 160), 640))
+        d.add(d.image(timeline_image(rec, 1000), 640))
         d.add("<p style='color:#546e7a; font-size:8pt'>Red: face-swap risk per second. Blue: lip-sync offset. "
-              "Orange: lip-sync mismatch segments. Purple ticks: the frames below.</p>")
+              "Orange: lip-sync mismatch segments. Purple ticks: the frames below. "
+              "Green/brown: mouth opening and voice energy. Purple line: face distance to the ID photo (dashed: same-person limit).</p>")
         if rec.top_frames:
             d.add("<table cellpadding='4'><tr>")
             for i, f in enumerate(rec.top_frames[:TOP_FRAMES_IN_PDF]):

@@ -31,6 +31,45 @@ def _x(rect: QRectF, t: float, duration: float) -> float:
     return rect.left() + (t / duration) * rect.width() if duration > 0 else rect.left()
 
 
+MOUTH_COLOUR = QColor("#2e7d32")
+VOICE_COLOUR = QColor("#8d6e63")
+ID_COLOUR = QColor("#6a1b9a")
+LANE_HEIGHT = 46
+LANE_GAP = 6
+
+
+def lanes_for(ev: RecordingEvidence) -> list[str]:
+    """The lanes this recording's evidence fills: the two main ones always, the others when present."""
+    lanes = ["risk", "sync"]
+    if ev.mouth or ev.voice:
+        lanes.append("signals")
+    if ev.id_distance:
+        lanes.append("identity")
+    return lanes
+
+
+def timeline_height(ev: RecordingEvidence) -> int:
+    n = len(lanes_for(ev))
+    return int(n * LANE_HEIGHT + (n - 1) * LANE_GAP + AXIS_HEIGHT + 12)
+
+
+def _line(p: QPainter, lane: QRectF, pts: list[tuple[float, float]], duration: float, lo: float, hi: float, colour: QColor, width: float = 1.5) -> None:
+    if not pts or hi <= lo:
+        return
+    path = QPainterPath()
+    for i, (t, v) in enumerate(sorted(pts)):
+        y = lane.bottom() - (min(max(v, lo), hi) - lo) / (hi - lo) * lane.height()
+        pt = QPointF(_x(lane, t, duration), y)
+        path.moveTo(pt) if i == 0 else path.lineTo(pt)
+    p.setPen(QPen(colour, width))
+    p.drawPath(path)
+
+
+def _empty(p: QPainter, lane: QRectF, text: str) -> None:
+    p.setPen(QColor("#90a4ae"))
+    p.drawText(lane, Qt.AlignmentFlag.AlignCenter, text)
+
+
 def paint_timeline(p: QPainter, area: QRectF, ev: RecordingEvidence, playhead: float | None = None) -> QRectF:
     """Draw the timeline into ``area``; returns the plot rectangle (time axis span)."""
     p.save()
@@ -40,29 +79,28 @@ def paint_timeline(p: QPainter, area: QRectF, ev: RecordingEvidence, playhead: f
     font.setPointSizeF(8.5)
     p.setFont(font)
     plot = QRectF(area.left() + LABEL_WIDTH, area.top() + 4, area.width() - LABEL_WIDTH - 8, area.height() - AXIS_HEIGHT - 8)
-    lane_h = plot.height() / 2
-    risk_lane = QRectF(plot.left(), plot.top(), plot.width(), lane_h - 3)
-    sync_lane = QRectF(plot.left(), plot.top() + lane_h + 3, plot.width(), lane_h - 3)
+    names = lanes_for(ev)
+    lane_h = (plot.height() - LANE_GAP * (len(names) - 1)) / len(names)
+    lanes = {n: QRectF(plot.left(), plot.top() + i * (lane_h + LANE_GAP), plot.width(), lane_h) for i, n in enumerate(names)}
+    titles = {"risk": "Face-swap\nrisk", "sync": "Lip-sync\noffset", "signals": "Mouth (green)\nvoice (brown)", "identity": "Face vs ID\ndistance"}
     duration = max(ev.duration_s, 1e-3)
 
-    for lane in (risk_lane, sync_lane):
+    for name, lane in lanes.items():
         p.fillRect(lane, QColor("#f5f7f8"))
         p.setPen(QPen(GRID_COLOUR, 1))
         p.drawRect(lane)
-    p.setPen(QColor("#37474f"))
-    p.drawText(QRectF(area.left() + 4, risk_lane.top(), LABEL_WIDTH - 8, risk_lane.height()),
-               Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, "Face-swap\nrisk")
-    p.drawText(QRectF(area.left() + 4, sync_lane.top(), LABEL_WIDTH - 8, sync_lane.height()),
-               Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, "Lip-sync\noffset")
+        p.setPen(QColor("#37474f"))
+        p.drawText(QRectF(area.left() + 4, lane.top(), LABEL_WIDTH - 8, lane.height()),
+                   Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, titles[name])
 
     # face-swap risk: filled area, 0 at the bottom of the lane, 1 at the top
+    risk_lane = lanes["risk"]
     if ev.faceswap_risk:
-        path = QPainterPath()
         pts = sorted(ev.faceswap_risk)
+        path = QPainterPath()
         path.moveTo(_x(risk_lane, pts[0][0], duration), risk_lane.bottom())
         for t, r in pts:
-            r = min(1.0, max(0.0, r))
-            path.lineTo(_x(risk_lane, t, duration), risk_lane.bottom() - r * risk_lane.height())
+            path.lineTo(_x(risk_lane, t, duration), risk_lane.bottom() - min(1.0, max(0.0, r)) * risk_lane.height())
         path.lineTo(_x(risk_lane, pts[-1][0], duration), risk_lane.bottom())
         path.closeSubpath()
         fill = QColor(RISK_COLOUR)
@@ -74,41 +112,60 @@ def paint_timeline(p: QPainter, area: QRectF, ev: RecordingEvidence, playhead: f
         p.setPen(QPen(GRID_COLOUR, 1, Qt.PenStyle.DashLine))
         p.drawLine(QPointF(risk_lane.left(), half), QPointF(risk_lane.right(), half))
     else:
-        p.setPen(QColor("#90a4ae"))
-        p.drawText(risk_lane, Qt.AlignmentFlag.AlignCenter, "no face-swap data for this recording")
-
-    # suspicious frames as ticks on the risk lane
+        _empty(p, risk_lane, "no face-swap data for this recording")
     p.setPen(QPen(FRAME_TICK_COLOUR, 2))
     for f in ev.top_frames:
         t = f.get("t")
         if isinstance(t, (int, float)):
             x = _x(risk_lane, float(t), duration)
-            p.drawLine(QPointF(x, risk_lane.top()), QPointF(x, risk_lane.top() + 7))
+            p.drawLine(QPointF(x, risk_lane.top()), QPointF(x, risk_lane.top() + 8))
 
     # lip-sync: mismatch segments shaded, offset line around zero
+    sync_lane = lanes["sync"]
     for a, b in ev.mismatch_segments:
         x0, x1 = _x(sync_lane, a, duration), _x(sync_lane, b, duration)
-        p.fillRect(QRectF(x0, sync_lane.top(), max(2.0, x1 - x0), sync_lane.height()), MISMATCH_COLOUR)
+        for lane_name in ("sync", "signals"):
+            if lane_name in lanes:
+                ln = lanes[lane_name]
+                p.fillRect(QRectF(x0, ln.top(), max(2.0, x1 - x0), ln.height()), MISMATCH_COLOUR)
     mid = sync_lane.center().y()
     p.setPen(QPen(GRID_COLOUR, 1, Qt.PenStyle.DashLine))
     p.drawLine(QPointF(sync_lane.left(), mid), QPointF(sync_lane.right(), mid))
     if ev.lipsync_offsets:
         span = max([DEFAULT_OFFSET_RANGE_MS] + [abs(v) * 1.1 for _, v in ev.lipsync_offsets])
-        path = QPainterPath()
-        for i, (t, v) in enumerate(sorted(ev.lipsync_offsets)):
-            pt = QPointF(_x(sync_lane, t, duration), mid - (v / span) * (sync_lane.height() / 2))
-            path.moveTo(pt) if i == 0 else path.lineTo(pt)
-        p.setPen(QPen(OFFSET_COLOUR, 1.6))
-        p.drawPath(path)
+        _line(p, sync_lane, ev.lipsync_offsets, duration, -span, span, OFFSET_COLOUR, 1.6)
+        p.setPen(QPen(OFFSET_COLOUR, 1))
+        for t, v in ev.lipsync_offsets:
+            y = mid - (v / span) * (sync_lane.height() / 2)
+            p.drawEllipse(QPointF(_x(sync_lane, t, duration), y), 2, 2)
         p.setPen(QColor("#607d8b"))
         p.drawText(QRectF(sync_lane.left() + 3, sync_lane.top(), 120, 14), Qt.AlignmentFlag.AlignLeft, f"+{span:.0f} ms")
         p.drawText(QRectF(sync_lane.left() + 3, sync_lane.bottom() - 14, 120, 14), Qt.AlignmentFlag.AlignLeft, f"−{span:.0f} ms")
     elif not ev.mismatch_segments:
-        p.setPen(QColor("#90a4ae"))
         text = "no lip-sync data for this recording"
         if ev.lipsync_offset_ms is not None:
             text = f"overall offset {ev.lipsync_offset_ms:+.0f} ms (no per-window data)"
-        p.drawText(sync_lane, Qt.AlignmentFlag.AlignCenter, text)
+        _empty(p, sync_lane, text)
+
+    if "signals" in lanes:
+        ln = lanes["signals"]
+        for pts, colour in ((ev.voice, VOICE_COLOUR), (ev.mouth, MOUTH_COLOUR)):
+            if pts:
+                vals = [v for _, v in pts]
+                lo, hi = min(vals), max(vals)
+                _line(p, ln, pts, duration, lo, hi if hi > lo else lo + 1, colour, 1.2)
+
+    if "identity" in lanes:
+        ln = lanes["identity"]
+        hi = max([1.0] + [v for _, v in ev.id_distance])
+        if ev.id_threshold is not None:
+            y = ln.bottom() - min(ev.id_threshold, hi) / hi * ln.height()
+            p.setPen(QPen(QColor("#c62828"), 1, Qt.PenStyle.DashLine))
+            p.drawLine(QPointF(ln.left(), y), QPointF(ln.right(), y))
+        _line(p, ln, ev.id_distance, duration, 0.0, hi, ID_COLOUR, 1.5)
+        p.setPen(QPen(ID_COLOUR, 1))
+        for t, v in ev.id_distance:
+            p.drawEllipse(QPointF(_x(ln, t, duration), ln.bottom() - min(v, hi) / hi * ln.height()), 2, 2)
 
     # time axis
     p.setPen(QColor("#546e7a"))
@@ -135,8 +192,9 @@ def _nice_step(duration: float) -> float:
     return 3600.0
 
 
-def timeline_image(ev: RecordingEvidence, width: int = 900, height: int = 150) -> QImage:
+def timeline_image(ev: RecordingEvidence, width: int = 900, height: int | None = None) -> QImage:
     """The timeline as a picture (for the PDF report)."""
+    height = height or timeline_height(ev)
     img = QImage(width, height, QImage.Format.Format_RGB32)
     img.fill(QColor("white"))
     p = QPainter(img)
@@ -155,13 +213,13 @@ class TimelineWidget(QWidget):
         self.evidence = evidence
         self.playhead: float | None = None
         self._plot = QRectF()
-        self.setMinimumHeight(130)
+        self.setFixedHeight(timeline_height(evidence))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("Click to show this moment in the player")
 
     def sizeHint(self) -> QSize:  # noqa: N802
-        return QSize(800, 140)
+        return QSize(800, timeline_height(self.evidence))
 
     def set_playhead(self, t: float | None) -> None:
         self.playhead = t
