@@ -183,7 +183,12 @@ class Watchlist:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n"
+        """The header indented, one entry per line (a diff shows which entries changed)."""
+        d = self.to_dict()
+        entries = d.pop("entries")
+        head = json.dumps(d, indent=1, ensure_ascii=False)[: -len("\n}")]
+        body = ",\n  ".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")) for e in entries)
+        return head + ',\n "entries": [' + (f"\n  {body}\n ]" if entries else "]") + "\n}\n"
 
     def write(self, path: str | Path) -> Path:
         """Write the file owner-only (0600): it holds biometric data."""
