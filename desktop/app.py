@@ -45,7 +45,7 @@ def guard_none_refcount() -> None:
 prepare_environment()
 guard_none_refcount()
 
-from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal  # noqa: E402
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal  # noqa: E402
 from PySide6.QtGui import QAction, QColor, QDragEnterEvent, QDropEvent, QIcon, QKeySequence  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
     QApplication,
@@ -74,7 +74,7 @@ from .compare import CompareItem, CompareView  # noqa: E402
 from .config import AppConfig  # noqa: E402
 from .jobs import JobsPanel  # noqa: E402
 from .theme import STYLESHEET, app_icon  # noqa: E402
-from .workers import AddMediaJob, AnalysisJob, analysis_pool, io_pool  # noqa: E402
+from .workers import AddMediaJob, AnalysisJob, WorkerPool, analysis_pool, io_pool  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +165,8 @@ class MainWindow(QMainWindow):
         self.current_id: Any = None
         self.jobs: dict[str, AnalysisJob] = {}
         self.last_status: dict[str, str] = {}
-        self.pool: QThreadPool = analysis_pool()
-        self.io_pool: QThreadPool = io_pool()
+        self.pool: WorkerPool = analysis_pool()
+        self.io_pool: WorkerPool = io_pool()
         self.add_jobs: dict[str, AddMediaJob] = {}
 
         # left: candidates ----------------------------------------------------------
@@ -629,6 +629,8 @@ class MainWindow(QMainWindow):
         self.io_pool.waitForDone(30_000)
         self.pool.waitForDone(30_000)
         self.compare_view.wait_idle(30_000)
+        for pool in (self.pool, self.io_pool, self.compare_view.pool):
+            pool.shutdown()
         self.page.player.open(None)
         self.config.save_geometry(self.saveGeometry())
         if self.library is not None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QThreadPool, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from . import engine
 from .images import pixmap_from_b64, pixmap_from_file, placeholder
 from .widgets import ScoreBadge, clear_layout, hint_label, section_title
-from .workers import FaceDistanceJob
+from .workers import FaceDistanceJob, WorkerPool
 
 FACE = 140
 SAME_PERSON_DISTANCE = 0.6
@@ -65,8 +65,7 @@ class CompareView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
+        self.pool = WorkerPool("compare", 1)
         self._jobs: dict[str, FaceDistanceJob] = {}
         self.items: list[CompareItem] = []
         self.distances: dict[tuple[str, str], float | None] = {}

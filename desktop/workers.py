@@ -1,5 +1,11 @@
-"""Background work: analyses and face comparisons run in a QThreadPool; results come back to the
-GUI thread through queued signals, so the window never waits on the engine.
+"""Background work: analyses, adding files and face comparisons run in worker threads; results
+come back to the GUI thread through queued signals, so the window never waits on the engine.
+
+The workers are long-lived Python threads (:class:`WorkerPool`), not QThreadPool threads: dlib's
+pybind11 bindings keep the Python thread state of the OS thread that last called them, and a
+QThreadPool thread gets a new one for every runnable (Shiboken drops it in between), so the
+second dlib call on a reused pool thread waited forever for the GIL (seen in this app's tests and
+its screenshot run). A Python thread keeps one thread state for its whole life.
 
 One :class:`AnalysisJob` per candidate run. Its files are analysed one after another; each file
 has its own cancel event (the per-file cancel button) and the job has one for everything. A
@@ -18,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+
+from PySide6.QtCore import QObject, Signal
 
 from . import engine
 
@@ -48,7 +56,7 @@ class JobSignals(QObject):
     finished = Signal(str, str, object, object)
 
 
-class AnalysisJob(QRunnable):
+class AnalysisJob:
     """Analyse one candidate's files and build the report (runs in a pool thread)."""
 
     def __init__(
@@ -59,8 +67,6 @@ class AnalysisJob(QRunnable):
         library_path: str | None,
         settings: dict[str, float] | None = None,
     ) -> None:
-        super().__init__()
-        self.setAutoDelete(False)  # the window keeps it while the signals are in flight
         self.job_id = uuid.uuid4().hex[:12]
         self.candidate_id = candidate_id
         self.candidate_name = candidate_name
@@ -202,12 +208,10 @@ class FaceDistanceSignals(QObject):
     finished = Signal(str, object)  # request id, {(name_a, name_b): distance or None}
 
 
-class FaceDistanceJob(QRunnable):
+class FaceDistanceJob:
     """Face embedding distance between candidates, from their ID photos or report face crops."""
 
     def __init__(self, request_id: str, sources: dict[str, dict[str, Any]]) -> None:
-        super().__init__()
-        self.setAutoDelete(False)
         self.request_id = request_id
         self.sources = sources  # name -> {"photos": [paths], "crops": [base64 png]}
         self.signals = FaceDistanceSignals()
@@ -266,11 +270,45 @@ def face_distances(sources: dict[str, dict[str, Any]]) -> dict[tuple[str, str], 
     return out
 
 
-def analysis_pool() -> QThreadPool:
-    """A pool of one thread: analyses queue rather than fight for the two cores."""
-    pool = QThreadPool()
-    pool.setMaxThreadCount(1)
-    return pool
+class WorkerPool:
+    """Jobs (objects with ``run()``) on long-lived Python threads, in submission order."""
+
+    def __init__(self, name: str, workers: int = 1) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"telltale-{name}")
+        self._futures: set[Future] = set()
+        self._lock = threading.Lock()
+
+    def start(self, job: Any) -> Future:
+        future = self._executor.submit(job.run)
+        with self._lock:
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
+        return future
+
+    def _forget(self, future: Future) -> None:
+        with self._lock:
+            self._futures.discard(future)
+
+    def waitForDone(self, msecs: int = -1) -> bool:  # noqa: N802 - same name as QThreadPool's
+        """Block until every job has finished (or ``msecs`` pass); True when all are done."""
+        with self._lock:
+            pending = set(self._futures)
+        if not pending:
+            return True
+        _, not_done = wait(pending, timeout=None if msecs < 0 else msecs / 1000)
+        return not not_done
+
+    def activeCount(self) -> int:  # noqa: N802
+        with self._lock:
+            return sum(1 for f in self._futures if not f.done())
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def analysis_pool() -> WorkerPool:
+    """One analysis at a time: analyses queue rather than fight for the two cores."""
+    return WorkerPool("analysis", 1)
 
 
 class AddMediaSignals(QObject):
@@ -278,13 +316,11 @@ class AddMediaSignals(QObject):
     finished = Signal(str, object, int, object)
 
 
-class AddMediaJob(QRunnable):
+class AddMediaJob:
     """Check files and add them to a candidate in the library (photos are hashed and their faces
     embedded on the way in, a second or two each: too slow for the GUI thread)."""
 
     def __init__(self, library: Any, candidate_id: Any, files: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self.setAutoDelete(False)
         self.job_id = uuid.uuid4().hex[:12]
         self.library = library  # detectors.library.Library is thread-safe (one connection, a lock)
         self.candidate_id = candidate_id
@@ -304,8 +340,6 @@ class AddMediaJob(QRunnable):
         self.signals.finished.emit(self.job_id, self.candidate_id, added, problems)
 
 
-def io_pool() -> QThreadPool:
-    """A pool for quick library work (adding files) so it never waits behind an analysis."""
-    pool = QThreadPool()
-    pool.setMaxThreadCount(1)
-    return pool
+def io_pool() -> WorkerPool:
+    """Quick library work (adding files), so it never waits behind an analysis."""
+    return WorkerPool("io", 1)
