@@ -69,6 +69,8 @@ SECONDS_PER_DAY = 86_400.0
 ERASED_NAME = "[erased candidate]"
 ERASED_FILE = "[erased file]"
 """What an erased candidate's name and file paths become in other candidates' reports."""
+AUDIT_PATH_KEYS = ("path", "file", "folder")
+"""Audit detail keys holding a path (export targets may be named after the candidate)."""
 
 # --------------------------------------------------------------------------- schema
 
@@ -585,10 +587,13 @@ class Library:
                 }
                 self._db.execute("DELETE FROM candidates WHERE id = ?", (cid,))
                 redacted = self._redact_others(name, paths)
-                self._db.execute(
-                    "UPDATE audit SET detail = ? WHERE subject = ? AND detail LIKE '%path%'",
-                    (json.dumps({"redacted": True}), f"candidate#{cid}"),
-                )
+                for aid, detail in self._db.execute(
+                    "SELECT id, detail FROM audit WHERE subject = ?", (f"candidate#{cid}",)
+                ).fetchall():
+                    old = json.loads(detail or "{}")
+                    new = {k: ERASED_FILE if k in AUDIT_PATH_KEYS else v for k, v in old.items()}
+                    if new != old:
+                        self._db.execute("UPDATE audit SET detail = ? WHERE id = ?", (json.dumps(new), aid))
                 self._audit("erase-candidate", f"candidate#{cid}", {**counts, "reason": reason, "reports_redacted": redacted})
             for _path, sha in media:
                 hashing._face_cache.pop(sha, None)

@@ -281,6 +281,21 @@ def test_erase_in_wal_mode_leaves_nothing_in_the_wal(tmp_path: Path) -> None:
         assert found == {}, found
 
 
+def test_erase_with_vacuum_shrinks_the_file(tmp_path: Path) -> None:
+    db = tmp_path / "library" / "lib.sqlite"
+    photo = _photo(tmp_path / "vera" / "vera.jpg")
+    with Library(db) as lib:
+        lib.add_media("Vera Vakuum", photo, "id")
+        lib.add_candidate("Stays")
+    size = db.stat().st_size
+    assert lib_cli(["--library", str(db), "library", "erase", "--candidate", "Vera Vakuum", "--yes", "--vacuum"]) == 0
+    assert db.stat().st_size < size  # the freed pages are gone from the file, not only zeroed
+    assert privacy.scan_bytes([db.parent], {"name": b"Vera Vakuum", "path": b"vera.jpg"}) == {}
+    assert {p.name for p in db.parent.iterdir()} == {"lib.sqlite"} and privacy.loose_files(db.parent) == []
+    with Library(db) as lib:
+        assert [c.name for c in lib.candidates()] == ["Stays"]
+
+
 def test_erase_cli_refuses_without_confirmation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "lib.sqlite"
     with Library(db) as lib:
@@ -394,6 +409,8 @@ def test_audit_names_who_ran_which_analysis_export_and_erasure(tmp_path: Path, c
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["action"] == "erase-candidate" and rows[0]["user"] == user and rows[0]["detail"]["reason"] == "request"
     assert "Audrey" not in json.dumps(rows)  # the export paths named her: redacted, the entries stay
+    exports = [r["detail"] for r in rows if r["action"] == "export"]
+    assert exports == [{"kind": "report-json", "path": "[erased file]"}, {"kind": "report-pdf", "path": "[erased file]"}]
     assert [r["action"] for r in rows if r["subject"] == f"candidate#{cid}"] == ["erase-candidate", "export", "export", "analysis", "add-candidate"]
     assert lib_cli(["--library", str(db), "library", "audit"]) == 0
     assert "erase-candidate" in capsys.readouterr().out
