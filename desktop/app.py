@@ -81,6 +81,7 @@ log = logging.getLogger(__name__)
 VIDEO_FILTER = "Recordings (*.mp4 *.mov *.mkv *.webm *.avi *.m4v);;All files (*)"
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff);;All files (*)"
 MESSAGE_HISTORY = 50
+JOBS_DOCK_HEIGHT = 190  # px: the analyses panel opens this tall so a run's rows are visible
 
 
 class MessageBar(QFrame):
@@ -92,10 +93,9 @@ class MessageBar(QFrame):
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QPushButton("✕")
+        close = QPushButton("Hide")
         close.setFlat(True)
-        close.setFixedWidth(28)
-        close.setToolTip("Hide")
+        close.setToolTip("Hide this message (earlier ones are in the tooltip)")
         close.clicked.connect(self.hide)
         row = QHBoxLayout(self)
         row.setContentsMargins(10, 6, 6, 6)
@@ -111,8 +111,8 @@ class MessageBar(QFrame):
         bg, fg = colours.get(level, colours["info"])
         self.setStyleSheet(f"#MessageBar {{ background: {bg}; border: 1px solid {fg}; border-radius: 6px; }} "
                            f"#MessageBar QLabel {{ color: {fg}; }}")
-        recent = [t for lvl, t in self.history[-4:] if lvl == level] or [text]
-        self.label.setText("\n".join(dict.fromkeys(recent[-3:])))
+        self.label.setText(text)
+        self.label.setToolTip("\n".join(f"{lvl}: {t}" for lvl, t in self.history[-10:]))
         self.show()
 
     @property
@@ -490,6 +490,7 @@ class MainWindow(QMainWindow):
         self.last_status[job.job_id] = "queued"
         self.jobs_panel.add_job(job)
         self.jobs_dock.show()
+        self.resizeDocks([self.jobs_dock], [JOBS_DOCK_HEIGHT], Qt.Orientation.Vertical)
         self.pool.start(job)
         return job
 

@@ -44,6 +44,19 @@ log = logging.getLogger(__name__)
 
 THUMB = 128
 TOP_FRAMES_SHOWN = 8
+CAPTION_CHARS = 22
+TIMELINE_LEGEND = (
+    "Face-swap risk (red): the face-swap check's risk for each second; purple ticks mark the frames shown below.\n"
+    "Lip-sync offset (blue): how far the voice runs ahead (+) or behind (−) the lips, per window.\n"
+    "Orange: segments where the lips and the voice do not match (speech with a still mouth, or the reverse).\n"
+    "Mouth (green) and voice (brown): the mouth opening and the speech energy the lip-sync check compared.\n"
+    "Face vs ID (purple): distance of the interview face to the ID photo; the dashed line is the same-person limit."
+)
+
+
+def short(name: str, n: int = CAPTION_CHARS) -> str:
+    """A file name shortened in the middle so a caption fits under a thumbnail."""
+    return name if len(name) <= n else name[: n // 2 - 1] + "…" + name[-(n - n // 2):]
 
 
 def _scroll(widget: QWidget) -> QScrollArea:
@@ -136,7 +149,9 @@ class CandidatePage(QWidget):
         for col in range(4):
             hh.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         hh.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
-        v.addWidget(self.checks_table, 3)
+        self.checks_table.setSizeAdjustPolicy(QAbstractItemView.SizeAdjustPolicy.AdjustToContents)
+        self.checks_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        v.addWidget(self.checks_table)
         self.checks_hint = hint_label("")
         v.addWidget(self.checks_hint)
 
@@ -162,7 +177,7 @@ class CandidatePage(QWidget):
         mh.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         mh.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         mh.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        v.addWidget(self.media_table, 2)
+        v.addWidget(self.media_table, 1)
         v.addWidget(hint_label("Drop recordings (mp4, mov, mkv, webm, avi) and ID photos (jpg, png, webp) anywhere on this page."))
         return w
 
@@ -181,10 +196,10 @@ class CandidatePage(QWidget):
         v.addWidget(self.player, 3)
         self.timeline_holder = QVBoxLayout()
         v.addLayout(self.timeline_holder)
-        v.addWidget(hint_label("Red: face-swap risk per second (purple ticks: the frames below). Blue: lip-sync offset "
-                               "(audio vs. mouth) per window. Orange: lips and voice do not match. Green/brown: mouth opening "
-                               "and voice energy. Purple line: face distance to the ID photo (dashed: same-person limit). "
-                               "Click the timeline to see that moment."))
+        legend = hint_label("Click the timeline to see that moment. Red: face-swap risk · Blue: lip-sync offset · "
+                            "Orange: lips and voice disagree · Purple: face distance to the ID photo (hover for more).")
+        legend.setToolTip(TIMELINE_LEGEND)
+        v.addWidget(legend)
         v.addWidget(section_title("Most suspicious frames (face and heat map)"))
         frames = QWidget()
         self.frames_flow = FlowLayout(frames)
@@ -409,7 +424,7 @@ class CandidatePage(QWidget):
         # left: the ID portrait (the face the checks used, else the photo file)
         portraits: list[tuple[QPixmap | None, str]] = []
         if id_ev.get("id_face_png"):
-            portraits.append((pixmap_from_b64(id_ev["id_face_png"], THUMB), f"ID photo face\n{Path(str(id_ev.get('id_photo', ''))).name}"))
+            portraits.append((pixmap_from_b64(id_ev["id_face_png"], THUMB), f"ID photo face\n{short(Path(str(id_ev.get('id_photo', ''))).name)}"))
         elif photo_ev.get("portrait_png"):
             portraits.append((pixmap_from_b64(photo_ev["portrait_png"], THUMB), "ID portrait"))
         for r in self.media_rows:
@@ -418,7 +433,7 @@ class CandidatePage(QWidget):
                 if id_ev.get("id_photo") and Path(str(id_ev["id_photo"])).name == Path(path).name:
                     continue
                 label = "ID photo" if engine.row_get(r, "role") == "id" else "Photo"
-                portraits.append((pixmap_from_file(path, THUMB), f"{label}\n{Path(path).name}"))
+                portraits.append((pixmap_from_file(path, THUMB), f"{label}\n{short(Path(path).name)}"))
         for pm, caption in portraits:
             self.identity_flow.addWidget(PictureCard([pm], caption, THUMB))
         # right: faces from the interview (the face-swap check's sampled frames)
@@ -429,7 +444,7 @@ class CandidatePage(QWidget):
                     continue
                 t = engine.finite(f.get("t"))
                 card = PictureCard([pixmap_from_b64(f["face_png"], THUMB)],
-                                   f"Interview {Path(rec.path).name}\n" + (f"at {t:.1f} s" if t is not None else ""), THUMB)
+                                   f"Interview {short(Path(rec.path).name)}\n" + (f"at {t:.1f} s" if t is not None else ""), THUMB)
                 self.identity_flow.addWidget(card)
                 interview += 1
         if not portraits and not interview:
@@ -465,7 +480,7 @@ class CandidatePage(QWidget):
             dist = engine.finite(m.get("distance"))
             who = m.get("candidate") or (f"collection {m['collection']}" if m.get("collection") else "another entry")
             kind = {"same-image": "same photo", "same-face": "same face"}.get(str(m.get("kind")), str(m.get("kind", "")))
-            caption = (f"This candidate: {Path(query).name if query else ''}\n{who}: {Path(other_file).name}\n{kind}"
+            caption = (f"This candidate: {short(Path(query).name, 28) if query else ''}\n{who}: {short(Path(other_file).name, 28)}\n{kind}"
                        + (f", distance {dist:.2f}" if dist is not None else ""))
             self.reuse_flow.addWidget(PictureCard([mine, theirs], caption, THUMB))
         if not matches:

@@ -31,7 +31,7 @@ from .images import pixmap_from_b64, pixmap_from_file, placeholder
 from .widgets import ScoreBadge, clear_layout, hint_label, section_title
 from .workers import FaceDistanceJob, WorkerPool
 
-FACE = 140
+FACE = 120
 SAME_PERSON_DISTANCE = 0.6
 """dlib distance under which two faces are read as the same person (face_recognition's tolerance)."""
 
@@ -51,6 +51,10 @@ class CompareItem:
         return [str(engine.row_get(r, "path")) for r in rows
                 if engine.row_get(r, "role") in ("id", "photo") and Path(str(engine.row_get(r, "path"))).exists()]
 
+    def interview_crops(self) -> list[str]:
+        """Face crops from the interview recordings (the face-swap check's sampled frames)."""
+        return [f["face_png"] for rec in engine.recording_evidence(self.report or {}) for f in rec.top_frames if f.get("face_png")]
+
     def face_crops(self) -> list[str]:
         out = [b for _, b in engine.face_thumbnails(self.report or {})]
         for rec in engine.recording_evidence(self.report or {}):
@@ -69,6 +73,7 @@ class CompareView(QWidget):
         self._jobs: dict[str, FaceDistanceJob] = {}
         self.items: list[CompareItem] = []
         self.distances: dict[tuple[str, str], float | None] = {}
+        self.via: dict[tuple[str, str], str] = {}
 
         self.picker = QListWidget()
         self.picker.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -89,8 +94,8 @@ class CompareView(QWidget):
         rv.addLayout(self.columns)
         rv.addWidget(section_title("Face distance between candidates"))
         rv.addWidget(hint_label(f"dlib face embedding distance: below {SAME_PERSON_DISTANCE} usually means the same person."))
-        self.distance_table = QTableWidget(0, 3)
-        self.distance_table.setHorizontalHeaderLabels(["Candidates", "Face distance", "Reading"])
+        self.distance_table = QTableWidget(0, 4)
+        self.distance_table.setHorizontalHeaderLabels(["Candidates", "Closest face distance", "Faces compared", "Reading"])
         self.distance_table.verticalHeader().setVisible(False)
         self.distance_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.distance_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -152,12 +157,22 @@ class CompareView(QWidget):
                     checks.append(name)
         for col, it in enumerate(items):
             photos = it.photo_paths()
-            crops = it.face_crops()
-            pm = pixmap_from_file(photos[0], FACE) if photos else (pixmap_from_b64(crops[0], FACE) if crops else None)
-            face = QLabel()
-            face.setPixmap(pm or placeholder(FACE))
-            face.setFixedSize(FACE, FACE)
-            face.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            crops = it.interview_crops()
+            pics = []
+            if photos:
+                pics.append((pixmap_from_file(photos[0], FACE), "ID photo"))
+            if crops:
+                pics.append((pixmap_from_b64(crops[0], FACE), "interview"))
+            face = QWidget()
+            fl = QHBoxLayout(face)
+            fl.setContentsMargins(0, 0, 0, 0)
+            for pm, label in pics or [(None, "")]:
+                lab = QLabel()
+                lab.setPixmap(pm or placeholder(FACE))
+                lab.setFixedSize(FACE, FACE)
+                lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                lab.setToolTip(label)
+                fl.addWidget(lab)
             name = QLabel(f"<b>{it.name}</b>")
             name.setObjectName("CompareName")
             badge = ScoreBadge(big=34)
@@ -191,7 +206,7 @@ class CompareView(QWidget):
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
                 self._set_distance_row(a, b, None, pending=True)
-        sources = {it.name: {"photos": it.photo_paths(), "crops": it.face_crops()} for it in items}
+        sources = {it.name: {"photos": it.photo_paths(), "crops": it.interview_crops()} for it in items}
         job = FaceDistanceJob(request, sources)
         job.signals.finished.connect(self._on_distances)
         self._jobs[request] = job
@@ -201,12 +216,13 @@ class CompareView(QWidget):
         self._jobs.pop(request, None)
         if request != getattr(self, "_request_id", None):
             return
-        self.distances = dict(result)
+        self.distances = {k: (v["distance"] if v else None) for k, v in result.items()}
+        self.via = {k: v["via"] for k, v in result.items() if v}
         self.distance_table.setRowCount(0)
-        for (a, b), d in result.items():
-            self._set_distance_row(a, b, d)
+        for (a, b), d in self.distances.items():
+            self._set_distance_row(a, b, d, via=self.via.get((a, b), ""))
 
-    def _set_distance_row(self, a: str, b: str, d: float | None, pending: bool = False) -> None:
+    def _set_distance_row(self, a: str, b: str, d: float | None, pending: bool = False, via: str = "") -> None:
         row = self.distance_table.rowCount()
         self.distance_table.insertRow(row)
         self.distance_table.setItem(row, 0, QTableWidgetItem(f"{a}  ↔  {b}"))
@@ -223,7 +239,8 @@ class CompareView(QWidget):
         if d is not None and d < SAME_PERSON_DISTANCE:
             reading_item.setForeground(QColor("#c62828"))
         self.distance_table.setItem(row, 1, item)
-        self.distance_table.setItem(row, 2, reading_item)
+        self.distance_table.setItem(row, 2, QTableWidgetItem(via))
+        self.distance_table.setItem(row, 3, reading_item)
 
     def wait_idle(self, msecs: int = 60_000) -> bool:
         return self.pool.waitForDone(msecs)

@@ -225,7 +225,12 @@ class FaceDistanceJob:
         self.signals.finished.emit(self.request_id, result)
 
 
-def _embedding(source: dict[str, Any]) -> Any:
+FACES_PER_SOURCE = 2
+"""Faces embedded per kind (ID photos, interview crops) per candidate when comparing."""
+
+
+def _embeddings(source: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(where, embedding) for a candidate's ID photos and interview face crops."""
     import base64
     import io
 
@@ -235,14 +240,18 @@ def _embedding(source: dict[str, Any]) -> Any:
     from detectors.faces import faces_in_image
     from detectors.media import load_image
 
-    for path in source.get("photos", []):
+    out: list[tuple[str, Any]] = []
+    for path in source.get("photos", [])[:FACES_PER_SOURCE]:
         try:
             faces = faces_in_image(load_image(path))
         except Exception:  # noqa: BLE001 - try the next source
             continue
         if faces:
-            return faces[0].embedding
+            out.append(("ID photo", faces[0].embedding))
+    found = 0
     for b64 in source.get("crops", []):
+        if found >= FACES_PER_SOURCE:
+            break
         try:
             rgb = np.asarray(Image.open(io.BytesIO(base64.b64decode(b64))).convert("RGB"))
             # small crops: pad so the HOG detector sees the whole face
@@ -252,21 +261,28 @@ def _embedding(source: dict[str, Any]) -> Any:
         except Exception:  # noqa: BLE001
             continue
         if faces:
-            return faces[0].embedding
-    return None
+            out.append(("interview", faces[0].embedding))
+            found += 1
+    return out
 
 
-def face_distances(sources: dict[str, dict[str, Any]]) -> dict[tuple[str, str], float | None]:
-    """dlib embedding distance between every pair of candidates (None when a face is missing)."""
+def face_distances(sources: dict[str, dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any] | None]:
+    """For every pair of candidates the closest dlib distance between any of their faces (ID
+    photos and interview crops), and which faces gave it; None when one has no face."""
     import numpy as np
 
-    emb = {name: _embedding(src) for name, src in sources.items()}
+    emb = {name: _embeddings(src) for name, src in sources.items()}
     names = list(sources)
-    out: dict[tuple[str, str], float | None] = {}
+    out: dict[tuple[str, str], dict[str, Any] | None] = {}
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
-            ea, eb = emb[a], emb[b]
-            out[(a, b)] = None if ea is None or eb is None else float(np.linalg.norm(np.asarray(ea) - np.asarray(eb)))
+            best = None
+            for wa, ea in emb[a]:
+                for wb, eb in emb[b]:
+                    d = float(np.linalg.norm(np.asarray(ea) - np.asarray(eb)))
+                    if best is None or d < best["distance"]:
+                        best = {"distance": d, "via": f"{wa} ↔ {wb}"}
+            out[(a, b)] = best
     return out
 
 

@@ -229,7 +229,8 @@ def test_compare_two_candidates(analysed: dict[str, Any], desktop_media: dict[st
     assert set(pair) == {"Ada Lovelace", "Ada Twin"}
     # the same face (the same photo): well under face_recognition's 0.6 tolerance
     assert distance is not None and distance < 0.3
-    assert view.distance_table.item(0, 2).text() == "same person?"
+    assert view.distance_table.item(0, 3).text() == "same person?"
+    assert "ID photo" in view.via[pair]
     assert job.candidate_id == other
 
 
