@@ -66,13 +66,11 @@ def _parse_settings(items: Sequence[str]) -> dict[str, float]:
     return out
 
 
-def open_library(path: str | None) -> Any:
-    """The case store at ``path`` (or the default one); None when it is not built yet."""
-    try:
-        from .library import Library
-    except ImportError:
-        return None
-    return Library(path)
+def open_library(path: str | None, settings: dict[str, float] | None = None) -> Any:
+    """The case store at ``path`` (or the default one), with the retention policy applied."""
+    from .library import Library
+
+    return Library(path, retention_days=(settings or {}).get("library.retention_days"))
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -83,30 +81,30 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     name = args.candidate or Path(args.media[0] if args.media else args.id[0]).stem
     progress = _TerminalProgress(sys.stderr.isatty() and not args.quiet)
     cancel = threading.Event()
-    library = open_library(args.library) if args.use_library else None
+    library = open_library(args.library, settings) if args.use_library else None
     try:
-        report = analyze_candidate(args.media, args.id or [], name, library=library, progress=progress, cancel=cancel, settings=settings)
-    except KeyboardInterrupt:
-        cancel.set()
-        progress.close()
-        print("telltale: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Cancelled:
-        progress.close()
-        return EXIT_INTERRUPTED
-    finally:
-        progress.close()
-    if library is not None:
         try:
-            library.save_report(name, report.to_dict())
+            report = analyze_candidate(args.media, args.id or [], name, library=library, progress=progress, cancel=cancel, settings=settings)
+        except (KeyboardInterrupt, Cancelled):
+            cancel.set()
+            progress.close()
+            print("telltale: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
         finally:
+            progress.close()
+        if library is not None:
+            library.save_report(name, report.to_dict())
+        print(report.summary_text())
+        for err in report.errors:
+            print(f"telltale: {err}", file=sys.stderr)
+        if args.json:
+            report.write_json(args.json)
+            if library is not None:
+                library.log_export(name, args.json, "report-json")
+            print(f"Report written to {args.json}")
+    finally:
+        if library is not None:
             library.close()
-    print(report.summary_text())
-    for err in report.errors:
-        print(f"telltale: {err}", file=sys.stderr)
-    if args.json:
-        report.write_json(args.json)
-        print(f"Report written to {args.json}")
     return EXIT_OK if report.analysed_anything else EXIT_NOTHING_ANALYSED
 
 

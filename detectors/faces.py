@@ -229,7 +229,10 @@ def _drop_pool() -> None:
 
 
 def new_face_mesh(static: bool = False, max_faces: int = MAX_FACES) -> Any:
-    from mediapipe.python.solutions import face_mesh
+    from .privacy import without_matplotlib
+
+    with without_matplotlib():  # mediapipe's drawing_utils imports matplotlib, which writes ~/.cache/matplotlib
+        from mediapipe.python.solutions import face_mesh
 
     return face_mesh.FaceMesh(
         static_image_mode=static,
@@ -334,7 +337,10 @@ class FaceTracker:
     def _detect_boxes(self, rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
         """Faces Face Mesh missed (small or far), from mediapipe's full-range detector."""
         if self._detector is None:
-            from mediapipe.python.solutions import face_detection
+            from .privacy import without_matplotlib
+
+            with without_matplotlib():
+                from mediapipe.python.solutions import face_detection
 
             self._detector = face_detection.FaceDetection(model_selection=1, min_detection_confidence=DETECTOR_MIN_CONFIDENCE)
         h, w = rgb.shape[:2]

@@ -92,7 +92,10 @@ class Report:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def write_json(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json(), encoding="utf-8")
+        """Write the report owner-only: it holds biometric evidence (face crops)."""
+        from .privacy import write_private
+
+        write_private(path, self.to_json())
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Report":

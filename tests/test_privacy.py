@@ -145,12 +145,6 @@ def _strace_works() -> bool:
         return False
 
 
-MATPLOTLIB_LEAK = {"home/.cache/matplotlib", "home/.config/matplotlib"}
-"""What mediapipe's ``import matplotlib.pyplot`` leaves (a font list; no candidate data) until
-detectors/faces.py imports mediapipe inside ``privacy.without_matplotlib()`` (lead's change)."""
-MATPLOTLIB_LEAK_PARENTS = {"home/.cache", "home/.config"}
-
-
 def test_cli_analysis_writes_nothing_outside_the_library_and_makes_no_inet_socket(
     tmp_path: Path, clip: Path
 ) -> None:
@@ -189,9 +183,6 @@ def test_cli_analysis_writes_nothing_outside_the_library_and_makes_no_inet_socke
     if traced:
         inet = [ln for ln in trace.read_text().splitlines() if "AF_INET" in ln]
         assert inet == [], inet[:5]
-    if new and all(p in MATPLOTLIB_LEAK_PARENTS or "/".join(p.split("/")[:3]) in MATPLOTLIB_LEAK for p in new):
-        pytest.xfail(f"only matplotlib's font cache was written outside the library ({sorted(new)}): "
-                     "detectors/faces.py must import mediapipe inside privacy.without_matplotlib()")
     assert new == set(), sorted(new)
 
 
