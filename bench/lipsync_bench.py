@@ -143,6 +143,50 @@ def pair_offsets(track, audio) -> dict[str, tuple[float, float]]:
     return out
 
 
+RIGID_POINTS = (33, 263, 133, 362, 168, 6, 1)
+"""Eye corners and nose bridge: their centroid moves with the head, not with the mouth."""
+
+CLOSED_LIPS = 0.02
+"""Inner-lip gap (eye distances) under which the lips count as closed."""
+
+
+def candidate_signals(track, audio, offset_ms: float) -> dict[str, float]:
+    """Signals explored for lip-synced and animated fakes (not used by the check; see the report).
+
+    head_sil/sp: head speed in the voice's pauses over head speed while speaking (visual prosody:
+    a real speaker's head moves with the voice; a Wav2Lip head comes from another utterance).
+    head~voice: correlation of head speed with the voice's loudness. closed: share of speaking
+    frames with the lips closed (Wav2Lip rarely closes them). rough: RMS second difference over RMS
+    first difference of the mouth opening (generated mouths move smoothly; fps-dependent).
+    """
+    import warnings
+
+    from detectors import lipsync as ls
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sig = ls.build_signals(track, audio)
+        lm = track.landmarks.astype(float)
+        t = track.times
+        eye = np.linalg.norm(lm[:, 33] - lm[:, 263], axis=1)
+        rig = lm[:, list(RIGID_POINTS), :2].mean(axis=1)
+        speed = np.full(t.size, np.nan)
+        speed[1:] = np.linalg.norm(np.diff(rig, axis=0), axis=1) / eye[1:] / np.diff(t)
+        shift = offset_ms / 1000.0
+        voiced = np.interp(t + shift, sig.times, sig.voiced.astype(float)) > 0.5
+        loud = np.interp(t + shift, sig.times, np.nan_to_num(sig.audio))
+        ok = np.isfinite(speed)
+        inner = np.linalg.norm(lm[:, 13, :2] - lm[:, 14, :2], axis=1) / eye
+        opening = ls.mouth_opening(track.landmarks).mean(axis=1)
+        d1, d2 = np.diff(opening), np.diff(opening, 2)
+        return {
+            "head_sil/sp": float(np.nanmedian(speed[~voiced]) / np.nanmedian(speed[voiced])),
+            "head~voice": float(np.corrcoef(speed[ok], loud[ok])[0, 1]),
+            "closed": float(np.nanmean(inner[voiced & np.isfinite(inner)] < CLOSED_LIPS)),
+            "rough": float(np.sqrt(np.nanmean(d2 ** 2)) / np.sqrt(np.nanmean(d1 ** 2))),
+        }
+
+
 def fmt(v: float | None, spec: str = "+.0f") -> str:
     return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
 
@@ -152,6 +196,7 @@ def main() -> int:
     ap.add_argument("--media", default=str(ROOT.parent / "shared" / "media"))
     ap.add_argument("--fps", type=float, default=15.0, help="analysis frame rate (pipeline.analysis_fps)")
     ap.add_argument("--pairs", action="store_true", help="also print the offset each feature pair finds on the originals")
+    ap.add_argument("--explore", action="store_true", help="also print the candidate fake signals on the originals")
     args = ap.parse_args()
     media = Path(args.media)
     manifest = media / "manifest.csv"
@@ -162,6 +207,7 @@ def main() -> int:
     results = []
     prefix_rows = []
     pair_rows = []
+    explore_rows = []
     t_start = time.time()
     with tempfile.TemporaryDirectory(prefix="lipsync_bench_") as tmp:
         for r in rows:
@@ -170,6 +216,8 @@ def main() -> int:
             results.append((src.name, r["label"], None, f))
             if args.pairs:
                 pair_rows.append((src.name, r["label"], pair_offsets(track, audio)))
+            if args.explore:
+                explore_rows.append((src.name, r["label"], f, candidate_signals(track, audio, f.evidence.get("offset_ms") or 0.0)))
             if r["label"] != "real":
                 continue
             for shift in SHIFTS_MS:
@@ -185,7 +233,9 @@ def main() -> int:
     print(f"\nLip-sync benchmark (analysis at {args.fps:g} fps; positive offset = audio late; tolerance +-{TOLERANCE_MS:.0f} ms;"
           " n/j = the check says it cannot judge)")
     head = (f"{'file':36s} {'label':10s} {'true ms':>7s} {'est ms':>7s} {'error':>6s} {'conf':>5s} {'risk':>5s} {'speech s':>8s} "
-            f"{'peak r':>6s} {'sharp':>5s} {'consist':>7s} {'jitter':>6s} {'read':>4s}  ok")
+            f"{'peak r':>6s} {'sharp':>5s} {'consist':>7s} {'jitter':>6s} {'read':>4s} {'rel err':>7s}  ok")
+    # the shift recovered against the clip's own +0 copy, whatever offset the original carries
+    at_zero = {name.rsplit("_shift", 1)[0]: f.evidence.get("offset_ms") for name, _, s, f in results if s == 0}
     groups = (("real clips", lambda lab, s: lab == "real" and s is None), ("shifted copies", lambda lab, s: s is not None),
               ("fakes", lambda lab, s: lab == "fake"))
     n_ok = n_checked = n_nj = 0
@@ -201,6 +251,8 @@ def main() -> int:
             true = shift if shift is not None else (0 if label == "real" else None)
             err = (est - true) if (est is not None and true is not None) else None
             nj = bool(e.get("cannot_judge"))
+            base = at_zero.get(name.rsplit("_shift", 1)[0]) if shift is not None else None
+            rel = (est - base - shift) if (est is not None and base is not None) else None
             ok = "" if err is None else ("n/j" if nj else ("yes" if abs(err) <= TOLERANCE_MS else "NO"))
             if err is not None:
                 if nj:
@@ -211,7 +263,7 @@ def main() -> int:
             print(f"{name:36s} {label:10s} {fmt(true if true is not None else None):>7s} {fmt(est):>7s} {fmt(err):>6s} "
                   f"{f.confidence:5.2f} {f.risk:5.2f} {fmt(e.get('speech_seconds'), '.1f'):>8s} {fmt(e.get('peak_correlation'), '.2f'):>6s} "
                   f"{fmt(e.get('peak_sharpness'), '.2f'):>5s} {fmt(e.get('window_consistency'), '.2f'):>7s} "
-                  f"{fmt(e.get('landmark_noise'), '.4f'):>6s} {fmt(e.get('lip_readability'), '.2f'):>4s}  {ok}")
+                  f"{fmt(e.get('landmark_noise'), '.4f'):>6s} {fmt(e.get('lip_readability'), '.2f'):>4s} {fmt(rel):>7s}  {ok}")
     print(f"\nwithin +-{TOLERANCE_MS:.0f} ms: {n_ok} of {n_checked} judged (real clips and their shifted copies); "
           f"{n_nj} not judged (lips unreadable, no lock)")
     risk = {name: f.risk for name, _, s, f in results if s is None}
@@ -248,6 +300,13 @@ def main() -> int:
         print(f"{'file':36s} {'label':6s} " + " ".join(f"{n:>16s}" for n in names))
         for name, label, po in pair_rows:
             print(f"{name:36s} {label:6s} " + " ".join(f"{fmt(po[n][0]):>8s} ({fmt(po[n][1], '.2f')})" for n in names))
+    if explore_rows:
+        print("\nCandidate signals for lip-synced / animated fakes, original clips (not used by the check)")
+        names = list(explore_rows[0][3])
+        print(f"{'file':36s} {'label':6s} {'sil/sp mouth':>12s} " + " ".join(f"{n:>11s}" for n in names))
+        for name, label, f, cs in explore_rows:
+            print(f"{name:36s} {label:6s} {fmt(f.evidence.get('silence_over_speech_motion'), '.2f'):>12s} "
+                  + " ".join(f"{fmt(cs[n], '.3f'):>11s}" for n in names))
     print(f"\n({time.time() - t_start:.0f} s)")
     return 0
 
