@@ -602,7 +602,7 @@ class LipSyncDetector(Detector):
     def analyze(self, context: RecordingContext) -> Finding | None:
         cfg = {s.key: float(context.settings.get(s.key, s.default)) for s in (SEARCH_MS, OFFSET_OK_MS, OFFSET_BAD_MS, MISMATCH_OK, MISMATCH_BAD, CONTRAST_OK, CONTRAST_BAD)}
         track, audio = context.track, context.audio
-        base = {"offset_ms": None, "sync_confidence": 0.0, "settings": cfg}
+        base = {"offset_ms": None, "sync_confidence": 0.0, "cannot_judge": True, "settings": cfg}
         if audio is None or not audio.present or audio.energy_db.size == 0:
             return Finding(self.name, 0.0, 0.0, "Lip sync not checked: the recording has no audio track.", {**base, "reason": "no audio"})
         if track.frames_with_face < 2:

@@ -86,7 +86,7 @@ def test_no_face_cannot_judge(talking_head_factory) -> None:
     faceless = replace(track, boxes=np.full_like(track.boxes, np.nan), landmarks=np.full_like(track.landmarks, np.nan))
     f = LipSyncDetector().analyze(RecordingContext(truth["path"], faceless, audio, {}))
     assert f.confidence == 0.0 and f.risk == 0.0
-    assert f.evidence["reason"] == "no face"
+    assert f.evidence["reason"] == "no face" and f.evidence["cannot_judge"]
 
 
 def test_speech_with_still_mouth_is_mismatch(talking_head_factory) -> None:
