@@ -11,7 +11,9 @@ Prints: per file risk / confidence / signal values, each signal's AUC (fake > re
 combined check's AUC, whether any real clip is above risk 0.5, and time per analysed frame
 (the check's own observe + analyze time, and the whole pass against plain decoding).
 
-Usage: uv run python bench/faceswap_bench.py [--no-paste] [--keep DIR] [--only NAME]
+  * with --degraded, every clip above again at half size and x264 crf 32 (same label).
+
+Usage: uv run python bench/faceswap_bench.py [--no-paste] [--keep DIR] [--only NAME] [--degraded]
 """
 
 from __future__ import annotations
@@ -114,7 +116,35 @@ def make_pasted_fake(target: Path, source: Path, render_px: int, out_path: Path,
     return out_path
 
 
-def media_list(paste_dir: Path | None, only: str | None) -> list[tuple[str, str, Path]]:
+DEGRADE_SCALE = 0.5
+DEGRADE_CRF = 32
+DEGRADE_SECONDS = 8.0
+
+
+def make_degraded(path: Path, out_path: Path) -> Path:
+    """The clip at half size and a low bitrate (x264 crf 32), first DEGRADE_SECONDS s: the same
+    label as its source (robustness to the compression of public and video-call media)."""
+    with VideoStream(path, analysis_fps=0, max_width=4096, with_audio=False) as vs, av.open(str(out_path), "w") as out:
+        fps = Fraction(vs.info.fps).limit_denominator(1001)
+        stream = out.add_stream("libx264", rate=fps)
+        w = int(vs.info.width * DEGRADE_SCALE) // 2 * 2
+        h = int(vs.info.height * DEGRADE_SCALE) // 2 * 2
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"crf": str(DEGRADE_CRF), "preset": "veryfast"}
+        for item in vs:
+            if not isinstance(item, VideoFrame):
+                continue
+            if item.t > DEGRADE_SECONDS:
+                break
+            small = cv2.resize(item.rgb, (w, h), interpolation=cv2.INTER_AREA)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(small), format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return out_path
+
+
+def media_list(paste_dir: Path | None, only: str | None, degraded: bool = False) -> list[tuple[str, str, Path]]:
     items = []
     with (MEDIA / "manifest.csv").open() as fh:
         for row in csv.DictReader(fh):
@@ -128,6 +158,12 @@ def media_list(paste_dir: Path | None, only: str | None) -> list[tuple[str, str,
                 make_pasted_fake(MEDIA / "video" / f"{tgt}.mp4", MEDIA / "video" / f"{src}.mp4", px, out)
                 print(f"made {out.name} in {time.time() - t0:.0f} s", flush=True)
             items.append((out.stem, "fake", out))
+    if degraded and paste_dir is not None:
+        for name, label, path in list(items):
+            out = paste_dir / f"lowq_{name}.mp4"
+            if not out.exists():
+                make_degraded(path, out)
+            items.append((out.stem, label, out))
     if only:
         items = [i for i in items if only in i[0]]
     return items
@@ -145,6 +181,7 @@ def main() -> None:
     ap.add_argument("--keep", help="folder for the pasted fakes (kept between runs)")
     ap.add_argument("--only", help="only files whose name contains this")
     ap.add_argument("--json", help="write per-file results here")
+    ap.add_argument("--degraded", action="store_true", help="also every clip at half size, x264 crf 32 (same label)")
     args = ap.parse_args()
     if not (MEDIA / "manifest.csv").exists():
         sys.exit(f"{MEDIA} absent")
@@ -159,7 +196,9 @@ def main() -> None:
             tmp = tempfile.TemporaryDirectory(prefix="faceswap_bench_")
             paste_dir = Path(tmp.name)
     rows = []
-    for name, label, path in media_list(paste_dir, args.only):
+    if args.degraded and paste_dir is None:
+        sys.exit("--degraded needs the pasted-fakes folder (drop --no-paste)")
+    for name, label, path in media_list(paste_dir, args.only, args.degraded):
         t0 = time.perf_counter()
         decode_only(path)
         t_decode = time.perf_counter() - t0
@@ -197,9 +236,11 @@ def main() -> None:
         print(f"max real risk {worst:.3f} ({'OK' if worst <= 0.5 else 'ABOVE 0.5'}); "
               f"fakes caught at 0.5: {sum(r['risk'] > 0.5 for r in fake)}/{len(fake)}")
 
-    table([r for r in rows if not r["name"].startswith("paste_")], "shared media")
+    table([r for r in rows if not r["name"].startswith(("paste_", "lowq_"))], "shared media")
     if any(r["name"].startswith("paste_") for r in rows):
-        table(rows, "shared media + pasted fakes")
+        table([r for r in rows if not r["name"].startswith("lowq_")], "shared media + pasted fakes")
+    if any(r["name"].startswith("lowq_") for r in rows):
+        table([r for r in rows if r["name"].startswith("lowq_")], "all of them at half size, crf 32")
     ms = [r["ms_check_per_frame"] for r in rows]
     print(f"\ncheck time per analysed frame: mean {np.mean(ms):.1f} ms, max {np.max(ms):.1f} ms; "
           f"whole pass / plain decode: mean {np.mean([r['pass_over_decode'] for r in rows]):.2f}x")

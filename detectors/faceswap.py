@@ -70,9 +70,10 @@ BLEND_QUANTILE = 50
 """The recording's blend value is this percentile of its per-frame probabilities (the median:
 a swap is on every frame, a few odd frames of a real face are not)."""
 
-BLEND_CENTRE, BLEND_WIDTH = 0.5, 0.08
-"""Logistic map from a blend probability to a 0..1 score: centred on the balanced classifier's
-own decision point, 0.5, not fitted to the evaluation media."""
+BLEND_WIDTH = 0.05
+"""Logistic map from a blend probability to a 0..1 score: centred on the model's decision centre
+(stored with it: the highest median probability it gave a real video left out of its training,
+plus a margin; never fitted to fake media), this wide."""
 
 BLINK_MIN_EXPECTED = 1.0
 """Expected blinks (base rate x duration) below which blink absence says nothing."""
@@ -126,6 +127,7 @@ class FaceSwapDetector(Detector):
 
     def __init__(self) -> None:
         self.model = S.load_model()
+        self._centre = self.model.centre if self.model is not None else 0.5
         self._n_face_frames = 0
         self.samples: list[PixelSample] = []
         self._top: list[tuple[float, int, S.FaceCrop, tuple[int, int, int, int], float]] = []  # min-heap
@@ -178,6 +180,9 @@ class FaceSwapDetector(Detector):
             return Finding(self.name, 0.0, 0.0, "No face found in the recording, so face-swap artifacts could not be checked.",
                            {"signals": {}, "risk_per_second": [], "top_frames": []})
         signals = self._signals(context)
+        if self.model is None:
+            return Finding(self.name, 0.0, 0.0, "The face-swap model file is missing (assets/models/faceswap_blend.json), so this check could not run.",
+                           {"signals": signals, "risk_per_second": [], "top_frames": []})
         if len([s for s in self.samples if np.isfinite(s.blend)]) < MIN_HEAVY_SAMPLES:
             return Finding(self.name, 0.0, 0.0,
                            "The face was too small or too briefly visible to check for face-swap artifacts.",
@@ -213,7 +218,7 @@ class FaceSwapDetector(Detector):
         blends = np.array([s.blend for s in self.samples if np.isfinite(s.blend)])
         if blends.size >= MIN_HEAVY_SAMPLES:
             value = float(np.percentile(blends, BLEND_QUANTILE))
-            out["blend"] = {"value": value, "score": _sigmoid((value - BLEND_CENTRE) / BLEND_WIDTH),
+            out["blend"] = {"value": value, "score": _sigmoid((value - self._centre) / BLEND_WIDTH),
                             "confidence": min(1.0, blends.size / FULL_CONFIDENCE_SAMPLES), "used": True,
                             "doc": "blending-boundary probability (self-blend model), median over frames"}
         fvf = np.array([s.face_vs_frame for s in self.samples if np.isfinite(s.face_vs_frame)])
@@ -281,7 +286,7 @@ class FaceSwapDetector(Detector):
         other = {k: v for k, v in signals.items() if v.get("used") and k != "blend" and v.get("score") is not None}
         out = []
         for sec in sorted(by_sec):
-            score = _sigmoid((float(np.median(by_sec[sec])) - BLEND_CENTRE) / BLEND_WIDTH)
+            score = _sigmoid((float(np.median(by_sec[sec])) - self._centre) / BLEND_WIDTH)
             num = WEIGHTS["blend"] * score + sum(WEIGHTS[k] * v["confidence"] * v["score"] for k, v in other.items())
             den = WEIGHTS["blend"] + sum(WEIGHTS[k] * v["confidence"] for k, v in other.items())
             out.append([round(sec * SEGMENT_S, 2), round(num / den, 4)])
@@ -311,7 +316,8 @@ class FaceSwapDetector(Detector):
     def _top_frames(self) -> list[dict[str, Any]]:
         out = []
         for blend, index, fc, sbox, t in sorted(self._top, key=lambda x: -x[0]):
-            heat = S.artifact_heatmap(fc)
+            # the map says where the seams are; its brightness says how sure the model is
+            heat = S.artifact_heatmap(fc) * blend
             overlay = (0.55 * fc.rgb + 0.45 * _heat_rgb(heat)).astype(np.uint8)
             out.append({
                 "t": round(t, 3),

@@ -164,6 +164,8 @@ def _region_masks(face: FaceCrop) -> tuple[np.ndarray, np.ndarray]:
 
 
 N_BANDS = len(BAND_EDGES) - 1
+FLOOR_PERCENTILE = 20
+"""Percentile of the local noise level taken as a region's noise floor."""
 CHANNELS = ("noise", "sharp")
 """Texture only. Colour steps were tried and dropped: across recordings they follow the
 background and lighting more than the face (they made real clips with unusual backgrounds
@@ -176,6 +178,8 @@ def feature_names() -> list[str]:
         names += [f"{c}_d{i}{i + 1}" for i in range(N_BANDS - 1)]
     names += [f"noise_edge_b{i}" for i in range(N_BANDS)]
     names += [f"brow_{c}" for c in CHANNELS]
+    names += [f"floor_d{i}{i + 1}" for i in range(N_BANDS - 1)]
+    names += ["brow_floor"]
     return names
 
 
@@ -200,11 +204,21 @@ def boundary_features(face: FaceCrop, maps: PixelMaps | None = None) -> np.ndarr
     ne = band_means(maps.noise_edge)
     feats += list(np.log((ne + EPS) / (np.median(ne) + EPS)))
     upper, inner = _region_masks(face)
+    small = upper.sum() < 10 or inner.sum() < 10
     for img in chans:
-        if upper.sum() < 10 or inner.sum() < 10:
-            feats.append(0.0)
-        else:
-            feats.append(float(img[upper].mean() - img[inner].mean()))
+        feats.append(0.0 if small else float(img[upper].mean() - img[inner].mean()))
+    # noise floor: a low percentile of the local noise level, which flat skin sets and edges
+    # (eyes, mouth, hair) do not; a pasted face is rendered with a different floor
+    noise_flat = maps.noise.ravel()
+    floors = []
+    for i in range(N_BANDS):
+        vals = noise_flat[flat == i]
+        floors.append(float(np.percentile(vals, FLOOR_PERCENTILE)) if vals.size >= 10 else float(np.median(noise_flat)))
+    feats += list(np.diff(floors))
+    if small:
+        feats.append(0.0)
+    else:
+        feats.append(float(np.percentile(maps.noise[upper], FLOOR_PERCENTILE) - np.percentile(maps.noise[inner], FLOOR_PERCENTILE)))
     return np.asarray(feats, np.float32)
 
 
@@ -450,12 +464,18 @@ class LogisticModel:
     deviation from the typical real face in either direction: a pasted face can be smoother or
     sharper than its surroundings)."""
 
-    names: tuple[str, ...]
+    names: tuple[str, ...]  # the features the model uses, a subset of feature_names()
     mean: np.ndarray
     std: np.ndarray
     weights: np.ndarray
     bias: float
     quadratic: bool = False
+    centre: float = 0.5  # probability at which a recording's blend score is 0.5 (see training)
+
+    @property
+    def index(self) -> list[int]:
+        full = feature_names()
+        return [full.index(n) for n in self.names]
 
     @property
     def quadratic_index(self) -> list[int]:
@@ -465,7 +485,11 @@ class LogisticModel:
         return list(self.names) + [f"{self.names[i]}^2" for i in self.quadratic_index]
 
     def expand(self, x: np.ndarray) -> np.ndarray:
-        z = np.clip((np.atleast_2d(x) - self.mean) / self.std, -QUAD_CLIP, QUAD_CLIP)
+        """Standardise (and square) ``x``: full feature vectors, or already the model's subset."""
+        x = np.atleast_2d(x)
+        if x.shape[1] != len(self.names):
+            x = x[:, self.index]
+        z = np.clip((x - self.mean) / self.std, -QUAD_CLIP, QUAD_CLIP)
         q = self.quadratic_index
         return np.hstack([z, z[:, q] ** 2 - 1.0]) if q else z
 
@@ -474,7 +498,7 @@ class LogisticModel:
         return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
-TEXTURE_PREFIXES = ("noise", "sharp", "brow_noise", "brow_sharp")
+TEXTURE_PREFIXES = ("noise", "sharp", "floor", "brow_noise", "brow_sharp", "brow_floor")
 """Features whose squares enter the model."""
 
 QUAD_CLIP = 6.0
@@ -491,7 +515,7 @@ def load_model(path: str | None = None) -> LogisticModel | None:
         return None
     data: dict[str, Any] = json.loads(p.read_text())
     names = tuple(data["features"])
-    if list(names) != feature_names():
+    if not set(names) <= set(feature_names()):
         log.warning("face-swap blend model at %s was trained on other features; ignored", p)
         return None
     return LogisticModel(
@@ -501,6 +525,7 @@ def load_model(path: str | None = None) -> LogisticModel | None:
         np.asarray(data["weights"], np.float64),
         float(data["bias"]),
         bool(data.get("quadratic", False)),
+        float(data.get("decision_centre", 0.5)),
     )
 
 
@@ -574,6 +599,35 @@ def self_blend(rgb: np.ndarray, landmarks_xy: np.ndarray, rng: np.random.Generat
 def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) if ok else rgb
+
+
+def h264_roundtrip(rgb: np.ndarray, crf: int) -> np.ndarray:
+    """The image as one H.264 intra frame at ``crf`` (libx264 via PyAV): video compression's
+    smoothing and blocking, which JPEG only roughly imitates."""
+    from fractions import Fraction
+
+    import av
+
+    h, w = rgb.shape[:2]
+    h2, w2 = h // 2 * 2, w // 2 * 2
+    if h2 < 16 or w2 < 16:
+        return rgb
+    enc = av.CodecContext.create("libx264", "w")
+    enc.width, enc.height, enc.pix_fmt = w2, h2, "yuv420p"
+    enc.time_base = Fraction(1, 25)
+    enc.options = {"crf": str(int(crf)), "preset": "veryfast", "tune": "zerolatency"}
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:h2, :w2]), format="rgb24").reformat(format="yuv420p")
+    packets = list(enc.encode(frame)) + list(enc.encode(None))
+    dec = av.CodecContext.create("h264", "r")
+    decoded = []
+    for packet in packets:
+        decoded += dec.decode(packet)
+    decoded += dec.decode(None)
+    if not decoded:
+        return rgb
+    out = rgb.copy()
+    out[:h2, :w2] = decoded[0].to_ndarray(format="rgb24")
+    return out
 
 
 def paste_face(
