@@ -40,9 +40,9 @@ def bench_one(path: str, settings: dict[str, float] | None = None) -> dict[str, 
     rec = analyze_recording(path, settings=settings)
     analysis_s = time.perf_counter() - t1
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    from .faces import _drop_pool
+    from .faces import stop_embedding_worker
 
-    _drop_pool()  # let the embedding worker exit so its peak is counted below
+    stop_embedding_worker()  # let the worker exit so its peak is counted below
     time.sleep(0.5)
     worker_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {

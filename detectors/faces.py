@@ -194,38 +194,33 @@ def _landmarks68(rgb: np.ndarray, left: int, top: int, right: int, bottom: int) 
 
 
 EMBED_IN_PROCESS = True
-"""Compute embeddings in a worker process: dlib holds the GIL, so a thread would not overlap
-with Face Mesh; a process uses the second core."""
+"""Compute embeddings in a worker process (detectors.embed_worker): dlib holds the GIL, so a
+thread would not overlap with Face Mesh; a process uses the second core."""
 
 EMBED_TIMEOUT_S = 60.0
 """Longest wait for one embedding from the worker before computing it here instead."""
 
-_pool: Any = None
+_worker: Any = None
 
 
-def _warm_embedder() -> None:
-    _model("pose5")
-    _model("encoder")
-
-
-def embedding_pool() -> Any:
-    """The process-wide embedding worker (started on first use, models loaded at its start)."""
-    global _pool
+def embedding_worker() -> Any:
+    """The process-wide embedding worker, started on first use (it loads dlib's models itself)."""
+    global _worker
     with _lock:
-        if _pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+        if _worker is None or not _worker.alive:
+            from .embed_worker import EmbeddingWorker
 
-            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_embedder)
-        return _pool
+            _worker = EmbeddingWorker()
+        return _worker
 
 
-def _drop_pool() -> None:
-    global _pool
+def stop_embedding_worker() -> None:
+    """Stop the worker (it is restarted on the next use)."""
+    global _worker
     with _lock:
-        if _pool is not None:
-            _pool.shutdown(wait=True, cancel_futures=True)
-        _pool = None
+        worker, _worker = _worker, None
+    if worker is not None:
+        worker.close()
 
 
 def new_face_mesh(static: bool = False, max_faces: int = MAX_FACES) -> Any:
@@ -244,7 +239,7 @@ def new_face_mesh(static: bool = False, max_faces: int = MAX_FACES) -> Any:
 
 
 def embed_face(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
-    """dlib 128-d embedding of the face in ``box`` (x0, y0, x1, y1 px of ``rgb``)."""
+    """dlib 128-d embedding of the face in ``box`` (x0, y0, x1, y1 px of ``rgb``), computed here."""
     x0, y0, x1, y1 = box
     h, w = rgb.shape[:2]
     top, left = max(0, int(y0)), max(0, int(x0))
@@ -355,7 +350,7 @@ class FaceTracker:
         import cv2
 
         if self._crop_mesh is None:
-            self._crop_mesh = new_face_mesh(static=True, max_faces=1)
+            self._crop_mesh = new_face_mesh(static=False, max_faces=1)
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         half = max(box[2] - box[0], box[3] - box[1]) * CROP_CONTEXT / 2
         crop, (sx0, sy0, sx1, sy1) = frame.crop_full((cx - half, cy - half, cx + half, cy + half))
@@ -433,10 +428,9 @@ class FaceTracker:
             future = None
             if EMBED_IN_PROCESS:
                 try:
-                    future = embedding_pool().submit(embed_face, crop, fbox)
+                    future = embedding_worker().submit(crop, fbox)
                 except Exception as exc:  # noqa: BLE001 - a broken worker must not stop the analysis
                     log.warning("embedding worker unavailable (%s); computing embeddings inline", exc)
-                    _drop_pool()
             self._pending.append((future, crop, fbox, box is main[0], frame.t, frame.index))
 
     def _collect(self) -> None:
@@ -449,7 +443,7 @@ class FaceTracker:
                     future = "done"
                 except Exception as exc:  # noqa: BLE001 - fall back to computing it here
                     log.warning("embedding worker failed (%s); computing inline", exc)
-                    _drop_pool()
+                    stop_embedding_worker()
                     future = None
             if future is None:
                 emb = embed_face(crop, fbox)
