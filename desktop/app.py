@@ -219,10 +219,11 @@ class MainWindow(QMainWindow):
 
         # bottom: analyses ---------------------------------------------------------
         self.jobs_panel = JobsPanel()
-        self.jobs_panel.jobDismissed.connect(lambda jid: self.jobs.pop(jid, None))
+        self.jobs_panel.jobDismissed.connect(self._on_job_dismissed)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.jobs_panel)
+        self.jobs_scroll = scroll
         self.jobs_dock = QDockWidget("Analyses", self)
         self.jobs_dock.setObjectName("AnalysesDock")
         self.jobs_dock.setWidget(scroll)
@@ -312,6 +313,7 @@ class MainWindow(QMainWindow):
                 rows = list(self.library.candidates(self.search.text().strip()))
             except Exception as exc:  # noqa: BLE001
                 self.show_message(f"The candidates could not be listed: {exc}")
+        busy = {j.candidate_id for j in self.running_jobs()}
         self.candidate_list.blockSignals(True)
         self.candidate_list.clear()
         current_item = None
@@ -322,6 +324,8 @@ class MainWindow(QMainWindow):
             verdict = engine.row_get(r, "verdict")
             n = engine.row_get(r, "media_count", 0) or 0
             status = f"{score:.0f} · {engine.verdict_label(verdict)}" if score is not None else "not analysed"
+            if cid in busy:
+                status = "analysing… · " + status
             item = QListWidgetItem(f"{name}\n{status} · {n} file(s)")
             item.setData(Qt.ItemDataRole.UserRole, cid)
             item.setToolTip(f"{name}: {status}. Drop recordings or ID photos here to add them.")
@@ -490,8 +494,10 @@ class MainWindow(QMainWindow):
         self.last_status[job.job_id] = "queued"
         self.jobs_panel.add_job(job)
         self.jobs_dock.show()
+        self.jobs_scroll.setMinimumHeight(JOBS_DOCK_HEIGHT)
         self.resizeDocks([self.jobs_dock], [JOBS_DOCK_HEIGHT], Qt.Orientation.Vertical)
         self.pool.start(job)
+        self.refresh_candidates()
         return job
 
     def _on_progress(self, job_id: str, key: str, fraction: float, message: str) -> None:
@@ -531,7 +537,14 @@ class MainWindow(QMainWindow):
                               + " ".join(map(str, messages or [])), "warning")
         else:
             self.show_message(f"Analysis of {name} could not finish. " + " ".join(map(str, messages or [])), "error")
+        if status != "done":
+            self.refresh_candidates()
         self.analysisFinished.emit(job_id, status)
+
+    def _on_job_dismissed(self, job_id: str) -> None:
+        self.jobs.pop(job_id, None)
+        if not self.jobs_panel.boxes:
+            self.jobs_scroll.setMinimumHeight(0)
 
     def cancel_all(self) -> None:
         for job in self.jobs.values():

@@ -206,7 +206,7 @@ class CandidatePage(QWidget):
         fs = _scroll(frames)
         fs.setMinimumHeight(THUMB + 60)
         v.addWidget(fs, 2)
-        return w
+        return _scroll(w)  # small screens scroll instead of growing the window
 
     def _build_identity(self) -> QWidget:
         inner = QWidget()

@@ -247,12 +247,14 @@ def test_cancel_an_analysis(window: Any, desktop_media: dict[str, Path], qtbot: 
             box.rows[key].cancel.click()  # the per-file cancel button
 
     job.signals.progress.connect(on_progress)
+    assert "analysing…" in window.candidate_list.currentItem().text()
     t0 = time.monotonic()
     _, status = wait_finished(window)
     assert status == "cancelled"
     assert time.monotonic() - t0 < 30
     assert box.rows["f0"].bar.format() == "cancelled"
     assert window.library.latest_report(cid) is None  # nothing half-done is saved
+    assert "analysing" not in window.candidate_list.currentItem().text()
     assert "cancelled" in window.messages.text
     assert window.isVisible()
 
