@@ -82,6 +82,7 @@ VIDEO_FILTER = "Recordings (*.mp4 *.mov *.mkv *.webm *.avi *.m4v);;All files (*)
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff);;All files (*)"
 MESSAGE_HISTORY = 50
 JOBS_DOCK_HEIGHT = 190  # px: the analyses panel opens this tall so a run's rows are visible
+JOBS_DOCK_IDLE_HEIGHT = 48  # px: and shrinks back to one line when every run is dismissed
 
 
 class MessageBar(QFrame):
@@ -545,6 +546,7 @@ class MainWindow(QMainWindow):
         self.jobs.pop(job_id, None)
         if not self.jobs_panel.boxes:
             self.jobs_scroll.setMinimumHeight(0)
+            self.resizeDocks([self.jobs_dock], [JOBS_DOCK_IDLE_HEIGHT], Qt.Orientation.Vertical)
 
     def cancel_all(self) -> None:
         for job in self.jobs.values():

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 THUMB = 128
 TOP_FRAMES_SHOWN = 8
 CAPTION_CHARS = 22
+FRAMES_COLUMN_PX = 2 * THUMB + 48
 TIMELINE_LEGEND = (
     "Face-swap risk (red): the face-swap check's risk for each second; purple ticks mark the frames shown below.\n"
     "Lip-sync offset (blue): how far the voice runs ahead (+) or behind (−) the lips, per window.\n"
@@ -200,13 +201,23 @@ class CandidatePage(QWidget):
                             "Orange: lips and voice disagree · Purple: face distance to the ID photo (hover for more).")
         legend.setToolTip(TIMELINE_LEGEND)
         v.addWidget(legend)
-        v.addWidget(section_title("Most suspicious frames (face and heat map)"))
+        # the suspicious frames in a column beside the player: the player keeps the height
+        side = QWidget()
+        side.setFixedWidth(FRAMES_COLUMN_PX)
+        sv = QVBoxLayout(side)
+        sv.setContentsMargins(0, 0, 0, 0)
+        title = section_title("Most suspicious frames")
+        title.setToolTip("The face-swap check's strongest frames: the face, and where the model saw blending (heat map). Click one to see it in the player.")
+        sv.addWidget(title)
         frames = QWidget()
         self.frames_flow = FlowLayout(frames)
-        fs = _scroll(frames)
-        fs.setMinimumHeight(THUMB + 60)
-        v.addWidget(fs, 2)
-        return _scroll(w)  # small screens scroll instead of growing the window
+        sv.addWidget(_scroll(frames), 1)
+        row = QHBoxLayout()
+        row.addWidget(w, 1)
+        row.addWidget(side)
+        outer = QWidget()
+        outer.setLayout(row)
+        return outer
 
     def _build_identity(self) -> QWidget:
         inner = QWidget()

@@ -23,10 +23,16 @@ LIBRARY_FILE_NAME = "library.sqlite"
 
 
 def default_library_path() -> Path:
-    """Where the case library lives unless the user picks another place."""
-    import platformdirs
+    """Where the case library lives unless the user picks another place: the engine's default
+    (``TELLTALE_LIBRARY`` or the user's data folder), so the CLI and the app share one library."""
+    try:
+        from detectors.library import default_path
 
-    return Path(platformdirs.user_data_dir("telltale", appauthor=False)) / LIBRARY_FILE_NAME
+        return Path(default_path())
+    except ImportError:  # pragma: no cover - an engine without the library module
+        import platformdirs
+
+        return Path(platformdirs.user_data_dir("telltale")) / LIBRARY_FILE_NAME
 
 
 def load_engine_settings() -> dict[str, Any]:

@@ -26,6 +26,7 @@ MIN_TICK_MS = 15
 """The play timer never fires more often than this."""
 
 SLIDER_STEPS_PER_S = 100
+MIN_VIEW_W, MIN_VIEW_H = 280, 150  # px: small enough that the timeline always fits below
 
 
 class FrameSource:
@@ -125,7 +126,7 @@ class FrameView(QWidget):
         super().__init__(parent)
         self._image: QImage | None = None
         self._text = "No recording selected"
-        self.setMinimumSize(320, 180)
+        self.setMinimumSize(MIN_VIEW_W, MIN_VIEW_H)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def set_image(self, image: QImage | None, text: str = "") -> None:
@@ -134,7 +135,7 @@ class FrameView(QWidget):
         self.update()
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt name
-        return QSize(640, 360)
+        return QSize(480, 270)
 
     def paintEvent(self, _event: Any) -> None:  # noqa: N802 - Qt name
         p = QPainter(self)

@@ -104,6 +104,7 @@ def main() -> int:
     import signal
 
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints where every thread is
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still stop our Xvfb when killed
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--fps", type=float, default=10.0, help="analysis frames per second")

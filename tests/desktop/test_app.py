@@ -153,7 +153,7 @@ def test_analysis_runs_to_the_end_and_shows_the_score(analysed: dict[str, Any]) 
     # progress went forward, and the window kept running its event loop (never froze):
     assert analysed["progress"] and max(analysed["progress"]) == 1.0
     expected_ticks = analysed["elapsed"] * 1000 / TICK_MS
-    assert analysed["ticks"] >= 0.5 * expected_ticks, (analysed["ticks"], expected_ticks)
+    assert analysed["ticks"] >= 0.3 * expected_ticks, (analysed["ticks"], expected_ticks)  # a frozen window: ~0
 
 
 def test_timeline_click_seeks_the_player(analysed: dict[str, Any], qtbot: Any) -> None:
