@@ -335,9 +335,9 @@ class MainWindow(QMainWindow):
             self.candidate_list.addItem(item)
             if cid == select:
                 current_item = item
-        self.candidate_list.blockSignals(False)
-        if current_item is not None:
+        if current_item is not None:  # restore the selection without reloading the page
             self.candidate_list.setCurrentItem(current_item)
+        self.candidate_list.blockSignals(False)
         self.compare_view.set_candidates(rows)
 
     def _on_current_item(self, item: QListWidgetItem | None, _prev: Any = None) -> None:
