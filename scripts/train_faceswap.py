@@ -22,7 +22,7 @@ Data recipe (nothing downloaded, no fake from the evaluation set is ever used):
     the false-alarm level on real footage it has not seen; the highest of them plus
     CENTRE_MARGIN is stored as the decision centre the detector maps to a score of 0.5.
 
-Usage: uv run python scripts/train_faceswap.py [--out assets/models/faceswap_blend.json]
+Usage: uv run python scripts/train_faceswap.py [--out assets/models/faceswap_blend.json] [--features floor_brow|all]
 """
 
 from __future__ import annotations
@@ -57,7 +57,11 @@ KEEP_SIZE_P = 0.3
 H264_P, JPEG_P = 0.45, 0.40  # else no compression
 L2 = 100.0
 QUADRATIC = True
-MODEL_FEATURES = tuple(n for n in S.feature_names() if "floor" in n or n.startswith("brow"))
+FEATURE_SETS = {
+    "floor_brow": tuple(n for n in S.feature_names() if "floor" in n or n.startswith("brow")),
+    "all": tuple(S.feature_names()),
+}
+MODEL_FEATURES = FEATURE_SETS["floor_brow"]
 """Noise-floor steps across the bands and forehead-vs-inner-face contrasts. Chosen over all
 features, band means only, and the inner bands only by the leave-one-real-video-out
 false-alarm level (real footage only, no fake involved): the band-mean steps that reach the
@@ -171,12 +175,13 @@ def make_dataset(faces: list[tuple[str, np.ndarray, np.ndarray]], rng: np.random
     return np.array(X, np.float64), np.array(y, np.float64), np.array(group)
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = L2, iters: int = 50) -> S.LogisticModel:
+def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = L2, iters: int = 50, index: list[int] | None = None) -> S.LogisticModel:
     """Standardise on the real samples (so squares measure deviation from a real face), expand
     with squares, fit L2 logistic regression by Newton steps."""
-    X = X[:, MODEL_INDEX]
+    index = MODEL_INDEX if index is None else index
+    X = X[:, index]
     mean, std = X[y == 0].mean(0), X[y == 0].std(0) + 1e-6
-    proto = S.LogisticModel(tuple(S.feature_names()[i] for i in MODEL_INDEX), mean, std, np.zeros(0), 0.0, QUADRATIC)
+    proto = S.LogisticModel(tuple(S.feature_names()[i] for i in index), mean, std, np.zeros(0), 0.0, QUADRATIC)
     Z = np.hstack([proto.expand(X), np.ones((len(X), 1))])
     w = np.zeros(Z.shape[1])
     reg = np.full(Z.shape[1], l2)
@@ -210,7 +215,12 @@ def leave_one_video_out(faces: list[tuple[str, np.ndarray, np.ndarray]], X: np.n
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(S.MODEL_PATH))
+    ap.add_argument("--features", choices=sorted(FEATURE_SETS), default="floor_brow",
+                    help="feature set (floor_brow ships; all = band means too: better on seen footage, worse on unseen)")
     args = ap.parse_args()
+    global MODEL_FEATURES, MODEL_INDEX
+    MODEL_FEATURES = FEATURE_SETS[args.features]
+    MODEL_INDEX = [S.feature_names().index(n) for n in MODEL_FEATURES]
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.time()
     rng = np.random.default_rng(SEED)
