@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -302,7 +303,9 @@ def landmark_jitter(landmarks: np.ndarray, present: np.ndarray) -> tuple[float, 
         aligned[i] = xy[i, list(INNER_RIGID)] @ m.T + t
     # second difference over consecutive analysed frames (all three present)
     acc = aligned[2:] - 2 * aligned[1:-1] + aligned[:-2]
-    rms = np.sqrt(np.nanmean((acc**2).sum(axis=2), axis=1))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # frames next to a gap: all-NaN rows
+        rms = np.sqrt(np.nanmean((acc**2).sum(axis=2), axis=1))
     per[1:-1] = rms
     return float(np.nanmedian(rms)) if np.isfinite(rms).any() else float("nan"), per
 
