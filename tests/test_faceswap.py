@@ -176,3 +176,24 @@ def test_auc_and_blink_helpers() -> None:
     rate, blinks, seconds = S.blink_rate(lm, np.ones(n, bool), times)
     assert blinks == 2
     assert rate == pytest.approx(12.0, rel=0.05)
+
+
+def test_occlusion_events_are_short_face_losses() -> None:
+    from types import SimpleNamespace
+
+    from detectors.faceswap import PixelSample
+
+    times = np.arange(150) / 15.0  # 10 s at 15 fps
+    present = np.ones(150, bool)
+    present[60:68] = False  # 0.53 s: a hand in front of the face
+    present[120:150] = False  # the face leaves for good: not an occlusion
+    boxes = np.where(present[:, None], np.array([[10, 10, 90, 90]], np.float32), np.nan)
+    det = FaceSwapDetector()
+    det.samples = [PixelSample(float(t), int(i), 0.9 if 3.5 <= t <= 5.5 else 0.2, float("nan"), (0, 0, 1, 1))
+                   for i, t in enumerate(times[::4])]
+    out = det._occlusion(SimpleNamespace(present=present, times=times, boxes=boxes))
+    assert len(out["events"]) == 1
+    start, end = out["events"][0]
+    assert start == pytest.approx(times[59], abs=0.01) and end == pytest.approx(times[68], abs=0.01)
+    assert out["value"] > 0.3  # the blend probability jumps around the occlusion
+    assert out["used"] is False
