@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 THUMB = 128
 TOP_FRAMES_SHOWN = 8
 CAPTION_CHARS = 22
-FRAMES_COLUMN_PX = 2 * THUMB + 48
+FRAMES_COLUMN_PX = 2 * THUMB + 76  # two pictures, card margins and a scroll bar
 TIMELINE_LEGEND = (
     "Face-swap risk (red): the face-swap check's risk for each second; purple ticks mark the frames shown below.\n"
     "Lip-sync offset (blue): how far the voice runs ahead (+) or behind (−) the lips, per window.\n"
@@ -454,8 +454,8 @@ class CandidatePage(QWidget):
                 if not f.get("face_png"):
                     continue
                 t = engine.finite(f.get("t"))
-                card = PictureCard([pixmap_from_b64(f["face_png"], THUMB)],
-                                   f"Interview {short(Path(rec.path).name)}\n" + (f"at {t:.1f} s" if t is not None else ""), THUMB)
+                when = f" at {t:.1f} s" if t is not None else ""
+                card = PictureCard([pixmap_from_b64(f["face_png"], THUMB)], f"Interview{when}\n{short(Path(rec.path).name, 18)}", THUMB)
                 self.identity_flow.addWidget(card)
                 interview += 1
         if not portraits and not interview:
