@@ -229,8 +229,8 @@ def fit_calibration(results: Sequence[RowResult]) -> dict[str, Any]:
     for name in sorted({n for r in ok for n in r.checks}):
         judged = [r for r in ok if name in r.checks and r.checks[name][1] > 0]
         labels = [r.row.label for r in judged]
-        if len(set(labels)) < 2:
-            continue
+        if len(set(labels)) < 2 or len({r.checks[name][0] for r in judged}) < 2:
+            continue  # one class, or one risk value: nothing to fit
         a, b = fit_logistic([r.checks[name][0] for r in judged], labels, [r.checks[name][1] for r in judged])
         checks[name] = {"a": round(a, 4), "b": round(b, 4), "n": len(judged)}
     return {"method": "per-check logistic, MAP with L2 prior towards a=%g b=%g" % (PRIOR_A, PRIOR_B), "checks": checks}

@@ -81,6 +81,9 @@ class ReuseDetector(Detector):
         if len(others) > 1:
             summary += f" Also under {len(others) - 1} other candidate name(s)."
         evidence["other_candidates"] = others
+        # another candidate's face or photo, or a known photo from a collection, settles the case
+        # alone (scoring caps the score); a look-alike face in a collection does not
+        evidence["decisive"] = top["candidate"] is not None or top["kind"] == "same-image"
         return Finding(self.name, top["risk"], CONFIDENCE_FOUND, summary, evidence)
 
     def _own_only(self, context: CandidateContext) -> Finding:

@@ -2,10 +2,12 @@
 
 Method
 ------
-1. Each check's risk is mapped to a probability that the candidate is fake by a per-check
-   logistic calibration ``p = 1 / (1 + exp(-(a * risk + b)))`` fitted on labelled data
-   (``telltale eval --fit``, stored in ``assets/calibration.json``). A check without a fitted
-   calibration uses its risk as the probability.
+1. Each check's risk is mapped to a probability that its finding is a real sign of
+   manipulation by a per-check logistic calibration ``q(risk) = 1 / (1 + exp(-(a * risk + b)))``
+   fitted on labelled data (``telltale eval --fit``, stored in ``assets/calibration.json``),
+   taken in excess of what a zero-risk finding gets: ``p = (q(risk) - q(0)) / (1 - q(0))``, so a
+   finding with risk 0 takes nothing off the score whatever the labelled set's share of fakes.
+   A check without a fitted calibration uses its risk as the probability.
 2. The evidence is weighed by the check's confidence and combined as independent signs
    (noisy-OR): ``P(fake) = 1 - prod(1 - confidence_c * p_c)``. A check that could not judge
    (confidence 0) changes nothing: it lowers the report's confidence, not its score.
@@ -52,7 +54,9 @@ class Calibration:
     b: float
 
     def probability(self, risk: float) -> float:
-        return 1.0 / (1.0 + math.exp(-(self.a * risk + self.b)))
+        q = 1.0 / (1.0 + math.exp(-(self.a * risk + self.b)))
+        q0 = 1.0 / (1.0 + math.exp(-self.b))
+        return max(0.0, (q - q0) / (1.0 - q0))
 
 
 @lru_cache(maxsize=4)
