@@ -24,26 +24,7 @@ def prepare_environment() -> None:
         os.environ.pop(var, None)
 
 
-NONE_REFCOUNT_RESERVE = 1 << 40
-"""References added to None on Python < 3.12 (see :func:`guard_none_refcount`)."""
-
-
-def guard_none_refcount() -> None:
-    """Work around PySide6 6.12.0 on Python 3.11: each call of a C++ method returning void
-    drops one reference to None (harmless on 3.12+, where None is immortal), so after a few
-    thousand calls the process aborts with "none_dealloc: deallocating None". Giving None a
-    reserve of references no session can use up makes it immortal here too. The real fix is
-    PySide6 < 6.12 (or Python >= 3.12); this stays harmless either way."""
-    if sys.version_info >= (3, 12) or getattr(guard_none_refcount, "done", False):
-        return
-    import ctypes
-
-    ctypes.c_ssize_t.from_address(id(None)).value += NONE_REFCOUNT_RESERVE
-    guard_none_refcount.done = True  # type: ignore[attr-defined]
-
-
 prepare_environment()
-guard_none_refcount()
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal  # noqa: E402
 from PySide6.QtGui import QAction, QColor, QDragEnterEvent, QDropEvent, QIcon, QKeySequence  # noqa: E402
@@ -683,7 +664,6 @@ def install_excepthook(window: MainWindow) -> None:
 
 def create_app(argv: Sequence[str] | None = None) -> QApplication:
     prepare_environment()
-    guard_none_refcount()
     app = QApplication.instance() or QApplication(list(argv if argv is not None else sys.argv))
     app.setOrganizationName("Telltale")
     app.setApplicationName("Telltale Desktop")

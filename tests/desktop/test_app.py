@@ -272,9 +272,9 @@ def test_missing_file_is_reported_in_plain_language(window: Any, desktop_media: 
     assert window.isVisible()
 
 
-def test_many_qt_calls_do_not_exhaust_none(qapp: Any) -> None:
-    """PySide6 6.12.0 on Python 3.11 drops a None reference per void C++ call; the app's guard
-    keeps the process alive well past the few thousand calls that used to abort it."""
+def test_many_qt_calls_do_not_leak_none(qapp: Any) -> None:
+    """PySide6 6.12.0 on Python 3.11 dropped a None reference per void C++ call, aborting the app
+    after a few thousand calls (pyproject pins < 6.12). The installed PySide6 must not leak."""
     import sys
 
     from PySide6.QtWidgets import QLabel
@@ -283,5 +283,4 @@ def test_many_qt_calls_do_not_exhaust_none(qapp: Any) -> None:
     before = sys.getrefcount(None)
     for _ in range(20_000):
         label.setText("y")
-    assert sys.getrefcount(None) > 1_000_000
-    assert before - sys.getrefcount(None) <= 20_001
+    assert abs(before - sys.getrefcount(None)) < 100
