@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 import traceback
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -40,6 +42,7 @@ from PySide6.QtWidgets import (  # noqa: E402
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -62,6 +65,8 @@ log = logging.getLogger(__name__)
 VIDEO_FILTER = "Recordings (*.mp4 *.mov *.mkv *.webm *.avi *.m4v);;All files (*)"
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff);;All files (*)"
 MESSAGE_HISTORY = 50
+ERASE_POLL_MS = 50  # how often an erasure waiting for its candidate's analysis looks again
+ERASE_WAIT_S = 120  # give up erasing (and say so) if a cancelled analysis has not stopped by then
 JOBS_DOCK_HEIGHT = 190  # px: the analyses panel opens this tall so a run's rows are visible
 JOBS_DOCK_IDLE_HEIGHT = 48  # px: and shrinks back to one line when every run is dismissed
 
@@ -137,6 +142,7 @@ class CandidateList(QListWidget):
 class MainWindow(QMainWindow):
     analysisFinished = Signal(str, str)  # noqa: N815 - job id, status (for tests and scripts)
     mediaAdded = Signal(object, int)  # noqa: N815 - candidate id, files added
+    candidateErased = Signal(object, bool)  # noqa: N815 - candidate id, erased (False: it failed)
 
     def __init__(self, config: AppConfig | None = None) -> None:
         super().__init__()
@@ -150,6 +156,8 @@ class MainWindow(QMainWindow):
         self.pool: WorkerPool = analysis_pool()
         self.io_pool: WorkerPool = io_pool()
         self.add_jobs: dict[str, AddMediaJob] = {}
+        self.futures: dict[str, Future] = {}  # job id -> its pool future (analyses and additions)
+        self.erasing: dict[Any, float] = {}  # candidate id -> when its erasure started waiting
 
         # left: candidates ----------------------------------------------------------
         self.search = QLineEdit()
@@ -178,6 +186,7 @@ class MainWindow(QMainWindow):
         self.page.removeMediaRequested.connect(self.remove_media)
         self.page.exportPdfRequested.connect(lambda: self.export_pdf())
         self.page.exportJsonRequested.connect(lambda: self.export_json())
+        self.page.eraseRequested.connect(lambda: self.erase_candidate())
         self.page.errorOccurred.connect(lambda m: self.show_message(m, "error"))
         self.compare_view = CompareView()
         self.compare_view.compareRequested.connect(self.compare)
@@ -239,6 +248,9 @@ class MainWindow(QMainWindow):
         self.act_pdf = action("Export PDF…", self.export_pdf, "Ctrl+P", "Save the report as PDF")
         self.act_json = action("Export JSON…", self.export_json, "Ctrl+J", "Save the report as JSON")
         self.act_settings = action("Settings…", self.open_settings, QKeySequence.StandardKey.Preferences, "Library and thresholds")
+        self.act_erase = action("Erase candidate…", self.erase_candidate, None,
+                                "Erase the selected candidate and everything the library holds about them")
+        self.act_audit = action("Audit log…", self.open_audit_log, None, "Who ran which analysis, export or erasure, and when")
         self.act_quit = action("Quit", self.close, QKeySequence.StandardKey.Quit)
         bar = QToolBar("Main")
         bar.setObjectName("MainToolbar")
@@ -248,12 +260,16 @@ class MainWindow(QMainWindow):
             bar.addAction(a)
         self.addToolBar(bar)
         menu = self.menuBar().addMenu("&File")
-        for a in (self.act_new, self.act_videos, self.act_photos, None, self.act_pdf, self.act_json, None, self.act_settings, None, self.act_quit):
+        for a in (self.act_new, self.act_videos, self.act_photos, None, self.act_pdf, self.act_json, None,
+                  self.act_erase, None, self.act_settings, None, self.act_quit):
             menu.addSeparator() if a is None else menu.addAction(a)
         run = self.menuBar().addMenu("&Analysis")
         run.addAction(self.act_analyse)
         run.addAction(self.act_compare)
         run.addAction(action("Cancel all analyses", self.cancel_all))
+        privacy = self.menuBar().addMenu("&Privacy")
+        privacy.addAction(self.act_erase)
+        privacy.addAction(self.act_audit)
 
     # ------------------------------------------------------------------ messages
     def show_message(self, text: str, level: str = "error") -> None:
@@ -265,7 +281,7 @@ class MainWindow(QMainWindow):
     def open_library(self, path: str | Path) -> bool:
         old = self.library
         try:
-            self.library = engine.open_library(path)
+            self.library = engine.open_library(path, self.config.overrides(), apply_retention=False)
         except Exception as exc:  # noqa: BLE001 - the window stays up, the user can pick another place
             log.error("library %s:\n%s", path, traceback.format_exc())
             self.library = None
@@ -277,9 +293,23 @@ class MainWindow(QMainWindow):
             _close(old)
         self.library_path = Path(path)
         self.current_id = None
+        self._apply_retention()
         self.refresh_candidates()
         self._show_current()
         return True
+
+    def _apply_retention(self) -> None:
+        """Erase the candidates older than the retention (Settings, else the library's policy)."""
+        try:
+            erased = self.library.apply_retention()
+        except Exception as exc:  # noqa: BLE001
+            log.error("retention:\n%s", traceback.format_exc())
+            self.show_message(f"Expired candidates could not be erased: {exc}", "error")
+            return
+        if erased:
+            days = engine.finite(getattr(self.library, "retention_days", None)) or 0.0
+            self.show_message(f"{len(erased)} candidate(s) not touched for more than {days:g} days were erased "
+                              "(retention setting).", "info")
 
     def _require_library(self) -> bool:
         if self.library is None:
@@ -393,6 +423,9 @@ class MainWindow(QMainWindow):
         if cid is None:
             self.show_message("Select or create a candidate first, then add its files.", "warning")
             return None
+        if cid in self.erasing:
+            self.show_message("This candidate is being erased; no files can be added.", "warning")
+            return None
         problems: list[str] = []
         files: list[tuple[str, str]] = []
         known = {str(engine.row_get(m, "path")) for m in self._media(cid)}
@@ -413,8 +446,14 @@ class MainWindow(QMainWindow):
         self.add_jobs[job.job_id] = job
         if files:
             self.statusBar().showMessage(f"Adding {len(files)} file(s)…")
-        self.io_pool.start(job)
+        self._track(job.job_id, self.io_pool.start(job))
         return job
+
+    def _track(self, job_id: str, future: Future) -> None:
+        """Remember a job's future (to wait for it or drop it before it starts); forget finished ones."""
+        for done in [j for j, f in self.futures.items() if f.done()]:
+            del self.futures[done]
+        self.futures[job_id] = future
 
     def _on_media_added(self, job_id: str, cid: Any, added: int, problems: Any) -> None:
         self.add_jobs.pop(job_id, None)
@@ -443,6 +482,107 @@ class MainWindow(QMainWindow):
         self.refresh_candidates()
         self._show_current()
 
+    # ------------------------------------------------------------------ erasure
+    def erase_candidate(self, candidate_id: Any = None) -> bool:
+        """Erase a candidate (default: the selected one) after the user confirms.
+
+        Their analyses are cancelled first, and the erasure waits until those have stopped: a
+        running analysis stores the candidate's faces at its end (``record_candidate``, by name)
+        and would bring the candidate back. ``candidateErased`` is emitted when it is done.
+        Returns False when the user said no (or there is nothing to erase)."""
+        if not self._require_library():
+            return False
+        cid = self.current_id if candidate_id is None else candidate_id
+        if cid is None:
+            self.show_message("Select the candidate to erase first.", "warning")
+            return False
+        if cid in self.erasing:
+            return True
+        try:
+            cand = self.library.get_candidate(cid)
+        except Exception as exc:  # noqa: BLE001
+            self.show_message(f"The candidate could not be read from the library: {exc}")
+            return False
+        if cand is None:
+            self.show_message("This candidate is no longer in the library.", "warning")
+            self.refresh_candidates()
+            return False
+        name = str(engine.row_get(cand, "name", ""))
+        answer = QMessageBox.question(
+            self,
+            "Erase candidate",
+            f"Erase “{name}” from the case library?\n\n"
+            "Every photo hash, face embedding, report and audit path of theirs is removed, and their "
+            "photos and face will no longer be found by a search. The files on disk are not touched.\n\n"
+            "This cannot be undone.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        self.erasing[cid] = time.monotonic()
+        for job in self.running_jobs():
+            if job.candidate_id != cid:
+                continue
+            job.discard_results = True  # even if it finishes first, nothing of it is saved
+            job.cancel()
+            future = self.futures.get(job.job_id)
+            if future is not None and future.cancel():  # still queued: it will never run
+                self._on_job_finished(job.job_id, "cancelled", None, [])
+        self.refresh_candidates()
+        self._erase_when_idle(cid)
+        return True
+
+    def _erase_when_idle(self, cid: Any) -> None:
+        """Erase once no analysis or file addition of this candidate is running (polls; the
+        window stays responsive while a cancelled analysis winds down)."""
+        busy = [self.futures[j.job_id] for j in list(self.jobs.values()) + list(self.add_jobs.values())
+                if j.candidate_id == cid and j.job_id in self.futures and not self.futures[j.job_id].done()]
+        if busy:
+            if time.monotonic() - self.erasing[cid] > ERASE_WAIT_S:
+                self.erasing.pop(cid, None)
+                self.show_message("The candidate was not erased: their analysis did not stop in time. Try again.", "error")
+                self.refresh_candidates()
+                self.candidateErased.emit(cid, False)
+                return
+            self.statusBar().showMessage("Stopping this candidate's analysis before erasing…", 2000)
+            QTimer.singleShot(ERASE_POLL_MS, lambda: self._erase_when_idle(cid))
+            return
+        ok = True
+        try:
+            removed = self.library.erase_candidate(cid, reason="request")
+        except Exception as exc:  # noqa: BLE001
+            log.error("erase:\n%s", traceback.format_exc())
+            self.show_message(f"The candidate could not be erased: {exc}", "error")
+            ok = False
+        else:
+            # no name here: this sentence also goes to the log
+            self.show_message(f"Candidate erased: {removed} file record(s), their face embeddings, photo hashes and "
+                              "reports are gone from the library.", "info")
+        finally:
+            self.erasing.pop(cid, None)
+        if ok and self.current_id == cid:
+            self.current_id = None
+            self.candidate_list.clearSelection()
+        if ok and any(engine.row_get(it.candidate, "id") == cid for it in self.compare_view.items):
+            self.compare_view.show_items([it for it in self.compare_view.items if engine.row_get(it.candidate, "id") != cid])
+        self.refresh_candidates()
+        self._show_current()
+        self.candidateErased.emit(cid, ok)
+
+    # ------------------------------------------------------------------ audit
+    def open_audit_log(self) -> Any:
+        """Show the library's audit log (non-modal); returns the dialog."""
+        if not self._require_library():
+            return None
+        from .audit_dialog import AuditDialog
+
+        dialog = AuditDialog(self.library, self)
+        dialog.setModal(False)
+        dialog.show()
+        self.audit_dialog = dialog
+        return dialog
+
     # ------------------------------------------------------------------ analysis
     def analyse(self, candidate_id: Any = None) -> AnalysisJob | None:
         if not self._require_library():
@@ -450,6 +590,9 @@ class MainWindow(QMainWindow):
         cid = self.current_id if candidate_id is None else candidate_id
         if cid is None:
             self.show_message("Select a candidate to analyse.", "warning")
+            return None
+        if cid in self.erasing:
+            self.show_message("This candidate is being erased; it cannot be analysed.", "warning")
             return None
         if any(j.candidate_id == cid for j in self.add_jobs.values()):
             self.show_message("Files are still being added to this candidate; analyse again in a moment.", "info")
@@ -478,7 +621,7 @@ class MainWindow(QMainWindow):
         self.jobs_dock.show()
         self.jobs_scroll.setMinimumHeight(JOBS_DOCK_HEIGHT)
         self.resizeDocks([self.jobs_dock], [JOBS_DOCK_HEIGHT], Qt.Orientation.Vertical)
-        self.pool.start(job)
+        self._track(job.job_id, self.pool.start(job))
         self.refresh_candidates()
         return job
 
@@ -500,6 +643,11 @@ class MainWindow(QMainWindow):
         if box is not None:
             box.on_finished(status)
         name = job.candidate_name if job else "the candidate"
+        if job is not None and job.discard_results:
+            # stopped for an erasure: nothing is saved, and the erasure says what happened
+            self.refresh_candidates()
+            self.analysisFinished.emit(job_id, status)
+            return
         if status == "done" and report is not None and job is not None:
             try:
                 if self.library is not None:
@@ -587,8 +735,19 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001
             self.show_message(f"The PDF could not be written to “{path}”: {exc}")
             return None
-        self.show_message(f"Report saved as {out}", "info")
+        self._exported(out, "report-pdf")
         return out
+
+    def _exported(self, out: Path, kind: str) -> None:
+        """Audit an export that succeeded and say where it went."""
+        try:
+            self.library.log_export(self.current_id, out, kind)
+        except Exception as exc:  # noqa: BLE001 - the file is written; say the log missed it
+            log.error("audit of export:\n%s", traceback.format_exc())
+            self.show_message(f"Report saved as {out} (readable by you only), but the audit log could not record it: {exc}",
+                              "warning")
+            return
+        self.show_message(f"Report saved as {out} (readable by you only).", "info")
 
     def export_json(self, path: str | None = None) -> Path | None:
         from .export import export_json
@@ -607,7 +766,7 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001
             self.show_message(f"The JSON report could not be written to “{path}”: {exc}")
             return None
-        self.show_message(f"Report saved as {out}", "info")
+        self._exported(out, "report-json")
         return out
 
     # ------------------------------------------------------------------ settings
@@ -616,9 +775,23 @@ class MainWindow(QMainWindow):
 
         dialog = SettingsDialog(self.config, self)
         if dialog.exec():
+            retention = engine.retention_override(self.config.overrides())
             if dialog.apply():
                 self.open_library(self.config.library_path)
+            elif retention != engine.retention_override(self.config.overrides()):
+                self.reopen_library()  # the new retention applies now: expired candidates go
             self.show_message("Settings saved; they apply to the next analysis.", "info")
+
+    def reopen_library(self) -> bool:
+        """Open the same library again (new session settings), keeping the selected candidate."""
+        keep = self.current_id
+        self.io_pool.waitForDone(30_000)  # file additions hold the old connection
+        if not self.open_library(self.library_path):
+            return False
+        if keep is not None and self.library.get_candidate(keep) is not None:
+            self.refresh_candidates(select=keep)
+            self.select_candidate(keep)
+        return True
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: Any) -> None:  # noqa: N802

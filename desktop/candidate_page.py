@@ -82,6 +82,7 @@ class CandidatePage(QWidget):
     removeMediaRequested = Signal(object)  # noqa: N815 - media id
     exportPdfRequested = Signal()  # noqa: N815
     exportJsonRequested = Signal()  # noqa: N815
+    eraseRequested = Signal()  # noqa: N815
     errorOccurred = Signal(str)  # noqa: N815
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -111,8 +112,13 @@ class CandidatePage(QWidget):
         self.pdf_button.clicked.connect(self.exportPdfRequested)
         self.json_button = QPushButton("Export JSON…")
         self.json_button.clicked.connect(self.exportJsonRequested)
+        self.erase_button = QPushButton("Erase candidate…")
+        self.erase_button.setObjectName("Danger")
+        self.erase_button.setToolTip("Remove this candidate and everything the library holds about them "
+                                     "(photo hashes, face embeddings, reports); asks first")
+        self.erase_button.clicked.connect(self.eraseRequested)
         actions = QVBoxLayout()
-        for b in (self.analyse_button, self.pdf_button, self.json_button):
+        for b in (self.analyse_button, self.pdf_button, self.json_button, self.erase_button):
             actions.addWidget(b)
         actions.addStretch(1)
         titles = QVBoxLayout()
@@ -256,7 +262,7 @@ class CandidatePage(QWidget):
         self.media_rows = list(media_rows)
         self.report = report
         has = candidate is not None
-        for w in (self.analyse_button, self.add_videos_button, self.add_photos_button, self.remove_button):
+        for w in (self.analyse_button, self.add_videos_button, self.add_photos_button, self.remove_button, self.erase_button):
             w.setEnabled(has)
         self.pdf_button.setEnabled(bool(report))
         self.json_button.setEnabled(bool(report))

@@ -45,7 +45,7 @@ def load_engine_settings() -> dict[str, Any]:
             getter()
         except Exception:  # noqa: BLE001 - a broken detector must not hide the others' settings
             log.exception("could not import detectors")
-    for module in ("detectors.pipeline", "detectors.scoring"):
+    for module in ("detectors.pipeline", "detectors.scoring", "detectors.library"):
         try:
             __import__(module)
         except Exception:  # noqa: BLE001

@@ -104,12 +104,25 @@ def validate_media(path: str | Path, role: str) -> None:
 # --------------------------------------------------------------------------- library
 
 
-def open_library(path: str | Path | None) -> Any:
-    from detectors.library import Library
+RETENTION_KEY = "library.retention_days"
+"""The retention setting (declared in detectors.library); the Settings dialog stores it as an override."""
 
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return Library(str(path) if path is not None else None)
+
+def retention_override(settings: Mapping[str, Any] | None) -> float | None:
+    """The retention the user set in Settings, or None (the library's stored policy applies)."""
+    value = (settings or {}).get(RETENTION_KEY)
+    return None if value is None else float(value)
+
+
+def open_library(path: str | Path | None, settings: Mapping[str, Any] | None = None, apply_retention: bool = True) -> Any:
+    """Open the case library at ``path``. ``settings``: the app's overrides; their
+    ``library.retention_days`` becomes this session's retention. ``apply_retention``: erase the
+    expired candidates now (the app passes False and calls ``apply_retention()`` itself, to say
+    how many were erased; the analysis worker's own connection never erases)."""
+    from detectors.library import Library  # creates the folder owner-only (0700) when it is new
+
+    return Library(str(path) if path is not None else None, retention_days=retention_override(settings),
+                   apply_retention=apply_retention)
 
 
 def row_get(row: Any, name: str, default: Any = None) -> Any:

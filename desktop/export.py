@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QMarginsF, QSizeF, QUrl
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QSizeF, QUrl
 from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
 from . import engine
@@ -26,9 +26,10 @@ TIMELINE_PX = 1000  # drawn and shown at this width: about the text width of A4 
 
 
 def export_json(report: dict[str, Any], path: str | Path) -> Path:
-    p = Path(path)
-    p.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    return p
+    """Write the report as JSON, owner-only (0600): it holds face crops of the candidate."""
+    from detectors.privacy import write_private
+
+    return write_private(Path(path), json.dumps(report, indent=2, ensure_ascii=False))
 
 
 def _e(text: Any) -> str:
@@ -168,14 +169,21 @@ def _face_label(label: str) -> str:
 
 
 def export_pdf(report: dict[str, Any], path: str | Path, media_rows: list[Any] | None = None) -> Path:
-    """Write the report as a PDF (A4)."""
+    """Write the report as a PDF (A4), owner-only (0600): it shows the candidate's face.
+
+    The PDF is rendered in memory and written with ``privacy.write_private`` (a 0600 file renamed
+    into place), so it is never readable by others, not even while it is being written."""
+    from detectors.privacy import write_private
+
     p = Path(path)
     body, images = report_html(report, media_rows)
     doc = QTextDocument()
     for name, img in images.items():
         doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), img)
     doc.setHtml(body)
-    writer = QPdfWriter(str(p))
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    writer = QPdfWriter(buffer)
     writer.setResolution(PDF_RESOLUTION)
     writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
     writer.setPageMargins(QMarginsF(PAGE_MARGIN_MM, PAGE_MARGIN_MM, PAGE_MARGIN_MM, PAGE_MARGIN_MM), QPageLayout.Unit.Millimeter)
@@ -185,4 +193,9 @@ def export_pdf(report: dict[str, Any], path: str | Path, media_rows: list[Any] |
     rect = layout.paintRectPixels(PDF_RESOLUTION)
     doc.setPageSize(QSizeF(rect.width(), rect.height()))
     doc.print_(writer)
-    return p
+    del writer  # finishes the PDF in the buffer
+    data = bytes(buffer.data())
+    buffer.close()
+    if not data.startswith(b"%PDF"):
+        raise OSError("the PDF could not be rendered")
+    return write_private(p, data)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QProgres
 from .workers import CANDIDATE_STEP, AnalysisJob
 
 PERCENT = 1000  # progress bar resolution
+CANDIDATE_STEP_LABEL = "Candidate checks and score"
 
 
 class FileRow:
@@ -32,13 +33,30 @@ class FileRow:
         grid.addWidget(self.cancel, row, 2)
         grid.addWidget(self.status, row, 3)
 
+    @property
+    def busy(self) -> bool:
+        return self.bar.maximum() == 0
+
+    def set_busy(self, message: str) -> None:
+        """An indeterminate (moving) bar: work whose length is unknown is under way."""
+        self.bar.setRange(0, 0)
+        self.bar.setToolTip(message)
+        self.status.setText(message)
+
+    def _determinate(self) -> None:
+        if self.busy:
+            self.bar.setRange(0, PERCENT)
+            self.bar.setToolTip("")
+
     def set_progress(self, fraction: float, message: str) -> None:
+        self._determinate()
         self.bar.setValue(int(max(0.0, min(1.0, fraction)) * PERCENT))
         self.bar.setFormat(f"{fraction:.0%}")
         self.status.setText(message)
 
     def finish(self, status: str, message: str) -> None:
         self.cancel.setEnabled(False)
+        self._determinate()
         if status == "done":
             self.bar.setValue(PERCENT)
             self.bar.setFormat("done")
@@ -72,7 +90,10 @@ class JobBox(QFrame):
         self.rows: dict[str, FileRow] = {}
         for i, f in enumerate(job.files):
             self.rows[f.key] = FileRow(grid, i, Path(f.path).name, lambda _=False, k=f.key: self._cancel(k))
-        self.rows[CANDIDATE_STEP] = FileRow(grid, len(job.files), "Candidate checks and score", lambda _=False: self._cancel(CANDIDATE_STEP))
+        self.rows[CANDIDATE_STEP] = FileRow(grid, len(job.files), CANDIDATE_STEP_LABEL, lambda _=False: self._cancel(CANDIDATE_STEP))
+        self.rows[CANDIDATE_STEP].name.setToolTip("The checks across all files (same person as the ID photo, "
+                                                  "photo or face seen before) and the score; "
+                                                  "their length is not known in advance, so the bar just moves")
         v = QVBoxLayout(self)
         v.addLayout(head)
         v.addLayout(grid)
@@ -90,7 +111,11 @@ class JobBox(QFrame):
             self.status = "running"
             self.title.setText(f"<b>{self.job.candidate_name}</b> — analysing")
         row = self.rows.get(key)
-        if row is not None:
+        if row is None:
+            return
+        if key == CANDIDATE_STEP and fraction < 1.0:
+            row.set_busy(message)  # build_report reports no progress: show it working
+        else:
             row.set_progress(fraction, message)
 
     def on_file_finished(self, key: str, status: str, message: str) -> None:

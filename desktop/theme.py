@@ -16,6 +16,8 @@ QPushButton {{ padding: 5px 12px; }}
 QPushButton#Primary {{ background: {ACCENT}; color: white; border: none; border-radius: 4px; font-weight: 600; }}
 QPushButton#Primary:disabled {{ background: #90a4ae; }}
 QPushButton#Primary:hover {{ background: #2a6fa8; }}
+QPushButton#Danger {{ color: #b71c1c; }}
+QPushButton#Danger:disabled {{ color: #90a4ae; }}
 QListWidget::item {{ padding: 6px 4px; border-bottom: 1px solid #eceff1; }}
 QListWidget::item:selected {{ background: #d6e6f3; color: #102027; }}
 QFrame#PictureCard {{ background: white; border: 1px solid #cfd8dc; border-radius: 6px; }}

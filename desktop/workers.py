@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 CANDIDATE_STEP = "__candidate__"
 """Key of the last step of a job: candidate-level checks and scoring."""
 
+CANDIDATE_STEP_MESSAGE = "comparing faces with the ID photo and the library, then scoring…"
+"""What the busy bar of the candidate step says while build_report runs."""
+
 PROGRESS_MIN_INTERVAL_S = 0.05
 """Progress signals are thinned to at most one per this interval per file (keeps the GUI calm)."""
 
@@ -75,6 +78,7 @@ class AnalysisJob:
         self.settings = dict(settings or {})
         self.cancel_all = threading.Event()
         self.candidate_cancel = threading.Event()
+        self.discard_results = False  # set by the GUI when the candidate is being erased
         self.signals = JobSignals()
         self._last_emit: dict[str, float] = {}
 
@@ -161,12 +165,14 @@ class AnalysisJob:
             self.signals.finished.emit(self.job_id, status, None, messages)
             return
 
-        self._emit_progress(CANDIDATE_STEP, 0.1, "comparing faces and photos", force=True)
+        # build_report has no progress callback: the panel shows this step as a busy bar
+        self._emit_progress(CANDIDATE_STEP, 0.0, CANDIDATE_STEP_MESSAGE, force=True)
         library = None
         try:
             if self.library_path:
                 try:
-                    library = engine.open_library(self.library_path)  # own connection for this thread
+                    # own connection for this thread; retention is the GUI's business, never erase here
+                    library = engine.open_library(self.library_path, self.settings, apply_retention=False)
                 except Exception:  # noqa: BLE001 - the report can still be built without it
                     log.exception("library could not be opened in the worker")
             report = pipeline.build_report(

@@ -58,6 +58,7 @@ def add_and_wait(window: Any, paths: list[Any], candidate_id: Any = None, timeou
 def analysed(qapp: Any, desktop_media: dict[str, Path], tmp_path_factory: pytest.TempPathFactory, config_factory: Any) -> dict[str, Any]:
     """Create a candidate, add a clip and an ID photo, analyse to the end; record what was seen."""
     from desktop.app import MainWindow
+    from desktop.workers import CANDIDATE_STEP
 
     folder = tmp_path_factory.mktemp("analysed")
     config = config_factory(folder)
@@ -74,6 +75,14 @@ def analysed(qapp: Any, desktop_media: dict[str, Path], tmp_path_factory: pytest
     job = w.analyse()
     assert job is not None
     job.signals.progress.connect(lambda _j, _k, f, _m: progress.append(f))
+    candidate_step: list[tuple[bool, str, str]] = []  # (bar busy, row label, status text) while it runs
+
+    def on_step(_j: str, key: str, _f: float, _m: str) -> None:  # connected after the window's slot
+        if key == CANDIDATE_STEP:
+            row = w.jobs_panel.boxes[job.job_id].rows[CANDIDATE_STEP]
+            candidate_step.append((row.busy, row.name.text(), row.status.text()))
+
+    job.signals.progress.connect(on_step)
     timer.start(TICK_MS)
     job_id, status = wait_finished(w)
     elapsed = time.monotonic() - t0
@@ -90,6 +99,7 @@ def analysed(qapp: Any, desktop_media: dict[str, Path], tmp_path_factory: pytest
         "elapsed": elapsed,
         "ticks": ticks[0],
         "progress": progress,
+        "candidate_step": candidate_step,
         "bars": {k: (r.bar.value(), r.bar.maximum(), r.bar.format()) for k, r in box.rows.items()},
         "badge": w.page.badge.score_text,
         "verdict_text": w.page.badge.verdict_label.text(),
@@ -147,7 +157,11 @@ def test_analysis_runs_to_the_end_and_shows_the_score(analysed: dict[str, Any]) 
     assert analysed["badge"] == f"{report['score']:.0f}"
     assert analysed["verdict_text"] in ("Authentic", "Needs review", "Likely fake")
     assert analysed["check_rows"] == len(report["checks"]) >= 1
-    # every file's bar reached 100 %
+    # the candidate step (build_report, no progress of its own) showed a moving bar with its label
+    assert analysed["candidate_step"], "the candidate checks step never reported"
+    busy, label, status = analysed["candidate_step"][0]
+    assert busy and label == "Candidate checks and score" and "scoring" in status
+    # every file's bar reached 100 % (the candidate step's busy bar was made a full one again)
     for key, (value, maximum, text) in analysed["bars"].items():
         assert value == maximum and text == "done", key
     # progress went forward, and the window kept running its event loop (never froze):
@@ -200,16 +214,58 @@ def test_reopen_the_app_and_find_the_results(analysed: dict[str, Any]) -> None:
 
 
 def test_export_pdf_and_json(analysed: dict[str, Any], tmp_path: Path) -> None:
+    import stat
+
     w = analysed["window"]
-    w.select_candidate(analysed["candidate_id"])
-    pdf = w.export_pdf(str(tmp_path / "report ü.pdf"))
+    cid = analysed["candidate_id"]
+    w.select_candidate(cid)
+    before = {e["id"] for e in w.library.audit_log(limit=1000)}
+    target = tmp_path / "report ü.pdf"
+    target.write_bytes(b"an older export, readable by everyone")
+    target.chmod(0o644)
+    pdf = w.export_pdf(str(target))
     assert pdf is not None and pdf.exists()
     data = pdf.read_bytes()
-    assert data.startswith(b"%PDF")
+    assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF")
     assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") >= 1
     assert data.count(b"/Subtype /Image") >= 2  # timeline and face pictures are in it
     out = w.export_json(str(tmp_path / "report.json"))
     assert json.loads(out.read_text(encoding="utf-8")) == analysed["report"]
+    # both exports are owner-only (the PDF replaced a world-readable file) and nothing else was left beside them
+    assert stat.S_IMODE(pdf.stat().st_mode) == 0o600
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report ü.pdf", "report.json"]
+    # and the audit log says who exported what, where, for which candidate
+    new = [e for e in w.library.audit_log(limit=1000) if e["id"] not in before]
+    exports = sorted((e["detail"]["kind"], e["detail"]["path"], e["subject"]) for e in new if e["action"] == "export")
+    assert exports == [("report-json", str(out.absolute()), f"candidate#{cid}"),
+                       ("report-pdf", str(pdf.absolute()), f"candidate#{cid}")]
+    assert all(e["user"] for e in new)
+
+
+def test_audit_log_view_lists_the_analysis(analysed: dict[str, Any], qtbot: Any) -> None:
+    from desktop.audit_dialog import COLUMNS
+
+    w = analysed["window"]
+    menus = {a.text(): a.menu() for a in w.menuBar().actions() if a.menu() is not None}
+    action = next(a for a in menus["&Privacy"].actions() if a.text() == "Audit log…")
+    action.trigger()  # reached from the menu
+    dialog = w.audit_dialog
+    qtbot.addWidget(dialog)
+    assert dialog.isVisible()
+    header = [dialog.table.horizontalHeaderItem(c).text() for c in range(dialog.table.columnCount())]
+    assert header == list(COLUMNS) == ["When", "Who", "Action", "Candidate", "Detail"]
+    rows = [[dialog.table.item(r, c).text() for c in range(dialog.table.columnCount())] for r in range(dialog.table.rowCount())]
+    cid = analysed["candidate_id"]
+    analyses = [r for r in rows if r[2] == "analysis" and r[3] == f"#{cid} Ada Lovelace"]
+    assert len(analyses) >= 1
+    when, who, _action, _cand, detail = analyses[-1]  # the first analysis (newest entries first)
+    score = analysed["report"]["score"]
+    assert f"score: {score:.3g}" in detail and "verdict: " in detail
+    assert len(when) == len("2026-01-01 12:00:00") and who
+    dialog.filter.setText("no such thing at all")
+    assert dialog.table.rowCount() == 0
+    dialog.close()
 
 
 def test_compare_two_candidates(analysed: dict[str, Any], desktop_media: dict[str, Path], qtbot: Any) -> None:
