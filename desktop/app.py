@@ -780,7 +780,9 @@ class MainWindow(QMainWindow):
                 self.open_library(self.config.library_path)
             elif retention != engine.retention_override(self.config.overrides()):
                 self.reopen_library()  # the new retention applies now: expired candidates go
-            self.show_message("Settings saved; they apply to the next analysis.", "info")
+                if any("retention setting" in text for _lvl, text in self.messages.history[-1:]):
+                    return  # the message saying who was erased stays up
+            self.show_message("Settings saved; thresholds apply to the next analysis.", "info")
 
     def reopen_library(self) -> bool:
         """Open the same library again (new session settings), keeping the selected candidate."""
