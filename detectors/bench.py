@@ -27,8 +27,15 @@ RATIO_GOAL = 3.0
 MEMORY_GOAL_MB = 1500.0
 
 
+WARM_RUN_MAX_S = 120.0
+"""Files up to this long are analysed twice: the first run (``cold_s``) pays for loading the
+models and starting the embedding worker, the second (``analysis_s``) is the steady state a
+desktop session sees. Longer files are analysed once (start-up is noise there)."""
+
+
 def bench_one(path: str, settings: dict[str, float] | None = None) -> dict[str, Any]:
     """Measure one file in this process (call in a fresh process for a clean peak memory)."""
+    from .faces import stop_embedding_worker
     from .media import decode_only, probe
     from .pipeline import analyze_recording
 
@@ -38,12 +45,14 @@ def bench_one(path: str, settings: dict[str, float] | None = None) -> dict[str, 
     decode_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     rec = analyze_recording(path, settings=settings)
-    analysis_s = time.perf_counter() - t1
+    cold_s = time.perf_counter() - t1
+    analysis_s = cold_s
+    if info.duration_s <= WARM_RUN_MAX_S:
+        t2 = time.perf_counter()
+        rec = analyze_recording(path, settings=settings)
+        analysis_s = time.perf_counter() - t2
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    from .faces import stop_embedding_worker
-
     stop_embedding_worker()  # let the worker exit so its peak is counted below
-    time.sleep(0.5)
     worker_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {
         "path": path,
@@ -53,6 +62,7 @@ def bench_one(path: str, settings: dict[str, float] | None = None) -> dict[str, 
         "frames": frames,
         "frames_analysed": rec.entry.frames_analysed,
         "decode_s": round(decode_s, 3),
+        "cold_s": round(cold_s, 3),
         "analysis_s": round(analysis_s, 3),
         "ratio": round(analysis_s / decode_s, 2) if decode_s > 0 else None,
         "fps": round(frames / analysis_s, 1) if analysis_s > 0 else None,
@@ -60,6 +70,7 @@ def bench_one(path: str, settings: dict[str, float] | None = None) -> dict[str, 
         "peak_rss_mb": round((peak_kb + worker_kb) / 1024.0, 1),
         "peak_main_mb": round(peak_kb / 1024.0, 1),
         "peak_worker_mb": round(worker_kb / 1024.0, 1),
+        "load_avg": round(os.getloadavg()[0], 2),
         "timings_s": {k: round(v, 3) for k, v in rec.timings_s.items()},
     }
 
@@ -110,7 +121,7 @@ def _run_subprocess(path: str, settings: list[str]) -> dict[str, Any]:
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    head = f"{'file':<36}{'size':>10}{'dur s':>7}{'decode s':>9}{'analysis s':>11}{'ratio':>7}{'fps':>7}{'x RT':>6}{'peak MB':>9}"
+    head = f"{'file':<36}{'size':>10}{'dur s':>7}{'decode s':>9}{'cold s':>8}{'analysis s':>11}{'ratio':>7}{'fps':>7}{'x RT':>6}{'peak MB':>9}"
     lines = [head]
     for r in rows:
         name = Path(r["path"]).name[:35]
@@ -119,10 +130,10 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             continue
         size = f"{r['width']}x{r['height']}"
         lines.append(
-            f"{name:<36}{size:>10}{r['duration_s']:>7.1f}{r['decode_s']:>9.2f}{r['analysis_s']:>11.2f}"
+            f"{name:<36}{size:>10}{r['duration_s']:>7.1f}{r['decode_s']:>9.2f}{r['cold_s']:>8.2f}{r['analysis_s']:>11.2f}"
             f"{r['ratio']:>7.2f}{r['fps']:>7.1f}{r['realtime']:>6.2f}{r['peak_rss_mb']:>9.0f}"
         )
-    lines.append(f"Goals: ratio <= {RATIO_GOAL:g}, peak memory < {MEMORY_GOAL_MB:g} MB.")
+    lines.append(f"ratio = analysis s / decode s (warm; cold s includes loading models). Goals: ratio <= {RATIO_GOAL:g}, peak memory < {MEMORY_GOAL_MB:g} MB.")
     return "\n".join(lines)
 
 
