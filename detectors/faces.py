@@ -473,6 +473,10 @@ class FaceTracker:
         other = np.array(self._other, dtype=np.float32).reshape(-1, 128)
         centre, spread = robust_centre(emb)
         n_faces = np.array(self._n_faces, dtype=np.int16)
+        # one (N, 468, 3) array; the per-frame arrays go at once, or they would double the
+        # track's largest part (150 MB for 30 minutes at 15 fps) while the checks run
+        landmarks = np.stack(self._landmarks).astype(np.float32, copy=False) if self._landmarks else np.zeros((0, N_LANDMARKS, 3), np.float32)
+        self._landmarks = []
         second, times, reason = False, [], ""
         if centre is not None:
             d_main = face_distance(emb, centre)[:, 0]
@@ -496,7 +500,7 @@ class FaceTracker:
             frame_indices=np.array(self._indices, dtype=np.int64),
             n_faces=n_faces,
             boxes=np.array(self._boxes, dtype=np.float32).reshape(-1, 4),
-            landmarks=np.stack(self._landmarks).astype(np.float32) if self._landmarks else np.zeros((0, N_LANDMARKS, 3), np.float32),
+            landmarks=landmarks,
             embedding_times=np.array(self._emb_t, dtype=np.float64),
             embedding_frame_indices=np.array(self._emb_idx, dtype=np.int64),
             embeddings=emb,
