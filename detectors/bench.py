@@ -52,8 +52,8 @@ def bench_one(path: str, settings: dict[str, float] | None = None) -> dict[str, 
         rec = analyze_recording(path, settings=settings)
         analysis_s = time.perf_counter() - t2
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    stop_embedding_worker()  # let the worker exit so its peak is counted below
-    worker_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    worker_kb = _worker_peak_kb()
+    stop_embedding_worker()
     return {
         "path": path,
         "width": info.width,
@@ -73,6 +73,26 @@ def bench_one(path: str, settings: dict[str, float] | None = None) -> dict[str, 
         "load_avg": round(os.getloadavg()[0], 2),
         "timings_s": {k: round(v, 3) for k, v in rec.timings_s.items()},
     }
+
+
+def _worker_peak_kb() -> int:
+    """Peak resident memory of the embedding worker (VmHWM), read before it is stopped.
+
+    (RUSAGE_CHILDREN would report the parent's size at fork time for a forked-and-exec'd
+    child, not the worker's own peak.)"""
+    from . import faces
+
+    worker = faces._worker
+    if worker is None:
+        return 0
+    try:
+        with open(f"/proc/{worker._proc.pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def loop_clip(src: str | Path, dst: str | Path, minutes: float) -> Path:
