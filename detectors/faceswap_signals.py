@@ -293,7 +293,7 @@ def landmark_jitter(landmarks: np.ndarray, present: np.ndarray) -> tuple[float, 
     idx = np.flatnonzero(present)
     if idx.size < 5:
         return float("nan"), per
-    xy = landmarks[:, :, :2].astype(np.float64)
+    xy = landmarks[:, :, :2]  # a float32 view: no float64 copy of a long recording's whole mesh
     oval = list(FACE_OVAL)
     ref = np.median(xy[idx][:, oval], axis=0)
     ref = (ref - ref.mean(0)) / (ref[:, 0].max() - ref[:, 0].min())
@@ -317,7 +317,7 @@ def pose_angles(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     forehead-chin midline offset from the cheek-edge midpoint / face width. Rolls: angle of the
     eye-corner line and of the cheek-edge line.
     """
-    xy = landmarks[:, :, :2].astype(np.float64)
+    xy = landmarks[:, :, :2]  # a float32 view: no float64 copy of a long recording's whole mesh
     re, le = xy[:, RIGHT_EYE_OUTER], xy[:, LEFT_EYE_OUTER]
     rc, lc = xy[:, RIGHT_CHEEK_EDGE], xy[:, LEFT_CHEEK_EDGE]
     eye_v = le - re
@@ -352,7 +352,7 @@ def pose_disagreement(landmarks: np.ndarray, present: np.ndarray) -> float:
 
 
 def eye_aspect_ratio(landmarks: np.ndarray) -> np.ndarray:
-    xy = landmarks[:, :, :2].astype(np.float64)
+    xy = landmarks[:, :, :2]  # a float32 view: no float64 copy of a long recording's whole mesh
     out = []
     for p in (RIGHT_EYE_EAR, LEFT_EYE_EAR):
         p1, p2, p3, p4, p5, p6 = (xy[:, i] for i in p)

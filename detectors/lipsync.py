@@ -234,7 +234,7 @@ class SyncSignals:
 
 def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
     """(N, 2) inner and outer lip gaps per frame over the 3-D eye-corner distance (NaN: no face)."""
-    lm = landmarks.astype(np.float64)
+    lm = landmarks  # float32 (N, 468, 3): no float64 copy of a long recording's whole mesh
     eye = np.linalg.norm(lm[:, EYE_CORNERS[0]] - lm[:, EYE_CORNERS[1]], axis=1)
     eye = np.where(eye > 0, eye, np.nan)
     inner = np.mean([np.linalg.norm(lm[:, a, :2] - lm[:, b, :2], axis=1) for a, b in LIP_PAIRS], axis=0)
@@ -313,7 +313,7 @@ def landmark_noise(landmarks: np.ndarray) -> float:
     rigid eye distances (NOISE_PAIRS, over the outer eye-corner distance) divided by sqrt(6),
     which is the per-frame noise for white jitter and ignores smooth head motion. NaN: too few
     frames."""
-    lm = landmarks.astype(np.float64)
+    lm = landmarks  # float32, see mouth_opening
     if lm.shape[0] < 4:
         return float("nan")
     eye = np.linalg.norm(lm[:, EYE_CORNERS[0]] - lm[:, EYE_CORNERS[1]], axis=1)  # 3-D, as mouth_opening
