@@ -292,6 +292,44 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+LANDMARK_BLOCK_FRAMES = 4500
+"""Frames of landmarks per storage block (5 minutes at 15 fps, 25 MB of float32)."""
+
+
+class _LandmarkStore:
+    """The (N, 468, 3) float32 landmarks of a recording, written row by row into large blocks:
+    no per-frame array is kept (thousands of small arrays would stay in the heap as free but
+    unreturned memory after the track is built), and a recording of one block needs no copy."""
+
+    def __init__(self, block_frames: int = LANDMARK_BLOCK_FRAMES) -> None:
+        self._block_frames = block_frames
+        self._blocks: list[np.ndarray] = []
+        self._used = 0  # rows written in the last block
+
+    def append(self, pts: np.ndarray | None) -> None:
+        """Add one frame's landmarks (None: no face, a row of NaN)."""
+        if not self._blocks or self._used == self._block_frames:
+            self._blocks.append(np.empty((self._block_frames, N_LANDMARKS, 3), np.float32))
+            self._used = 0
+        row = self._blocks[-1][self._used]
+        if pts is None:
+            row.fill(np.nan)
+        else:
+            row[...] = pts
+        self._used += 1
+
+    def take(self) -> np.ndarray:
+        """All rows as one array (the store is emptied)."""
+        blocks, self._blocks = self._blocks, []
+        if not blocks:
+            return np.zeros((0, N_LANDMARKS, 3), np.float32)
+        blocks[-1] = blocks[-1][: self._used]
+        if len(blocks) > 1:
+            return np.concatenate(blocks)
+        # a short recording gets a compact copy rather than a view pinning the whole block
+        return blocks[0].copy() if 2 * self._used < self._block_frames else blocks[0]
+
+
 class FaceTracker:
     """Feed analysed frames in order; :meth:`finish` returns the :class:`FaceTrack`."""
 
@@ -311,7 +349,7 @@ class FaceTracker:
         self._indices: list[int] = []
         self._n_faces: list[int] = []
         self._boxes: list[tuple[float, float, float, float]] = []
-        self._landmarks: list[np.ndarray] = []
+        self._landmarks = _LandmarkStore()
         self._emb: list[np.ndarray] = []
         self._emb_t: list[float] = []
         self._emb_idx: list[int] = []
@@ -320,7 +358,6 @@ class FaceTracker:
         self._pending: list[tuple[Any, np.ndarray, tuple[float, ...], bool, float, int]] = []
         self._frame_size = (0, 0)
         self._scale = 1.0
-        self._nan_lm = np.full((N_LANDMARKS, 3), np.nan, dtype=np.float32)
 
     def close(self) -> None:
         self.mesh.close()
@@ -399,7 +436,7 @@ class FaceTracker:
         self._n_faces.append(len(faces))
         if main is None:
             self._boxes.append((np.nan,) * 4)
-            self._landmarks.append(self._nan_lm)
+            self._landmarks.append(None)
             return None
         box, pts = main
         self._prev_box = box
@@ -473,10 +510,7 @@ class FaceTracker:
         other = np.array(self._other, dtype=np.float32).reshape(-1, 128)
         centre, spread = robust_centre(emb)
         n_faces = np.array(self._n_faces, dtype=np.int16)
-        # one (N, 468, 3) array; the per-frame arrays go at once, or they would double the
-        # track's largest part (150 MB for 30 minutes at 15 fps) while the checks run
-        landmarks = np.stack(self._landmarks).astype(np.float32, copy=False) if self._landmarks else np.zeros((0, N_LANDMARKS, 3), np.float32)
-        self._landmarks = []
+        landmarks = self._landmarks.take()
         second, times, reason = False, [], ""
         if centre is not None:
             d_main = face_distance(emb, centre)[:, 0]

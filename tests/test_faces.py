@@ -1,6 +1,7 @@
 """The frames Face Mesh sees: analysis-size RGB from one reformatter kept for the whole pass
 must be the very pixels a fresh per-frame conversion gives, frame after frame (no buffer reused
-under an earlier frame, no drift), and every analysed frame keeps its own array."""
+under an earlier frame, no drift), and every analysed frame keeps its own array. The track's
+landmarks, written row by row into blocks, must come out as the stacked per-frame arrays."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import av
 import numpy as np
 import pytest
 
+from detectors.faces import N_LANDMARKS, _LandmarkStore
 from detectors.media import DEFAULT_MAX_WIDTH, RESIZE_INTERPOLATION, VideoFrame, VideoStream
 
 SIZE = (1280, 720)
@@ -55,3 +57,17 @@ def test_analysis_frames_match_a_fresh_conversion_of_each_frame(moving_clip: Pat
         centres.append(float(cols.mean()))
     steps = np.diff(centres)  # each analysed frame shows the square where that frame had it
     assert np.all(np.abs(steps - 45 * (FPS // ANALYSIS_FPS) * aw / SIZE[0]) < 2.0), steps
+
+
+@pytest.mark.parametrize("n_rows", [0, 1, 5, 7, 12])
+def test_landmark_store_gives_the_stacked_rows(n_rows: int) -> None:
+    rng = np.random.default_rng(n_rows)
+    rows = [None if i % 4 == 2 else rng.normal(size=(N_LANDMARKS, 3)).astype(np.float32) for i in range(n_rows)]
+    store = _LandmarkStore(block_frames=4)  # several blocks, a full last block (12), a partial one
+    for r in rows:
+        store.append(r)
+    out = store.take()
+    expected = np.stack([np.full((N_LANDMARKS, 3), np.nan, np.float32) if r is None else r for r in rows]) if rows else np.zeros((0, N_LANDMARKS, 3), np.float32)
+    assert out.dtype == np.float32 and out.shape == (n_rows, N_LANDMARKS, 3)
+    assert np.array_equal(out, expected, equal_nan=True)
+    assert store.take().shape == (0, N_LANDMARKS, 3)  # taken once
