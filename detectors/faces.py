@@ -33,7 +33,7 @@ MESH_MIN_TRACKING = 0.5
 EMBEDDINGS_PER_RECORDING = 48
 """Target number of sampled embeddings per recording (dlib costs ~0.19 s each)."""
 
-MIN_EMBEDDING_INTERVAL_S = 1.0
+MIN_EMBEDDING_INTERVAL_S = 2.0
 """Never embed more often than this (s), however short the recording."""
 
 EMBED_FACE_PX = 200
