@@ -290,7 +290,7 @@ class MainWindow(QMainWindow):
             self.refresh_candidates()
             return False
         if old is not None and old is not self.library:
-            _close(old)
+            engine.close_quietly(old)
         self.library_path = Path(path)
         self.current_id = None
         self._apply_retention()
@@ -806,18 +806,9 @@ class MainWindow(QMainWindow):
         self.page.player.open(None)
         self.config.save_geometry(self.saveGeometry())
         if self.library is not None:
-            _close(self.library)
+            engine.close_quietly(self.library)
             self.library = None
         super().closeEvent(event)
-
-
-def _close(library: Any) -> None:
-    close = getattr(library, "close", None)
-    if callable(close):
-        try:
-            close()
-        except Exception:  # noqa: BLE001
-            pass
 
 
 def _safe(name: Any) -> str:

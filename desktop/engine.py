@@ -347,3 +347,13 @@ def media_paths(rows: Iterable[Any]) -> tuple[list[tuple[int | None, str, str]],
         if path and not Path(path).exists():
             missing.append(path)
     return files, missing
+
+
+def close_quietly(library: Any) -> None:
+    """Close a library connection, ignoring errors (used on shutdown and after a job)."""
+    close = getattr(library, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:  # noqa: BLE001 - closing must never take the app down
+            log.debug("closing the library failed", exc_info=True)

@@ -196,12 +196,7 @@ class AnalysisJob:
             self.signals.finished.emit(self.job_id, "cancelled", None, messages)
             return
         finally:
-            close = getattr(library, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception:  # noqa: BLE001
-                    pass
+            engine.close_quietly(library)
         self._emit_progress(CANDIDATE_STEP, 1.0, "report ready", force=True)
         self.signals.file_finished.emit(self.job_id, CANDIDATE_STEP, "done", "report ready")
         data = report.to_dict()
