@@ -568,16 +568,38 @@ IMAGE_DETECT_MAX_SIDE = 1024
 """Photos are searched for faces at most this size (px); boxes are mapped back."""
 
 
+FACE_CACHE_SIZE = 64
+"""Photos whose detected faces are remembered process-wide, by the file's SHA-256: the library,
+the idphoto, identity and reuse checks load the same ID photo separately; dlib runs once."""
+
+_image_faces: dict[str, list["ImageFace"]] = {}
+
+
 def faces_in_image(image: LoadedImage | np.ndarray) -> list[ImageFace]:
     """Every face in a photo, largest first (dlib HOG; upsampled once more if none is found).
 
-    The result is cached on a LoadedImage, so every check that asks pays for detection once.
+    For a LoadedImage the result is cached on it and, by SHA-256, for the process, so every
+    check that asks pays for detection once (:func:`forget_image_faces` drops an entry).
     """
-    if isinstance(image, LoadedImage):
-        if "faces" not in image.cache:
-            image.cache["faces"] = _detect_image_faces(image.rgb)
-        return list(image.cache["faces"])
-    return _detect_image_faces(image)
+    if not isinstance(image, LoadedImage):
+        return _detect_image_faces(image)
+    if "faces" not in image.cache:
+        with _lock:
+            cached = _image_faces.get(image.sha256)
+        if cached is None:
+            cached = _detect_image_faces(image.rgb)
+            with _lock:
+                if len(_image_faces) >= FACE_CACHE_SIZE:
+                    _image_faces.pop(next(iter(_image_faces)))
+                _image_faces[image.sha256] = cached
+        image.cache["faces"] = cached
+    return list(image.cache["faces"])
+
+
+def forget_image_faces(sha256: str) -> None:
+    """Drop a photo's cached faces (embeddings are biometric data: erasure must reach memory too)."""
+    with _lock:
+        _image_faces.pop(sha256, None)
 
 
 def _detect_image_faces(rgb: np.ndarray) -> list[ImageFace]:

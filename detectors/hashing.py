@@ -134,27 +134,6 @@ def _hash_int(h: Any) -> int:
 
 # --------------------------------------------------------------------------- encoding
 
-FACE_CACHE_SIZE = 64
-"""Photos whose detected faces are remembered (by SHA-256): the idphoto, identity and reuse
-checks and the library all look at the same ID photo; dlib runs once."""
-_face_cache: "dict[str, list[Any]]" = {}
-
-
-def image_faces(image: Any) -> list[Any]:
-    """detectors.faces.faces_in_image of a LoadedImage, cached by the file's SHA-256."""
-    from .faces import faces_in_image
-
-    key = getattr(image, "sha256", None)
-    if key and key in _face_cache:
-        return _face_cache[key]
-    faces = faces_in_image(image)
-    if key:
-        if len(_face_cache) >= FACE_CACHE_SIZE:
-            _face_cache.pop(next(iter(_face_cache)))
-        _face_cache[key] = faces
-    return faces
-
-
 @dataclass(frozen=True)
 class Keypoints:
     points: np.ndarray  # (n, 2) float32, px at KEYPOINT_MAX_SIDE scale

@@ -57,10 +57,10 @@ def face_png(rgb: np.ndarray, box: tuple[int, int, int, int], size: int = THUMB_
 def id_portrait(context: CandidateContext) -> tuple[Any, Any] | None:
     """(LoadedImage, ImageFace) of the ID photo's portrait: the largest face in the first ID
     photo that has one."""
-    from .hashing import image_faces
+    from .faces import faces_in_image
 
     for img in [i for i in context.images if i.role == "id"]:
-        faces = image_faces(img)
+        faces = faces_in_image(img)
         if faces:
             return img, faces[0]
     return None

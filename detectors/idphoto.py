@@ -236,11 +236,12 @@ def portrait_box(face_box: tuple[int, int, int, int], w: int, h: int) -> tuple[i
 def analyze_image(image: Any) -> dict[str, Any]:
     """Every cue of one photo (the check's evidence for it)."""
     from . import hashing
+    from .faces import faces_in_image
     from .identity import face_png
 
     rgb = image.rgb[..., :3]
     h, w = rgb.shape[:2]
-    faces = hashing.image_faces(image)
+    faces = faces_in_image(image)
     cues = exif_cues(image)
     out: dict[str, Any] = {"path": image.path, "faces": len(faces)}
     if not faces or faces[0].width < MIN_FACE_PX:

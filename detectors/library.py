@@ -49,6 +49,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from . import hashing, privacy
+from .faces import faces_in_image, forget_image_faces
 from .base import MediaError
 from .settings import setting, validate
 
@@ -596,7 +597,7 @@ class Library:
                         self._db.execute("UPDATE audit SET detail = ? WHERE id = ?", (json.dumps(new), aid))
                 self._audit("erase-candidate", f"candidate#{cid}", {**counts, "reason": reason, "reports_redacted": redacted})
             for _path, sha in media:
-                hashing._face_cache.pop(sha, None)
+                forget_image_faces(sha)
             self._scrub(vacuum)
             why = f"retention of {self.retention_days:g} days" if reason == "retention" else reason
             log.info("erased candidate #%d (%d file(s), %d face(s), %d report(s); %s)",
@@ -864,7 +865,7 @@ class Library:
                 existing = self._find_media(cid, img.sha256, role)
             if existing is not None:
                 return existing
-        enc = hashing.encode_image(img.rgb, hashing.image_faces(img), sha256=img.sha256)
+        enc = hashing.encode_image(img.rgb, faces_in_image(img), sha256=img.sha256)
         return self.add_encoded(
             cid, str(p), role, enc, sha256=img.sha256, size=img.file_size, collection=coll
         )
@@ -1103,7 +1104,7 @@ class Library:
         if isinstance(image, (str, Path)):
             image = load_image(image)
         if isinstance(image, LoadedImage):
-            return hashing.encode_image(image.rgb, hashing.image_faces(image), mirrored=True, sha256=image.sha256)
+            return hashing.encode_image(image.rgb, faces_in_image(image), mirrored=True, sha256=image.sha256)
         return hashing.encode_image(np.asarray(image), mirrored=True)
 
     def search(self, image: Any, exclude_candidate: Any = None, limit: int = 10) -> list[Match]:

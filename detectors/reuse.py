@@ -89,10 +89,11 @@ class ReuseDetector(Detector):
     def _own_only(self, context: CandidateContext) -> Finding:
         """No library: compare the candidate's own photos with each other, and say so."""
         from . import hashing
+        from .faces import faces_in_image
 
         imgs = list(context.images)
         pairs = []
-        encs = [hashing.encode_image(i.rgb, hashing.image_faces(i), mirrored=True, sha256=i.sha256) for i in imgs]
+        encs = [hashing.encode_image(i.rgb, faces_in_image(i), mirrored=True, sha256=i.sha256) for i in imgs]
         for a in range(len(imgs)):
             for b in range(a + 1, len(imgs)):
                 c = hashing.compare_encoded(encs[a], encs[b])

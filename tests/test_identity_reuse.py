@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from detectors import hashing
+from detectors.faces import faces_in_image
 from detectors.base import CandidateContext, RecordingContext
 from detectors.identity import IdentityDetector
 from detectors.library import Library
@@ -37,7 +38,7 @@ def shared() -> dict[str, object]:
         pytest.skip(f"{IMAGES} is absent (shared development media)")
     ids = _identities()
     imgs = {n: load_image(IMAGES / n) for n in sorted(ids)}
-    enc = {n: hashing.encode_image(i.rgb, hashing.image_faces(i), mirrored=True, sha256=i.sha256) for n, i in imgs.items()}
+    enc = {n: hashing.encode_image(i.rgb, faces_in_image(i), mirrored=True, sha256=i.sha256) for n, i in imgs.items()}
     return {"ids": ids, "imgs": imgs, "enc": enc}
 
 
