@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from detectors.base import RecordingContext  # noqa: E402
 from detectors.lipsync import LipSyncDetector  # noqa: E402
+from detectors.mesh_points import pick, point  # noqa: E402
 from fixtures.talking_head import stream_clip  # noqa: E402
 
 SHIFTS_MS = (-400, -200, 0, 200, 400)
@@ -168,15 +169,15 @@ def candidate_signals(track, audio, offset_ms: float) -> dict[str, float]:
         sig = ls.build_signals(track, audio)
         lm = track.landmarks.astype(float)
         t = track.times
-        eye = np.linalg.norm(lm[:, 33] - lm[:, 263], axis=1)
-        rig = lm[:, list(RIGID_POINTS), :2].mean(axis=1)
+        eye = np.linalg.norm(point(lm, 33) - point(lm, 263), axis=1)
+        rig = pick(lm, RIGID_POINTS)[:, :, :2].mean(axis=1)
         speed = np.full(t.size, np.nan)
         speed[1:] = np.linalg.norm(np.diff(rig, axis=0), axis=1) / eye[1:] / np.diff(t)
         shift = offset_ms / 1000.0
         voiced = np.interp(t + shift, sig.times, sig.voiced.astype(float)) > 0.5
         loud = np.interp(t + shift, sig.times, np.nan_to_num(sig.audio))
         ok = np.isfinite(speed)
-        inner = np.linalg.norm(lm[:, 13, :2] - lm[:, 14, :2], axis=1) / eye
+        inner = np.linalg.norm(point(lm, 13)[:, :2] - point(lm, 14)[:, :2], axis=1) / eye
         opening = ls.mouth_opening(track.landmarks).mean(axis=1)
         d1, d2 = np.diff(opening), np.diff(opening, 2)
         return {

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .media import LoadedImage, VideoFrame
+from .mesh_points import N_MESH, TRACK_POINTS, to_track
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,8 @@ SECOND_FACE_MIN_FRACTION = 0.05
 MIN_FACE_PX = 24
 """Faces narrower than this (analysis px) are ignored: too small to judge."""
 
-N_LANDMARKS = 468
+N_LANDMARKS = N_MESH
+N_TRACK_POINTS = len(TRACK_POINTS)
 
 SMALL_FACE_PX = 110
 """A main face narrower than this (analysis px) is tracked on a source-resolution crop around
@@ -93,7 +95,7 @@ class FaceTrack:
     frame_indices: np.ndarray  # (N,) int
     n_faces: np.ndarray  # (N,) int, faces found in the frame
     boxes: np.ndarray  # (N, 4) float32 main face box, NaN when absent
-    landmarks: np.ndarray  # (N, 468, 3) float32 main face mesh, NaN when absent
+    landmarks: np.ndarray  # (N, K, 3) float32 main face, mesh_points.TRACK_POINTS only; NaN when absent
     embedding_times: np.ndarray  # (M,)
     embedding_frame_indices: np.ndarray  # (M,)
     embeddings: np.ndarray  # (M, 128) main-face embeddings
@@ -293,11 +295,12 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 
 LANDMARK_BLOCK_FRAMES = 4500
-"""Frames of landmarks per storage block (5 minutes at 15 fps, 25 MB of float32)."""
+"""Frames of landmarks per storage block (5 minutes at 15 fps, ~6 MB of float32)."""
 
 
 class _LandmarkStore:
-    """The (N, 468, 3) float32 landmarks of a recording, written row by row into large blocks:
+    """The (N, K, 3) float32 track landmarks of a recording (the K = len(TRACK_POINTS) points the
+    checks read after the pass, see :mod:`detectors.mesh_points`), written row by row into large blocks:
     no per-frame array is kept (thousands of small arrays would stay in the heap as free but
     unreturned memory after the track is built), and a recording of one block needs no copy."""
 
@@ -307,22 +310,22 @@ class _LandmarkStore:
         self._used = 0  # rows written in the last block
 
     def append(self, pts: np.ndarray | None) -> None:
-        """Add one frame's landmarks (None: no face, a row of NaN)."""
+        """Add one frame's full mesh (None: no face, a row of NaN); its track points are kept."""
         if not self._blocks or self._used == self._block_frames:
-            self._blocks.append(np.empty((self._block_frames, N_LANDMARKS, 3), np.float32))
+            self._blocks.append(np.empty((self._block_frames, N_TRACK_POINTS, 3), np.float32))
             self._used = 0
         row = self._blocks[-1][self._used]
         if pts is None:
             row.fill(np.nan)
         else:
-            row[...] = pts
+            row[...] = to_track(pts)
         self._used += 1
 
     def take(self) -> np.ndarray:
         """All rows as one array (the store is emptied)."""
         blocks, self._blocks = self._blocks, []
         if not blocks:
-            return np.zeros((0, N_LANDMARKS, 3), np.float32)
+            return np.zeros((0, N_TRACK_POINTS, 3), np.float32)
         blocks[-1] = blocks[-1][: self._used]
         if len(blocks) > 1:
             return np.concatenate(blocks)

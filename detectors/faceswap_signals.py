@@ -38,32 +38,27 @@ log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- landmarks
 
-FACE_OVAL = (
-    176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109, 10, 338, 297, 332,
-    284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148,
+from .mesh_points import (  # noqa: E402,F401 - the point names checks and scripts read from here
+    BROWS,
+    CHIN,
+    FACE_OVAL,
+    FOREHEAD_TOP,
+    INNER_RIGID,
+    LEFT_CHEEK_EDGE,
+    LEFT_EYE_EAR,
+    LEFT_EYE_OUTER,
+    LOWER_OVAL,
+    NOSE_TIP,
+    PULSE_ROIS,
+    RIGHT_CHEEK_EDGE,
+    RIGHT_EYE_EAR,
+    RIGHT_EYE_OUTER,
+    ROI_FOREHEAD,
+    ROI_LEFT_CHEEK,
+    ROI_RIGHT_CHEEK,
+    pick,
+    point,
 )
-"""Face Mesh outline, in order around the face."""
-
-BROWS = (46, 52, 53, 55, 63, 65, 66, 70, 105, 107, 276, 282, 283, 285, 293, 295, 296, 300, 334, 336)
-LOWER_OVAL = (176, 149, 150, 136, 172, 58, 132, 93, 234, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148)
-"""Jaw part of the outline: with the brows, the hull a classic swap pastes (dlib-68 style)."""
-
-RIGHT_EYE_EAR = (33, 160, 158, 133, 153, 144)
-LEFT_EYE_EAR = (362, 385, 387, 263, 373, 380)
-"""Eye points p1..p6 for the eye aspect ratio (corner, two upper, corner, two lower)."""
-
-INNER_RIGID = (33, 133, 362, 263, 1, 4, 5, 6, 168, 195, 197, 98, 327)
-"""Eye corners and nose: inner-face points that move with the skull, not with expression."""
-
-NOSE_TIP = 1
-RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
-RIGHT_CHEEK_EDGE, LEFT_CHEEK_EDGE = 234, 454
-FOREHEAD_TOP, CHIN = 10, 152
-
-ROI_FOREHEAD = (109, 10, 338, 108, 151, 337, 69, 299)
-ROI_RIGHT_CHEEK = (117, 118, 101, 36, 205, 187, 123, 50)
-ROI_LEFT_CHEEK = (346, 347, 330, 266, 425, 411, 352, 280)
-PULSE_ROIS = (ROI_FOREHEAD, ROI_RIGHT_CHEEK, ROI_LEFT_CHEEK)
 
 # --------------------------------------------------------------------------- constants
 
@@ -293,14 +288,14 @@ def landmark_jitter(landmarks: np.ndarray, present: np.ndarray) -> tuple[float, 
     idx = np.flatnonzero(present)
     if idx.size < 5:
         return float("nan"), per
-    xy = landmarks[:, :, :2]  # a float32 view: no float64 copy of a long recording's whole mesh
-    oval = list(FACE_OVAL)
-    ref = np.median(xy[idx][:, oval], axis=0)
+    oval = pick(landmarks[:, :, :2], FACE_OVAL)  # float32: no float64 copy of a long recording's track
+    inner = pick(landmarks[:, :, :2], INNER_RIGID)
+    ref = np.median(oval[idx], axis=0)
     ref = (ref - ref.mean(0)) / (ref[:, 0].max() - ref[:, 0].min())
     aligned = np.full((n, len(INNER_RIGID), 2), np.nan)
     for i in idx:
-        m, t = _similarity_align(xy[i, oval], ref)
-        aligned[i] = xy[i, list(INNER_RIGID)] @ m.T + t
+        m, t = _similarity_align(oval[i], ref)
+        aligned[i] = inner[i] @ m.T + t
     # second difference over consecutive analysed frames (all three present)
     acc = aligned[2:] - 2 * aligned[1:-1] + aligned[:-2]
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
@@ -317,18 +312,18 @@ def pose_angles(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     forehead-chin midline offset from the cheek-edge midpoint / face width. Rolls: angle of the
     eye-corner line and of the cheek-edge line.
     """
-    xy = landmarks[:, :, :2]  # a float32 view: no float64 copy of a long recording's whole mesh
-    re, le = xy[:, RIGHT_EYE_OUTER], xy[:, LEFT_EYE_OUTER]
-    rc, lc = xy[:, RIGHT_CHEEK_EDGE], xy[:, LEFT_CHEEK_EDGE]
+    xy = landmarks[:, :, :2]  # a float32 view: no float64 copy of a long recording's track
+    re, le = point(xy, RIGHT_EYE_OUTER), point(xy, LEFT_EYE_OUTER)
+    rc, lc = point(xy, RIGHT_CHEEK_EDGE), point(xy, LEFT_CHEEK_EDGE)
     eye_v = le - re
     iod = np.linalg.norm(eye_v, axis=1) + 1e-9
     ex = eye_v / iod[:, None]
     mid_e = (re + le) / 2
-    yaw_inner = ((xy[:, NOSE_TIP] - mid_e) * ex).sum(1) / iod
+    yaw_inner = ((point(xy, NOSE_TIP) - mid_e) * ex).sum(1) / iod
     cheek_v = lc - rc
     fw = np.linalg.norm(cheek_v, axis=1) + 1e-9
     cx = cheek_v / fw[:, None]
-    midline = (xy[:, FOREHEAD_TOP] + xy[:, CHIN]) / 2
+    midline = (point(xy, FOREHEAD_TOP) + point(xy, CHIN)) / 2
     yaw_outline = ((midline - (rc + lc) / 2) * cx).sum(1) / fw
     roll_inner = np.arctan2(eye_v[:, 1], eye_v[:, 0])
     roll_outline = np.arctan2(cheek_v[:, 1], cheek_v[:, 0])
@@ -352,10 +347,10 @@ def pose_disagreement(landmarks: np.ndarray, present: np.ndarray) -> float:
 
 
 def eye_aspect_ratio(landmarks: np.ndarray) -> np.ndarray:
-    xy = landmarks[:, :, :2]  # a float32 view: no float64 copy of a long recording's whole mesh
+    xy = landmarks[:, :, :2]  # a float32 view: no float64 copy of a long recording's track
     out = []
     for p in (RIGHT_EYE_EAR, LEFT_EYE_EAR):
-        p1, p2, p3, p4, p5, p6 = (xy[:, i] for i in p)
+        p1, p2, p3, p4, p5, p6 = (point(xy, i) for i in p)
         v = np.linalg.norm(p2 - p6, axis=1) + np.linalg.norm(p3 - p5, axis=1)
         h = 2 * np.linalg.norm(p1 - p4, axis=1) + 1e-9
         out.append(v / h)

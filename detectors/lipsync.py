@@ -51,6 +51,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .base import Detector, Finding, RecordingContext, clamp01
+from .mesh_points import point
 from .settings import setting
 
 log = logging.getLogger(__name__)
@@ -234,11 +235,11 @@ class SyncSignals:
 
 def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
     """(N, 2) inner and outer lip gaps per frame over the 3-D eye-corner distance (NaN: no face)."""
-    lm = landmarks  # float32 (N, 468, 3): no float64 copy of a long recording's whole mesh
-    eye = np.linalg.norm(lm[:, EYE_CORNERS[0]] - lm[:, EYE_CORNERS[1]], axis=1)
+    lm = landmarks  # float32 (N, points, 3), full mesh or track subset (mesh_points): no float64 copy
+    eye = np.linalg.norm(point(lm, EYE_CORNERS[0]) - point(lm, EYE_CORNERS[1]), axis=1)
     eye = np.where(eye > 0, eye, np.nan)
-    inner = np.mean([np.linalg.norm(lm[:, a, :2] - lm[:, b, :2], axis=1) for a, b in LIP_PAIRS], axis=0)
-    outer = np.linalg.norm(lm[:, OUTER_LIP_PAIR[0], :2] - lm[:, OUTER_LIP_PAIR[1], :2], axis=1)
+    inner = np.mean([np.linalg.norm(point(lm, a)[:, :2] - point(lm, b)[:, :2], axis=1) for a, b in LIP_PAIRS], axis=0)
+    outer = np.linalg.norm(point(lm, OUTER_LIP_PAIR[0])[:, :2] - point(lm, OUTER_LIP_PAIR[1])[:, :2], axis=1)
     return np.stack([inner / eye, outer / eye], axis=1)
 
 
@@ -316,11 +317,11 @@ def landmark_noise(landmarks: np.ndarray) -> float:
     lm = landmarks  # float32, see mouth_opening
     if lm.shape[0] < 4:
         return float("nan")
-    eye = np.linalg.norm(lm[:, EYE_CORNERS[0]] - lm[:, EYE_CORNERS[1]], axis=1)  # 3-D, as mouth_opening
+    eye = np.linalg.norm(point(lm, EYE_CORNERS[0]) - point(lm, EYE_CORNERS[1]), axis=1)  # 3-D, as mouth_opening
     eye = np.where(eye > 0, eye, np.nan)
     out = []
     for a, b in NOISE_PAIRS:
-        d2 = np.diff(np.linalg.norm(lm[:, a, :2] - lm[:, b, :2], axis=1) / eye, 2)
+        d2 = np.diff(np.linalg.norm(point(lm, a)[:, :2] - point(lm, b)[:, :2], axis=1) / eye, 2)
         d2 = d2[np.isfinite(d2)]
         if d2.size >= 3:
             out.append(1.4826 * float(np.median(np.abs(d2))) / math.sqrt(6.0))

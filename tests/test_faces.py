@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from detectors.faces import N_LANDMARKS, _LandmarkStore
+from detectors.mesh_points import FACE_OVAL, TRACK_POINTS, pick, point, to_track
 from detectors.media import DEFAULT_MAX_WIDTH, RESIZE_INTERPOLATION, VideoFrame, VideoStream
 
 SIZE = (1280, 720)
@@ -60,14 +61,26 @@ def test_analysis_frames_match_a_fresh_conversion_of_each_frame(moving_clip: Pat
 
 
 @pytest.mark.parametrize("n_rows", [0, 1, 5, 7, 12])
-def test_landmark_store_gives_the_stacked_rows(n_rows: int) -> None:
+def test_landmark_store_gives_the_stacked_track_points(n_rows: int) -> None:
     rng = np.random.default_rng(n_rows)
     rows = [None if i % 4 == 2 else rng.normal(size=(N_LANDMARKS, 3)).astype(np.float32) for i in range(n_rows)]
     store = _LandmarkStore(block_frames=4)  # several blocks, a full last block (12), a partial one
     for r in rows:
         store.append(r)
     out = store.take()
-    expected = np.stack([np.full((N_LANDMARKS, 3), np.nan, np.float32) if r is None else r for r in rows]) if rows else np.zeros((0, N_LANDMARKS, 3), np.float32)
-    assert out.dtype == np.float32 and out.shape == (n_rows, N_LANDMARKS, 3)
+    k = len(TRACK_POINTS)
+    expected = np.stack([np.full((k, 3), np.nan, np.float32) if r is None else r[list(TRACK_POINTS)] for r in rows]) if rows else np.zeros((0, k, 3), np.float32)
+    assert out.dtype == np.float32 and out.shape == (n_rows, k, 3)
     assert np.array_equal(out, expected, equal_nan=True)
-    assert store.take().shape == (0, N_LANDMARKS, 3)  # taken once
+    assert store.take().shape == (0, k, 3)  # taken once
+
+
+def test_mesh_points_read_the_same_point_from_a_full_mesh_and_a_track() -> None:
+    mesh = np.random.default_rng(1).normal(size=(6, N_LANDMARKS, 3)).astype(np.float32)
+    track = to_track(mesh)
+    assert track.shape == (6, len(TRACK_POINTS), 3) and len(TRACK_POINTS) < N_LANDMARKS / 3
+    for p in (13, 14, 33, 263, 152, 10, 1):
+        assert np.array_equal(point(mesh, p), point(track, p))
+    assert np.array_equal(pick(mesh, FACE_OVAL), pick(track, FACE_OVAL))
+    with pytest.raises(KeyError):
+        pick(track, (468 - 1,))  # a point the track does not keep
