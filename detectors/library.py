@@ -329,7 +329,8 @@ class Library:
         self._coll_names: dict[int, str] = {}
         self._face_owner: dict[int, tuple[int | None, int | None, int | None, str]] = {}
         self._by_sha: dict[str, list[int]] = {}
-        self._whole_cid = np.zeros(0, dtype=np.int64)
+        self._whole_cid = np.zeros(0, dtype=np.int64)  # owner candidate per whole-hash row (-1: none)
+        self._face_cid = np.zeros(0, dtype=np.int64)  # owner candidate per face row (-1: none)
         self._retention_override = validate(RETENTION_DAYS.key, retention_days) if retention_days is not None else None
         memory = str(self.path) == ":memory:"
         if not memory:
@@ -1072,6 +1073,7 @@ class Library:
         sg = np.array(db.execute("SELECT media_id, value FROM segments").fetchall(), dtype=np.int64).reshape(-1, 2)
         fr = db.execute("SELECT id, media_id, candidate_id, collection_id, source, embedding, face_hash FROM faces").fetchall()
         self._face_owner = {int(r[0]): (r[1], r[2], r[3], r[4]) for r in fr}
+        self._face_cid = np.array([r[2] if r[2] is not None else -1 for r in fr], dtype=np.int64)
         emb = np.frombuffer(b"".join(r[5] for r in fr), dtype=np.float32).reshape(-1, 128) if fr else np.zeros((0, 128), np.float32)
         fh = np.array([r[6] if r[6] is not None else 0 for r in fr], dtype=np.int64)
         return hashing.HashIndex(
@@ -1157,9 +1159,12 @@ class Library:
                     detail["method"] = "keypoints"
                     detail["mirrored"] = geo.mirrored
                 best[h.media_id] = self._match(h.media_id, "same-image", bits / hashing.HASH_BITS, detail)
+            # Faces nearest first: once ``limit`` same-face matches are in, every later one ranks
+            # below them (same-image matches rank first), so the rest cannot reach the output.
+            same_face = 0
             for fid, d in sorted(face_best.items(), key=lambda kv: kv[1]):
-                if d >= hashing.SAME_PERSON_DISTANCE:
-                    continue
+                if d >= hashing.SAME_PERSON_DISTANCE or same_face >= limit:
+                    break
                 mid, cid, coll, source = self._face_owner[fid]
                 if ex_cid is not None and cid == ex_cid:
                     continue
@@ -1171,6 +1176,7 @@ class Library:
                     best[key] = self._match(int(mid), "same-face", d, detail)
                 else:
                     best[key] = Match(self._names.get(cid), self._coll_names.get(coll), "", "same-face", d, detail)
+                same_face += 1
             out = sorted(best.values(), key=lambda m: (m.kind != "same-image", m.distance))
             return out[:limit]
 
@@ -1182,18 +1188,19 @@ class Library:
             ex_cid = self._excluded_candidate_id(exclude_candidate)
             out: dict[int, Match] = {}
             rows, dists = idx.embedding_neighbours(enc.faces[0].embedding, hashing.SAME_PERSON_DISTANCE)
-            d = dict(zip(rows.tolist(), dists.tolist()))
-            for i in sorted(d, key=d.get):
+            if ex_cid is not None:  # one comparison over the hits, not a Python skip per own face
+                keep = self._face_cid[rows] != ex_cid
+                rows, dists = rows[keep], dists[keep]
+            order = np.argsort(dists, kind="stable")  # nearest first; ties in row order
+            for i, dist in zip(rows[order].tolist(), dists[order].tolist()):
                 fid = int(idx.face_ids[i])
                 mid, cid, coll, source = self._face_owner[fid]
-                if ex_cid is not None and cid == ex_cid:
-                    continue
                 key = int(mid) if mid is not None else -fid
                 if key in out:
                     continue
                 detail = {"method": "face embedding", "source": source}
-                out[key] = (self._match(int(mid), "same-face", float(d[i]), detail) if mid is not None
-                            else Match(self._names.get(cid), self._coll_names.get(coll), "", "same-face", float(d[i]), detail))
+                out[key] = (self._match(int(mid), "same-face", dist, detail) if mid is not None
+                            else Match(self._names.get(cid), self._coll_names.get(coll), "", "same-face", dist, detail))
                 if len(out) >= limit:
                     break
             return list(out.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import stat
 import threading
@@ -157,3 +158,107 @@ def test_files_private_and_erase_leaves_no_trace(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert b"Trudy" not in path.read_bytes()  # secure_delete: the name is not left in free pages
+
+
+def _flip(value: int, bits: int, rng: np.random.Generator) -> int:
+    for b in rng.choice(64, size=bits, replace=False):
+        value ^= 1 << int(b)
+    return value
+
+
+def _near(query: hashing.Encoded, rng: np.random.Generator, *, hash_bits: int | None, emb_noise: float | None,
+          face_bits: int | None = None) -> hashing.Encoded:
+    """A stored photo related to ``query``: whole hashes ``hash_bits`` away (None: unrelated),
+    its face ``emb_noise`` away per component (None: another person), face hash ``face_bits`` away."""
+    q = query.faces[0]
+    hashes = ({k: _flip(v, hash_bits, rng) for k, v in query.hashes.items()} if hash_bits is not None
+              else {k: int(rng.integers(0, 2**63)) for k in hashing.WHOLE_HASH_KINDS})
+    emb = (q.embedding + rng.standard_normal(128).astype(np.float32) * emb_noise if emb_noise is not None
+           else (rng.standard_normal(128) * 0.09).astype(np.float32))
+    fh = _flip(q.face_hash, face_bits, rng) if face_bits is not None else int(rng.integers(0, 2**63))
+    return hashing.Encoded(100, 100, hashes, (int(rng.integers(0, 2**63)),), (hashing.FaceCode((0, 0, 10, 10), emb, fh),))
+
+
+def _exclusion_library(path: Path, query: hashing.Encoded, skip: str | None = None) -> Library:
+    """Photos and faces of several owners, each related to ``query`` in every way a search can
+    find (byte copy, near-identical hashes, aligned-face hash, same face, face-only embeddings),
+    plus unrelated filler. ``skip``: leave that candidate's rows out (the reference library)."""
+    rng = np.random.default_rng(11)
+    lib = Library(path)
+    with lib.transaction():
+        for owner in ("Self", "Other", "Third"):
+            for n, (bits, noise, fbits) in enumerate([(2, 0.005, 1), (5, 0.02, None), (None, 0.03, 4), (None, 0.04, None),
+                                                     (13, None, None), (None, None, None)]):
+                enc = _near(query, rng, hash_bits=bits, emb_noise=noise, face_bits=fbits)
+                if owner != skip:
+                    lib.add_encoded(owner, f"/{owner}/{n}.jpg", "photo", enc, sha256=f"{owner}{n}")
+            copy = _near(query, rng, hash_bits=0, emb_noise=0.0, face_bits=0)
+            if owner != skip:
+                lib.add_encoded(owner, f"/{owner}/copy.jpg", "id", copy, sha256=query.sha256)
+        for n in range(4):  # a reference collection: always searched
+            enc = _near(query, rng, hash_bits=(3, None, 8, None)[n], emb_noise=(None, 0.02, None, 0.05)[n])
+            lib.add_encoded(None, f"/personas/{n}.jpg", "photo", enc, sha256=f"persona{n}", collection="personas")
+        for n in range(30):
+            lib.add_encoded("Filler", f"/filler/{n}.jpg", "photo", _fake_encoded(100 + n), sha256=f"filler{n}")
+    q = query.faces[0].embedding
+    for owner in ("Self", "Other"):  # interview faces, no photo: many of the excluded person
+        embs = q + rng.standard_normal((40, 128)).astype(np.float32) * 0.01
+        if owner != skip:
+            lib.add_face_embeddings(owner, None, embs)
+    return lib
+
+
+def _comparable(matches: list) -> list[tuple]:
+    """What a reviewer sees of a match (media ids differ between two libraries; embedding
+    distances are float32 matrix products, so their last bits depend on the library's size)."""
+    return [(m.candidate, m.collection, m.file, m.kind, pytest.approx(m.distance, abs=1e-5),
+             {k: v for k, v in m.detail.items() if k not in ("media_id", "face_distance")}) for m in matches]
+
+
+def test_excluding_a_candidate_returns_exactly_the_others_matches(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    face = hashing.FaceCode((0, 0, 10, 10), (rng.standard_normal(128) * 0.09).astype(np.float32),
+                            int(rng.integers(0, 2**63)), int(rng.integers(0, 2**63)))
+    query = hashing.Encoded(100, 100, {k: int(rng.integers(0, 2**63)) for k in hashing.WHOLE_HASH_KINDS},
+                            (int(rng.integers(0, 2**63)),), (face,), sha256="query-sha",
+                            mirror_hashes={k: int(rng.integers(0, 2**63)) for k in hashing.WHOLE_HASH_KINDS})
+    with _exclusion_library(tmp_path / "all.sqlite", query) as lib, \
+         _exclusion_library(tmp_path / "without.sqlite", query, skip="Self") as ref:
+        plain = lib.search_encoded(query, limit=1000)
+        owners = {m.candidate for m in plain}
+        kinds = {(m.candidate, m.detail["method"]) for m in plain}
+        assert {"Self", "Other", "Third", None} <= owners  # None: the collection
+        for method in ("sha256", "whole-image hash", "aligned-face hash", "face embedding"):
+            assert ("Self", method) in kinds and ("Other", method) in kinds, method
+        assert sum(m.candidate == "Self" and m.file == "" for m in plain) == 40  # face-only rows
+        excluded = lib.search_encoded(query, exclude_candidate="Self", limit=1000)
+        assert excluded == [m for m in plain if m.candidate != "Self"]  # same order, same distances
+        assert _comparable(excluded) == _comparable(ref.search_encoded(query, limit=1000))
+        for limit in (1, 5, 10, 60):
+            assert lib.search_encoded(query, exclude_candidate="Self", limit=limit) == excluded[:limit]
+            assert lib.search_encoded(query, limit=limit) == plain[:limit]
+        # another photo of the same face (no hash in common): only same-face matches, best first
+        other_photo = dataclasses.replace(query, sha256=None, hashes=_fake_encoded(1).hashes, mirror_hashes={},
+                                          faces=(dataclasses.replace(face, face_hash=None, mirror_face_hash=None),))
+        faces_only = lib.search_encoded(other_photo, limit=1000)
+        assert {m.kind for m in faces_only} == {"same-face"} and len(faces_only) > 60
+        dists = [m.distance for m in faces_only]
+        assert dists == sorted(dists)
+        excluded_faces = lib.search_encoded(other_photo, exclude_candidate="Self", limit=1000)
+        assert excluded_faces == [m for m in faces_only if m.candidate != "Self"]
+        for limit in (1, 2, 5, 10):
+            assert lib.search_encoded(other_photo, limit=limit) == faces_only[:limit]
+            assert lib.search_encoded(other_photo, exclude_candidate="Self", limit=limit) == excluded_faces[:limit]
+        assert lib.search_encoded(query, exclude_candidate="nobody", limit=1000) == plain
+        assert lib.search_encoded(query, exclude_candidate=lib.get_candidate("Self").id, limit=1000) == excluded
+
+        e = face.embedding
+        plain_e = lib.search_embedding(e, limit=1000)
+        assert sum(m.candidate == "Self" for m in plain_e) >= 40
+        assert [m.distance for m in plain_e] == sorted(m.distance for m in plain_e)
+        excluded_e = lib.search_embedding(e, exclude_candidate="Self", limit=1000)
+        assert excluded_e == [m for m in plain_e if m.candidate != "Self"] and len(excluded_e) >= 40
+        assert _comparable(excluded_e) == _comparable(ref.search_embedding(e, limit=1000))
+        for limit in (1, 3, 10):
+            assert lib.search_embedding(e, exclude_candidate="Self", limit=limit) == excluded_e[:limit]
+            assert lib.search_embedding(e, limit=limit) == plain_e[:limit]
