@@ -12,6 +12,9 @@ original clip, the offset that other feature pairs find (opening speed vs loudne
 check's pair; opening vs loudness; positive onsets only): a constant bias of the method would
 show in every pair and every clip alike.
 
+"m/eye" is the mouth's sharpness over the eyes' (the generated-mouth part: a lip-sync model's
+low-resolution mouth in a sharp frame reads low).
+
 Rows the check cannot judge (lips too small or unsteady to read, no clear lock) are marked "n/j"
 and left out of the +-80 ms count: their offset is a guess the check itself does not stand by.
 
@@ -94,8 +97,9 @@ def shifted_copy(src: Path, dst: Path, shift_s: float) -> None:
 
 
 def analyze(path: Path, fps: float):
-    track, audio = stream_clip(path, analysis_fps=fps)
-    finding = LipSyncDetector().analyze(RecordingContext(str(path), track, audio, {"pipeline.analysis_fps": fps}))
+    det = LipSyncDetector()  # sees the frames as in the pipeline (the mouth/eye sharpness)
+    track, audio = stream_clip(path, analysis_fps=fps, observers=(det,))
+    finding = det.analyze(RecordingContext(str(path), track, audio, {"pipeline.analysis_fps": fps}))
     return finding, track, audio
 
 
@@ -234,7 +238,7 @@ def main() -> int:
     print(f"\nLip-sync benchmark (analysis at {args.fps:g} fps; positive offset = audio late; tolerance +-{TOLERANCE_MS:.0f} ms;"
           " n/j = the check says it cannot judge)")
     head = (f"{'file':36s} {'label':10s} {'true ms':>7s} {'est ms':>7s} {'error':>6s} {'conf':>5s} {'risk':>5s} {'speech s':>8s} "
-            f"{'peak r':>6s} {'sharp':>5s} {'consist':>7s} {'jitter':>6s} {'read':>4s} {'rel err':>7s}  ok")
+            f"{'peak r':>6s} {'sharp':>5s} {'consist':>7s} {'jitter':>6s} {'read':>4s} {'m/eye':>5s} {'rel err':>7s}  ok")
     # the shift recovered against the clip's own +0 copy, whatever offset the original carries
     at_zero = {name.rsplit("_shift", 1)[0]: f.evidence.get("offset_ms") for name, _, s, f in results if s == 0}
     groups = (("real clips", lambda lab, s: lab == "real" and s is None), ("shifted copies", lambda lab, s: s is not None),
@@ -264,7 +268,8 @@ def main() -> int:
             print(f"{name:36s} {label:10s} {fmt(true if true is not None else None):>7s} {fmt(est):>7s} {fmt(err):>6s} "
                   f"{f.confidence:5.2f} {f.risk:5.2f} {fmt(e.get('speech_seconds'), '.1f'):>8s} {fmt(e.get('peak_correlation'), '.2f'):>6s} "
                   f"{fmt(e.get('peak_sharpness'), '.2f'):>5s} {fmt(e.get('window_consistency'), '.2f'):>7s} "
-                  f"{fmt(e.get('landmark_noise'), '.4f'):>6s} {fmt(e.get('lip_readability'), '.2f'):>4s} {fmt(rel):>7s}  {ok}")
+                  f"{fmt(e.get('landmark_noise'), '.4f'):>6s} {fmt(e.get('lip_readability'), '.2f'):>4s} "
+                  f"{fmt(e.get('mouth_sharpness_ratio'), '.2f'):>5s} {fmt(rel):>7s}  {ok}")
     print(f"\nwithin +-{TOLERANCE_MS:.0f} ms: {n_ok} of {n_checked} judged (real clips and their shifted copies); "
           f"{n_nj} not judged (lips unreadable, no lock)")
     risk = {name: f.risk for name, _, s, f in results if s is None}

@@ -36,8 +36,20 @@ lead to ~200 ms lag (Schwartz & Savariaux 2014, PLoS Comput Biol 10:e1003743); t
 own (the astronaut fixture, zero lead by construction, reads -4 ms in PCM/MKV and AAC/MP4), and
 the real clips read -52, +33 and +122 ms with every feature pair and at 15 and 30 fps alike: a
 spread across the natural range, not one constant. ``lipsync.offset_ok_ms`` (120 ms) is the
-tolerance for it. (Wav2Lip, for the record, draws each frame from the 200 ms of audio that
-*follow* it, so its lips lead its audio by ~100 ms by construction.)
+tolerance for it. The +122 ms of real_presenter.mp4 is in that file, not in this method: measured
+independently from its bilabial closures (bench/lipsync_events.py: while the lips are closed the
+mouth radiates no sound, and the voice's 800-3000 Hz band falls silent ~115 ms after the lips
+close), and the decoding path is exact (clicks in 16/44.1/48 kHz PCM and AAC land within 0.1 ms;
+the AAC priming of its edit list is dropped). (Wav2Lip, for the record, trains each frame against
+a mel window that starts one 25 fps frame before it but, at inference, against one that starts at
+the frame: its lips lead its audio by about 40 ms by construction.)
+
+* Generated mouth: the sharpness (variance of the Laplacian) of the mouth over that of the eyes,
+  both at source resolution and one face scale, measured on the frames the pass shows this check
+  (``observe``). A lip-sync model renders the lower face at low resolution (Wav2Lip: 96 px) and
+  pastes it into a sharp frame; a real face in focus has mouth and eyes alike. It does not need
+  the voice, and it is the part that sets a lip-synced fake apart from its real source, whose
+  offset and lock it shares.
 """
 
 from __future__ import annotations
@@ -51,7 +63,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .base import Detector, Finding, RecordingContext, clamp01
-from .mesh_points import point
+from .mesh_points import OUTER_LIPS, point
 from .settings import setting
 
 log = logging.getLogger(__name__)
@@ -85,6 +97,16 @@ CONTRAST_BAD = setting(
 MISMATCH_BAD = setting(
     "lipsync.mismatch_bad", 0.45, 0.05, 1.0,
     "Share of the talking time in mismatch that gives full mismatch risk.", "",
+)
+
+SOFT_MOUTH_OK = setting(
+    "lipsync.soft_mouth_ok", 0.30, 0.1, 1.0,
+    "Mouth sharpness over eye sharpness down to this is normal (a real face in focus: 0.32-1.8 measured).", "",
+)
+SOFT_MOUTH_BAD = setting(
+    "lipsync.soft_mouth_bad", 0.15, 0.05, 0.8,
+    "Mouth sharpness over eye sharpness that gives full 'generated mouth' risk (a lip-sync generator's "
+    "low-resolution lower face pasted into a sharp frame).", "",
 )
 
 # --- constants ------------------------------------------------------------------------------
@@ -214,6 +236,31 @@ LIPS_READABLE_MIN = 0.5
 CANNOT_JUDGE_CONFIDENCE = 0.1
 """Below this sync confidence, with no risk found, the summary says the sync cannot be judged
 rather than that lips and voice agree."""
+
+SHARP_EYE_PX = 96.0
+"""Mouth and eye patches are resampled so the outer eye corners lie this many px apart (about
+Wav2Lip's 96 px face), so the sharpness ratio does not depend on the face's size in the frame."""
+
+SHARP_MIN_EYE_SRC_PX = 40.0
+"""Faces whose outer eye corners are closer than this (source px) are too small for the measure."""
+
+SHARP_BOX_PAD = 0.15
+"""Patches are the landmarks' bounding box padded by this share of the eye distance."""
+
+SHARP_MOUTH_POINTS = OUTER_LIPS
+"""Outer lip contour (Face Mesh): the mouth patch."""
+
+SHARP_EYE_POINTS = (33, 133, 159, 145, 362, 263, 386, 374)
+"""Eye corners and lids: the eye patch (the upper face a lip-sync generator leaves untouched)."""
+
+SHARP_MIN_FRAMES = 20
+"""Frames with a measured mouth/eye sharpness needed before the ratio counts."""
+
+SOFT_MOUTH_CONFIDENCE = 0.5
+"""Highest confidence of the generated-mouth part. Measured on few clips: the Wav2Lip fake reads
+0.18-0.19 (15 and 30 fps), its own real source 0.32-0.38, three other real talking heads 0.46-1.8,
+a SadTalker portrait 0.57 and a DFDC face swap 0.8-1.2 (bench/lipsync_fake_signals.py). One
+lip-sync fake is one sample: the part says so by never being more than half sure."""
 
 
 # --------------------------------------------------------------------------- signals
@@ -558,6 +605,43 @@ def find_mismatch(sig: SyncSignals, offset_s: float) -> Mismatch:
                     mism / talking_s if talking_s > 0 else 0.0, typical, silence_motion, silence_s)
 
 
+# --------------------------------------------------------------------------- generated mouth
+
+
+def _patch_sharpness(frame: Any, pts: np.ndarray, k: float) -> float:
+    """Variance of the Laplacian of the grey source-resolution patch around ``pts`` (analysis px),
+    resampled by ``k`` (normalised px per source px). NaN when the patch is degenerate."""
+    import cv2
+
+    pad = SHARP_BOX_PAD * SHARP_EYE_PX / k * frame.scale  # analysis px
+    x0, y0 = pts.min(axis=0) - pad
+    x1, y1 = pts.max(axis=0) + pad
+    crop, _ = frame.crop_full((float(x0), float(y0), float(x1), float(y1)))
+    if crop.shape[0] < 4 or crop.shape[1] < 4:
+        return float("nan")
+    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    gray = cv2.resize(gray, None, fx=k, fy=k, interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
+    return float(cv2.Laplacian(gray, cv2.CV_32F, ksize=3).var()) if min(gray.shape) >= 3 else float("nan")
+
+
+def mouth_eye_sharpness(frame: Any, landmarks: np.ndarray) -> float:
+    """Sharpness of the mouth over that of the eyes in one frame, both at a common face scale
+    (source pixels). A lip-sync generator renders the lower face at low resolution (Wav2Lip: 96 px)
+    and pastes it into a sharp frame: its mouth is softer than its eyes; in a real face in focus
+    both are alike. NaN when the face is too small or a patch is degenerate.
+
+    ``landmarks``: (468, 2+) full Face Mesh in analysis px (a FaceObservation's)."""
+    lm = np.asarray(landmarks, dtype=np.float32)[:, :2]
+    scale = float(frame.scale) if getattr(frame, "_source", None) is not None else 1.0
+    eye_src = float(np.linalg.norm(lm[EYE_CORNERS[0]] - lm[EYE_CORNERS[1]])) / scale
+    if not math.isfinite(eye_src) or eye_src < SHARP_MIN_EYE_SRC_PX:
+        return float("nan")
+    k = SHARP_EYE_PX / eye_src
+    mouth = _patch_sharpness(frame, lm[list(SHARP_MOUTH_POINTS)], k)
+    eyes = _patch_sharpness(frame, lm[list(SHARP_EYE_POINTS)], k)
+    return mouth / eyes if eyes > 0 and math.isfinite(mouth) else float("nan")
+
+
 # --------------------------------------------------------------------------- detector
 
 
@@ -599,9 +683,30 @@ class LipSyncDetector(Detector):
 
     name = "lipsync"
     scope = "recording"
+    observe_every = 2  # the mouth/eye sharpness: ~1 ms a frame, 7 samples a second at 15 fps are plenty
+
+    def __init__(self) -> None:
+        self._sharpness: list[float] = []
+
+    def observe(self, frame: Any, face: Any) -> None:
+        if face is None:
+            return
+        try:
+            ratio = mouth_eye_sharpness(frame, face.landmarks)
+        except (ValueError, IndexError) as exc:  # a degenerate crop must not stop the pass
+            log.debug("lipsync: frame %s sharpness skipped (%s)", getattr(frame, "index", "?"), exc)
+            return
+        if math.isfinite(ratio):
+            self._sharpness.append(ratio)
+
+    def soft_mouth(self) -> tuple[float, int]:
+        """(median mouth/eye sharpness, frames measured); NaN when too few frames."""
+        n = len(self._sharpness)
+        return (float(np.median(self._sharpness)) if n >= SHARP_MIN_FRAMES else float("nan")), n
 
     def analyze(self, context: RecordingContext) -> Finding | None:
-        cfg = {s.key: float(context.settings.get(s.key, s.default)) for s in (SEARCH_MS, OFFSET_OK_MS, OFFSET_BAD_MS, MISMATCH_OK, MISMATCH_BAD, CONTRAST_OK, CONTRAST_BAD)}
+        cfg = {s.key: float(context.settings.get(s.key, s.default)) for s in (SEARCH_MS, OFFSET_OK_MS, OFFSET_BAD_MS, MISMATCH_OK, MISMATCH_BAD, CONTRAST_OK, CONTRAST_BAD,
+                                                                         SOFT_MOUTH_OK, SOFT_MOUTH_BAD)}
         track, audio = context.track, context.audio
         base = {"offset_ms": None, "sync_confidence": 0.0, "cannot_judge": True, "settings": cfg}
         if audio is None or not audio.present or audio.energy_db.size == 0:
@@ -642,7 +747,13 @@ class LipSyncDetector(Detector):
             nosync_risk = (1.0 - clamp01((est.peak_corr - PEAK_CORR_MIN) / (PEAK_CORR_FULL - PEAK_CORR_MIN))) * read.steady
         contrast = mism.contrast
         contrast_risk = _ramp(contrast, cfg[CONTRAST_OK.key], cfg[CONTRAST_BAD.key]) * lips if math.isfinite(contrast) else 0.0
-        parts = {"offset": offset_risk, "mismatch": mismatch_risk, "no_lock": nosync_risk, "silent_motion": contrast_risk}
+        # a mouth much softer than the eyes: a generated lower face (independent of the sound)
+        sharp, sharp_n = self.soft_mouth()
+        soft_risk = 0.0
+        if math.isfinite(sharp):
+            soft_risk = _ramp(cfg[SOFT_MOUTH_OK.key] - sharp, 0.0, cfg[SOFT_MOUTH_OK.key] - cfg[SOFT_MOUTH_BAD.key])
+        parts = {"offset": offset_risk, "mismatch": mismatch_risk, "no_lock": nosync_risk, "silent_motion": contrast_risk,
+                 "soft_mouth": soft_risk}
         risk = max(parts.values())
         # the offset is as sure as its peak; the others as sure as the speech (and silence) observed
         # and the lips are readable
@@ -651,6 +762,8 @@ class LipSyncDetector(Detector):
         sync_conf = est.confidence if read.readable else est.confidence * read.value
         if risk <= 0.0 or risk == offset_risk:
             confidence = sync_conf
+        elif risk == soft_risk:
+            confidence = SOFT_MOUTH_CONFIDENCE * clamp01(sharp_n / (2 * SHARP_MIN_FRAMES))
         elif risk == contrast_risk:
             confidence = max(sync_conf, evidence_term * lips * clamp01(mism.silence_s / (3 * MIN_CONTRAST_SILENCE_S)))
         elif risk == nosync_risk:
@@ -671,6 +784,10 @@ class LipSyncDetector(Detector):
             summary = f"Lips and voice agree (offset {offset_ms:+.0f} ms, sync confidence {sync_conf:.2f}, {est.speech_s:.1f} s of speech)."
         elif risk == offset_risk:
             summary = f"The audio is {abs(offset_ms):.0f} ms {direction} against the lips (sync confidence {sync_conf:.2f})."
+        elif risk == soft_risk:
+            summary = (f"The mouth is much softer than the eyes (sharpness ratio {sharp:.2f}, a real face in focus "
+                       f"reads above {cfg[SOFT_MOUTH_OK.key]:.2f}): it may be generated by a lip-sync model "
+                       f"(offset {offset_ms:+.0f} ms).")
         elif risk == mismatch_risk:
             summary = (f"Lips and voice disagree for {mism.fraction:.0%} of the talking time "
                        f"({mism.speech_still_s:.1f} s speech with a still mouth, {mism.silent_talking_s:.1f} s mouth moving in silence).")
@@ -708,6 +825,8 @@ class LipSyncDetector(Detector):
             "mouth_motion_speech": round(mism.speech_motion, 4) if math.isfinite(mism.speech_motion) else None,
             "mouth_motion_silence": round(mism.silence_motion, 4) if math.isfinite(mism.silence_motion) else None,
             "silence_over_speech_motion": round(contrast, 3) if math.isfinite(contrast) else None,
+            "mouth_sharpness_ratio": round(sharp, 3) if math.isfinite(sharp) else None,
+            "mouth_sharpness_frames": sharp_n,
             "correlation_curve": {
                 "lag_ms": np.round(est.lags_s[::step] * 1000).astype(int).tolist(),
                 "r": [None if not np.isfinite(v) else round(float(v), 3) for v in est.curve[::step]],

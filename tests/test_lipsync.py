@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from detectors.base import Finding, RecordingContext
-from detectors.lipsync import LIP_NOISE_BAD, LIP_NOISE_OK, LipSyncDetector
+from detectors.lipsync import LIP_NOISE_BAD, LIP_NOISE_OK, SOFT_MOUTH_BAD, SOFT_MOUTH_CONFIDENCE, SOFT_MOUTH_OK, LipSyncDetector
 from fixtures.talking_head import stream_clip
 
 OFFSET_TOLERANCE_MS = 80.0
@@ -132,3 +132,31 @@ def test_revoiced_clip_scores_above_in_sync(talking_head_factory) -> None:
     assert r["peak_correlation"] < s["peak_correlation"] - 0.2
     assert r["silence_over_speech_motion"] > 0.9 > s["silence_over_speech_motion"]
     assert revoiced.risk > 0.3 and in_sync.risk < 0.1
+
+
+@pytest.mark.parametrize(("mouth_blur", "soft"), [(0.0, False), (3.0, True)])
+def test_soft_mouth_is_generated_mouth(talking_head_factory, mouth_blur: float, soft: bool) -> None:
+    """A lower face blurred into a sharp frame (how a lip-sync model's 96 px mouth looks) reads a low
+    mouth/eye sharpness and gets the generated-mouth risk, at most half sure; the sharp clip none."""
+    truth = talking_head_factory(duration_s=CLIP_S, audio_offset_s=0.0, seed=1, mouth_blur=mouth_blur)
+    det = LipSyncDetector()
+    track, audio = stream_clip(truth["path"], analysis_fps=15.0, observers=(det,))
+    f = det.analyze(RecordingContext(truth["path"], track, audio, {}))
+    e = f.evidence
+    print(mouth_blur, e["mouth_sharpness_ratio"], e["mouth_sharpness_frames"], e["risk_parts"], f.risk, f.confidence, f.summary)
+    assert e["mouth_sharpness_frames"] >= 40  # 6 s at 15 fps, every second analysed frame
+    assert abs(e["offset_ms"]) <= OFFSET_TOLERANCE_MS  # the blur does not move the sync
+    if soft:
+        assert e["mouth_sharpness_ratio"] < SOFT_MOUTH_BAD.default
+        assert e["risk_parts"]["soft_mouth"] == 1.0 and f.risk == 1.0
+        assert f.confidence == pytest.approx(SOFT_MOUTH_CONFIDENCE)
+        assert "softer than the eyes" in f.summary
+    else:
+        assert e["mouth_sharpness_ratio"] > 2 * SOFT_MOUTH_OK.default
+        assert e["risk_parts"]["soft_mouth"] == 0.0 and f.risk < 0.1
+
+
+def test_no_frames_observed_no_soft_mouth(talking_head_factory) -> None:
+    """Without frames to look at (analyze alone), the generated-mouth part stays out."""
+    f = _analyze(talking_head_factory(duration_s=CLIP_S, audio_offset_s=0.0, seed=1, mouth_blur=3.0))
+    assert f.evidence["mouth_sharpness_ratio"] is None and f.evidence["risk_parts"]["soft_mouth"] == 0.0
