@@ -14,6 +14,7 @@ Bad input never stops the others: each file that cannot be used becomes a media 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -58,6 +59,65 @@ class RecordingResult:
         return self.entry.error is None
 
 
+OBSERVE_QUEUE_ITEMS = 16
+"""Frames and audio chunks waiting for the observer thread (bounds the memory it can hold)."""
+
+
+class _Observers:
+    """The recording checks' per-frame ``observe`` and the audio features, run on a second
+    thread in file order while the main thread runs Face Mesh on the next frame: the pass keeps
+    both cores busy (the decoder has a thread of its own)."""
+
+    def __init__(self, detectors: Sequence[Detector], listener: AudioFeatureExtractor) -> None:
+        self.detectors = detectors
+        self.listener = listener
+        self.busy_s = 0.0
+        self._queue: "queue.Queue[Any]" = queue.Queue(maxsize=OBSERVE_QUEUE_ITEMS)
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="telltale-observe", daemon=True)
+        self._thread.start()
+
+    def put(self, item: Any) -> None:
+        """Hand over an AudioChunk or a (frame, observation, analysed index) triple."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put(item)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is not None or self._stop.is_set():
+                continue  # drain without work, so put() never blocks for long
+            t = time.perf_counter()
+            try:
+                if isinstance(item, AudioChunk):
+                    self.listener.push(item.samples, item.t)
+                else:
+                    frame, obs, n = item
+                    for det in self.detectors:
+                        if n % det.observe_every == 0:
+                            det.observe(frame, obs)
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the main thread
+                self._error = exc
+            self.busy_s += time.perf_counter() - t
+
+    def finish(self) -> None:
+        """Wait until everything handed over is observed; re-raise a check's error here."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def abort(self) -> None:
+        """Stop after a cancel or a failure: queued items are dropped."""
+        self._stop.set()
+        self._queue.put(None)
+        self._thread.join(timeout=10.0)
+
+
 def _check_cancel(cancel: threading.Event | None, what: str) -> None:
     if cancel is not None and cancel.is_set():
         raise Cancelled(f"{what}: cancelled")
@@ -78,29 +138,28 @@ def analyze_recording(
         info = stream.info
         tracker = FaceTracker(str(path), info.fps, fps, info.duration_s)
         listener = AudioFeatureExtractor()
+        observers = _Observers(detectors, listener)
         analysed = 0
         expected = max(1.0, info.duration_s * min(fps, info.fps))
-        observe_time = 0.0
         try:
             for item in stream:
                 if isinstance(item, AudioChunk):
-                    listener.push(item.samples, item.t)
+                    observers.put(item)
                     continue
                 obs = tracker.add(item)
-                t_obs = time.perf_counter()
-                for det in detectors:
-                    if analysed % det.observe_every == 0:
-                        det.observe(item, obs)
-                observe_time += time.perf_counter() - t_obs
+                observers.put((item, obs, analysed))
                 analysed += 1
                 if progress is not None and analysed % PROGRESS_EVERY_FRAMES == 0:
                     progress(min(0.95, analysed / expected), f"{Path(path).name}: {item.t:.0f} s of {info.duration_s:.0f} s")
+            observers.finish()
         except BaseException:
+            observers.abort()
             tracker.abort()
             raise
         track = tracker.finish()
         audio = listener.finish() if info.has_audio else AudioTrack.missing()
         decode_errors = stream.decode_errors
+        observe_time = observers.busy_s
     t_pass = time.perf_counter() - t0
 
     context = RecordingContext(str(path), track, audio, values)

@@ -14,7 +14,7 @@ from detectors.cli import main as cli_main
 from detectors.faces import faces_in_image
 from detectors.media import load_image, probe
 from detectors.pipeline import analyze_recording
-from fixtures.simple_media import two_faces_image, write_video
+from fixtures.simple_media import two_faces_image, two_faces_video, write_video
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "media"
 FAST = {"pipeline.analysis_fps": 10}
@@ -32,6 +32,70 @@ def _contract(report: dict) -> None:
 
 
 # --------------------------------------------------------------------------- face track
+
+
+def test_other_faces_are_searched_once_a_second(tmp_path: Path) -> None:
+    """Face Mesh follows one face per frame; the frame is searched for others every second
+    (and on embedded frames): those frames say two faces, the others say -1 (not searched)."""
+    from detectors import faces
+
+    clip = two_faces_video(tmp_path / "two.mp4", seconds=3.0, fps=15)
+    track = analyze_recording(clip, settings={"pipeline.analysis_fps": 15}).track
+    assert track.frames_with_face == track.frames_analysed == 45
+    searched = track.n_faces >= 0
+    assert set(np.unique(track.n_faces[~searched])) == {-1}
+    assert 3 <= searched.sum() <= 3.0 / faces.OTHER_FACES_EVERY_S + 2
+    assert (track.n_faces[searched] == 2).all()
+    assert track.other_embeddings.shape[0] >= 1  # the other face was embedded with the main one
+    # a mirror image of the same person is not a second person
+    assert not track.second_person
+
+
+def _pipeline_threads() -> list[str]:
+    import threading
+
+    # the embedding worker's reader lives on by design (one worker for the whole session)
+    return [t.name for t in threading.enumerate() if t.name in ("telltale-decode", "telltale-observe") and t.is_alive()]
+
+
+def test_cancel_mid_pass_stops_every_thread(talking_head_clip: dict) -> None:
+    import threading
+
+    from detectors.base import Cancelled
+
+    cancel = threading.Event()
+    seen: list[float] = []
+
+    def progress(fraction: float, _message: str) -> None:
+        seen.append(fraction)
+        if len(seen) == 2:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        analyze_recording(talking_head_clip["path"], settings={"pipeline.analysis_fps": 15}, progress=progress, cancel=cancel)
+    assert len(seen) == 2 and seen[-1] < 0.9
+    assert _pipeline_threads() == []
+
+
+def test_a_check_failing_while_observing_fails_the_recording_cleanly(talking_head_clip: dict, monkeypatch) -> None:
+    from detectors import registry
+    from detectors.base import Detector
+
+    class Broken(Detector):
+        name = "broken"
+
+        def observe(self, frame, face) -> None:
+            if frame.index > 20:
+                raise RuntimeError("observe failed on purpose")
+
+        def analyze(self, context):
+            return None
+
+    real = registry.recording_detectors
+    monkeypatch.setattr(registry, "recording_detectors", lambda: [*real(), Broken])
+    with pytest.raises(RuntimeError, match="on purpose"):
+        analyze_recording(talking_head_clip["path"], settings=FAST)
+    assert _pipeline_threads() == []
 
 
 def test_face_track_follows_the_fixture_face(talking_head_clip: dict) -> None:
