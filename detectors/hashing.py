@@ -500,8 +500,10 @@ class HashIndex:
             d = self.embedding_distances(e)
             idx = np.flatnonzero(d < max_distance)
             return idx, d[idx]
-        qp = (e - self._mean) @ self._basis
-        d2p = self._proj_sq + float(qp @ qp) - np.float32(2.0) * (self._proj @ qp)
+        # einsum, not @: a matrix-vector product this size starts an OpenBLAS thread that keeps
+        # spinning after the call, a second core burnt per search (26 vs 51 ms CPU at 100k faces)
+        qp = np.einsum("j,jk->k", e - self._mean, self._basis)
+        d2p = self._proj_sq + float(qp @ qp) - np.float32(2.0) * np.einsum("ij,j->i", self._proj, qp)
         idx = np.flatnonzero(d2p < max_distance**2)
         if not idx.size:
             return idx, np.zeros(0, np.float32)
