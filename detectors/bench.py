@@ -5,7 +5,10 @@ For each file, in a fresh subprocess (so peak memory is that file's alone):
 * ``analysis_s`` — wall time of the full analysis (:func:`detectors.pipeline.analyze_recording`);
 * ``ratio`` = analysis_s / decode_s (goal: at most 3);
 * ``fps`` — source frames processed per second of analysis; ``realtime`` = duration / analysis_s;
-* ``peak_rss_mb`` — peak resident memory of the analysis process plus its embedding worker.
+* ``peak_rss_mb`` — peak resident memory of the analysis process plus its embedding worker;
+* ``cpu_s`` — where the analysis CPU went: the pass's threads by role (main: Face Mesh calls and
+  tracking; native: Face Mesh's graph and FFmpeg's decoder threads; decode: demux, analysis-size
+  RGB, audio; observe: the checks' per-frame work), the embedding worker, the checks after the pass.
 
 ``--loop-minutes N`` first makes a long clip by looping a file (packets re-stamped, no
 re-encode), to show memory stays flat whatever the length.
@@ -47,12 +50,15 @@ def bench_one(path: str, settings: dict[str, float] | None = None) -> dict[str, 
     rec = analyze_recording(path, settings=settings)
     cold_s = time.perf_counter() - t1
     analysis_s = cold_s
+    worker_cpu0 = 0.0  # a long file is analysed once: the worker's whole CPU time is that run's
     if info.duration_s <= WARM_RUN_MAX_S:
+        worker_cpu0 = _worker_cpu_s()
         t2 = time.perf_counter()
         rec = analyze_recording(path, settings=settings)
         analysis_s = time.perf_counter() - t2
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     worker_kb = _worker_peak_kb()
+    worker_cpu = _worker_cpu_s() - worker_cpu0
     stop_embedding_worker()
     return {
         "path": path,
@@ -72,7 +78,32 @@ def bench_one(path: str, settings: dict[str, float] | None = None) -> dict[str, 
         "peak_worker_mb": round(worker_kb / 1024.0, 1),
         "load_avg": round(os.getloadavg()[0], 2),
         "timings_s": {k: round(v, 3) for k, v in rec.timings_s.items()},
+        "cpu_s": _cpu_breakdown(rec.timings_s, worker_cpu),
     }
+
+
+def _cpu_breakdown(timings: dict[str, float], worker_cpu: float) -> dict[str, float]:
+    """CPU seconds of the (warm) analysis by where they were spent (see pipeline._pass_cpu)."""
+    out = {k.split(".", 1)[1]: round(v, 3) for k, v in timings.items() if k.startswith("cpu.")}
+    out["embedding_worker"] = round(worker_cpu, 3)
+    out["after_pass_checks"] = round(sum(v for k, v in timings.items() if k not in ("pass", "observe") and not k.startswith("cpu.")), 3)
+    out["total"] = round(out.get("pass_total", 0.0) + worker_cpu + out["after_pass_checks"], 3)
+    return out
+
+
+def _worker_cpu_s() -> float:
+    """CPU seconds used so far by the embedding worker process (Linux /proc; 0 elsewhere)."""
+    from . import faces
+
+    worker = faces._worker
+    if worker is None:
+        return 0.0
+    try:
+        with open(f"/proc/{worker._proc.pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _worker_peak_kb() -> int:
@@ -154,7 +185,29 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             f"{r['ratio']:>7.2f}{r['fps']:>7.1f}{r['realtime']:>6.2f}{r['peak_rss_mb']:>9.0f}"
         )
     lines.append(f"ratio = analysis s / decode s (warm; cold s includes loading models). Goals: ratio <= {RATIO_GOAL:g}, peak memory < {MEMORY_GOAL_MB:g} MB.")
+    lines.append("")
+    lines.append("Where the analysis CPU goes (s; 2 cores give 2 CPU-s per wall second):")
+    lines.append(f"{'file':<36}" + "".join(f"{h:>12}" for h in CPU_COLUMNS.values()))
+    for r in rows:
+        if "error" in r or "cpu_s" not in r:
+            continue
+        c = r["cpu_s"]
+        lines.append(f"{Path(r['path']).name[:35]:<36}" + "".join(f"{c.get(k, 0.0):>12.2f}" for k in CPU_COLUMNS))
+    lines.append("main: Face Mesh calls and tracking; mesh+ffmpeg: Face Mesh's graph and FFmpeg's decoder threads;")
+    lines.append("decode: demux, analysis-size RGB, audio resampling; observe: the checks' per-frame work and audio")
+    lines.append("features; embed: dlib embeddings in the worker process; after: the checks' work after the pass.")
     return "\n".join(lines)
+
+
+CPU_COLUMNS = {
+    "total": "total",
+    "main": "main",
+    "native": "mesh+ffmpeg",
+    "decode_thread": "decode",
+    "observe_thread": "observe",
+    "embedding_worker": "embed",
+    "after_pass_checks": "after",
+}
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

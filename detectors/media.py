@@ -15,6 +15,7 @@ import hashlib
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -293,6 +294,7 @@ class VideoStream:
             self._container.close()
             raise
         self.decode_errors = 0
+        self.thread_cpu_s = 0.0  # CPU time of the decoding thread (Python side: demux, resize, audio)
         self.frames_decoded = 0
         self.audio_seconds = 0.0
 
@@ -318,6 +320,7 @@ class VideoStream:
 
     def _produce(self, out: "queue.Queue[object]", stop: threading.Event) -> None:
         """Decoding thread: demux once, decode both tracks, push items into ``out``."""
+        cpu0 = time.thread_time()
         try:
             container = self._container
             vs = container.streams.video[0]
@@ -405,6 +408,7 @@ class VideoStream:
                 pass
             return
         finally:
+            self.thread_cpu_s = time.thread_time() - cpu0
             try:
                 out.put(None, timeout=1.0)
             except queue.Full:

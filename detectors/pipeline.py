@@ -72,6 +72,7 @@ class _Observers:
         self.detectors = detectors
         self.listener = listener
         self.busy_s = 0.0
+        self.cpu_s = 0.0  # CPU time of the observer thread
         self._queue: "queue.Queue[Any]" = queue.Queue(maxsize=OBSERVE_QUEUE_ITEMS)
         self._error: BaseException | None = None
         self._stop = threading.Event()
@@ -85,9 +86,11 @@ class _Observers:
         self._queue.put(item)
 
     def _run(self) -> None:
+        cpu0 = time.thread_time()
         while True:
             item = self._queue.get()
             if item is None:
+                self.cpu_s = time.thread_time() - cpu0
                 return
             if self._error is not None or self._stop.is_set():
                 continue  # drain without work, so put() never blocks for long
@@ -118,6 +121,20 @@ class _Observers:
         self._thread.join(timeout=10.0)
 
 
+def _pass_cpu(cpu0: float, main0: float, observer_s: float, decode_s: float) -> dict[str, float]:
+    """Where the pass's CPU time went (s): this process's threads, by role. ``cpu.native`` is the
+    threads Python does not run: Face Mesh's graph and FFmpeg's frame decoders."""
+    total = time.process_time() - cpu0
+    main = time.thread_time() - main0
+    return {
+        "cpu.pass_total": total,
+        "cpu.main": main,  # Face Mesh calls, face tracking, embedding hand-over
+        "cpu.decode_thread": decode_s,  # demux, analysis-size RGB, audio resampling
+        "cpu.observe_thread": observer_s,  # the checks' per-frame work, audio features
+        "cpu.native": max(0.0, total - main - decode_s - observer_s),
+    }
+
+
 def _check_cancel(cancel: threading.Event | None, what: str) -> None:
     if cancel is not None and cancel.is_set():
         raise Cancelled(f"{what}: cancelled")
@@ -133,6 +150,7 @@ def analyze_recording(
     values = effective(settings)
     fps = values[ANALYSIS_FPS.key]
     t0 = time.perf_counter()
+    cpu0, main0 = time.process_time(), time.thread_time()
     detectors: list[Detector] = [cls() for cls in registry.recording_detectors()]
     with VideoStream(path, analysis_fps=fps, cancel=cancel) as stream:
         info = stream.info
@@ -160,11 +178,12 @@ def analyze_recording(
         audio = listener.finish() if info.has_audio else AudioTrack.missing()
         decode_errors = stream.decode_errors
         observe_time = observers.busy_s
+        cpu = _pass_cpu(cpu0, main0, observers.cpu_s, stream.thread_cpu_s)
     t_pass = time.perf_counter() - t0
 
     context = RecordingContext(str(path), track, audio, values)
     findings: dict[str, Finding] = {}
-    timings = {"pass": t_pass, "observe": observe_time}
+    timings = {"pass": t_pass, "observe": observe_time, **cpu}
     for det in detectors:
         _check_cancel(cancel, str(path))
         t1 = time.perf_counter()
