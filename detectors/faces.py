@@ -1,7 +1,8 @@
 """The face track: one pass over a recording, shared by every detector.
 
-For each analysed frame: Face Mesh landmarks (468 points, mediapipe 0.10.21, model inside the
-wheel) and the face box of every face found, the main face picked by continuity. On a sample of
+For each analysed frame: Face Mesh landmarks of the main face (468 points, mediapipe 0.10.21,
+model inside the wheel; the track keeps the 117 the checks read, see mesh_points) and its box;
+once a second, the boxes of other faces (mediapipe's full-range detector). On a sample of
 frames: a dlib 128-d face embedding (face_recognition) of each face. At the end: the main
 identity (the robust centre of the main face's embeddings) and whether a second person appears,
 either beside the main face or in its place.
@@ -21,6 +22,7 @@ import numpy as np
 
 from .media import LoadedImage, VideoFrame
 from .mesh_points import N_MESH, TRACK_POINTS, to_track
+from .native_logs import QuietFirstCall
 
 log = logging.getLogger(__name__)
 
@@ -240,13 +242,13 @@ def new_face_mesh(static: bool = False, max_faces: int = MAX_FACES) -> Any:
     with without_matplotlib():  # mediapipe's drawing_utils imports matplotlib, which writes ~/.cache/matplotlib
         from mediapipe.python.solutions import face_mesh
 
-    return face_mesh.FaceMesh(
+    return QuietFirstCall(lambda: face_mesh.FaceMesh(
         static_image_mode=static,
         max_num_faces=max_faces,
         refine_landmarks=False,
         min_detection_confidence=MESH_MIN_DETECTION,
         min_tracking_confidence=MESH_MIN_TRACKING,
-    )
+    ))
 
 
 def embed_face(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
@@ -387,7 +389,7 @@ class FaceTracker:
             with without_matplotlib():
                 from mediapipe.python.solutions import face_detection
 
-            self._detector = face_detection.FaceDetection(model_selection=1, min_detection_confidence=DETECTOR_MIN_CONFIDENCE)
+            self._detector = QuietFirstCall(lambda: face_detection.FaceDetection(model_selection=1, min_detection_confidence=DETECTOR_MIN_CONFIDENCE))
         h, w = rgb.shape[:2]
         boxes = []
         for d in self._detector.process(rgb).detections or []:
