@@ -30,14 +30,19 @@ log = logging.getLogger(__name__)
 MAX_FACES = 1
 """Faces Face Mesh follows per frame: the candidate. Asking it for two makes it run its face
 detector on every frame that shows one face (2.1 ms of 4.9 ms per frame at 640x360); other
-faces are looked for every OTHER_FACES_EVERY_S instead."""
+faces are looked for every OTHER_FACES_EVERY_S instead, and once one has been seen the
+tracker switches to a two-face mesh (MAX_FACES_WITH_OTHERS) so that the candidate is kept by
+continuity rather than by whichever face Face Mesh re-finds after losing track."""
+
+MAX_FACES_WITH_OTHERS = 2
 
 OTHER_FACES_EVERY_S = 1.0
 """How often (s) a frame is searched for faces besides the one Face Mesh follows (and always
 on a frame whose faces are embedded)."""
 
-OTHER_FACE_MAX_IOU = 0.3
-"""A detected face overlapping the followed face's box more than this is the same face."""
+OTHER_FACE_MAX_OVERLAP = 0.3
+"""A detected face with more than this share of its box inside the followed face's box is the
+same face (the detector's box is tighter than the mesh's, so overlap, not IoU)."""
 
 MESH_MIN_DETECTION = 0.5
 MESH_MIN_TRACKING = 0.5
@@ -59,7 +64,8 @@ SECOND_PERSON_MIN_SAMPLES = 2
 """Embeddings of another person needed before we say a second person appears."""
 
 SECOND_FACE_MIN_FRACTION = 0.05
-"""Fraction of the frames searched for other faces that show two, before a second face counts on its own."""
+"""Fraction of the frames searched for other faces (with the candidate in view) that show two,
+before a second face counts on its own."""
 
 MIN_FACE_PX = 24
 """Faces narrower than this (analysis px) are ignored: too small to judge."""
@@ -90,7 +96,7 @@ class FaceObservation:
     t: float
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 in analysis px
     landmarks: np.ndarray  # (468, 3) float32; x, y in analysis px, z in the same scale
-    n_faces: int
+    n_faces: int  # faces in the frame, -1 when it was not searched for other faces
 
 
 @dataclass
@@ -297,6 +303,14 @@ def _mesh_faces(result: Any, w: int, h: int, min_px: float = MIN_FACE_PX) -> lis
     return faces
 
 
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Share of box ``a`` that lies inside box ``b``."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    area = (a[2] - a[0]) * (a[3] - a[1])
+    return ix * iy / area if area > 0 else 0.0
+
+
 def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
@@ -352,6 +366,7 @@ class FaceTracker:
         self.source_fps = source_fps
         self.analysis_fps = analysis_fps
         self.mesh = new_face_mesh()
+        self._mesh_faces = MAX_FACES
         self._crop_mesh: Any = None  # created on first small face
         self._detector: Any = None
         self._crop_mode = False
@@ -464,17 +479,23 @@ class FaceTracker:
             others = self._other_faces(frame.rgb, box)
             faces = [main] + others
             self._n_faces[-1] = len(faces)
+            if others and self._mesh_faces < MAX_FACES_WITH_OTHERS:
+                # someone else is in view: from now on Face Mesh follows both and the candidate
+                # is picked by continuity (a one-face mesh that loses track re-finds either)
+                self.mesh.close()
+                self.mesh = new_face_mesh(max_faces=MAX_FACES_WITH_OTHERS)
+                self._mesh_faces = MAX_FACES_WITH_OTHERS
         else:
             self._n_faces[-1] = -1
         if embed:
             self._next_embed_t = frame.t + self.embed_interval
             self._embed(frame, faces, main)
-        return FaceObservation(frame.index, frame.t, box, pts, len(faces))
+        return FaceObservation(frame.index, frame.t, box, pts, self._n_faces[-1])
 
     def _other_faces(self, rgb: np.ndarray, main_box: tuple[float, float, float, float]) -> list[tuple[tuple[float, float, float, float], None]]:
         """Faces in the frame besides the followed one (full-range detector boxes, no mesh)."""
         return [(b, None) for b in self._detect_boxes(rgb)
-                if _iou(b, main_box) < OTHER_FACE_MAX_IOU and (b[2] - b[0]) >= MIN_FACE_PX]
+                if _overlap(b, main_box) <= OTHER_FACE_MAX_OVERLAP and (b[2] - b[0]) >= MIN_FACE_PX]
 
     def _embed(self, frame: VideoFrame, faces: list, main: tuple) -> None:
         for box, _pts in faces:
@@ -545,7 +566,7 @@ class FaceTracker:
             swapped = [t for t, d in zip(self._emb_t, d_main) if d >= SAME_PERSON_DISTANCE]
             d_other = face_distance(other, centre)[:, 0] if other.size else np.zeros(0)
             others = [t for t, d in zip(self._other_t, d_other) if d >= SAME_PERSON_DISTANCE]
-            searched = n_faces[n_faces >= 0]
+            searched = n_faces[n_faces >= 1]  # searched frames with the candidate in view
             two_faces = float((searched >= 2).mean()) if searched.size else 0.0
             if len(swapped) >= SECOND_PERSON_MIN_SAMPLES:
                 second, times = True, swapped

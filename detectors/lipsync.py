@@ -59,6 +59,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -608,19 +609,13 @@ def find_mismatch(sig: SyncSignals, offset_s: float) -> Mismatch:
 # --------------------------------------------------------------------------- generated mouth
 
 
-def _patch_sharpness(frame: Any, pts: np.ndarray, k: float) -> float:
-    """Variance of the Laplacian of the grey source-resolution patch around ``pts`` (analysis px),
-    resampled by ``k`` (normalised px per source px). NaN when the patch is degenerate."""
-    import cv2
-
-    pad = SHARP_BOX_PAD * SHARP_EYE_PX / k * frame.scale  # analysis px
-    x0, y0 = pts.min(axis=0) - pad
-    x1, y1 = pts.max(axis=0) + pad
-    crop, _ = frame.crop_full((float(x0), float(y0), float(x1), float(y1)))
-    if crop.shape[0] < 4 or crop.shape[1] < 4:
+def _sharpness(gray: np.ndarray, k: float) -> float:
+    """Variance of the Laplacian of a grey source-resolution patch resampled by ``k`` (normalised
+    px per source px). NaN when the patch is degenerate."""
+    if gray.shape[0] < 4 or gray.shape[1] < 4:
         return float("nan")
-    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    gray = cv2.resize(gray, None, fx=k, fy=k, interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
+    size = (max(1, int(round(gray.shape[1] * k))), max(1, int(round(gray.shape[0] * k))))
+    gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
     return float(cv2.Laplacian(gray, cv2.CV_32F, ksize=3).var()) if min(gray.shape) >= 3 else float("nan")
 
 
@@ -630,15 +625,28 @@ def mouth_eye_sharpness(frame: Any, landmarks: np.ndarray) -> float:
     and pastes it into a sharp frame: its mouth is softer than its eyes; in a real face in focus
     both are alike. NaN when the face is too small or a patch is degenerate.
 
-    ``landmarks``: (468, 2+) full Face Mesh in analysis px (a FaceObservation's)."""
+    ``landmarks``: (468, 2+) full Face Mesh in analysis px (a FaceObservation's). One
+    source-resolution crop covers both patches (a frame that is not 4:2:0 is converted whole)."""
     lm = np.asarray(landmarks, dtype=np.float32)[:, :2]
     scale = float(frame.scale) if getattr(frame, "_source", None) is not None else 1.0
     eye_src = float(np.linalg.norm(lm[EYE_CORNERS[0]] - lm[EYE_CORNERS[1]])) / scale
     if not math.isfinite(eye_src) or eye_src < SHARP_MIN_EYE_SRC_PX:
         return float("nan")
     k = SHARP_EYE_PX / eye_src
-    mouth = _patch_sharpness(frame, lm[list(SHARP_MOUTH_POINTS)], k)
-    eyes = _patch_sharpness(frame, lm[list(SHARP_EYE_POINTS)], k)
+    pad = SHARP_BOX_PAD * SHARP_EYE_PX / k * scale  # analysis px
+    boxes = [np.concatenate([pts.min(axis=0) - pad, pts.max(axis=0) + pad])
+             for pts in (lm[list(SHARP_MOUTH_POINTS)], lm[list(SHARP_EYE_POINTS)])]
+    union = np.concatenate([np.minimum(boxes[0][:2], boxes[1][:2]), np.maximum(boxes[0][2:], boxes[1][2:])])
+    crop, (sx0, sy0, _sx1, _sy1) = frame.crop_full(tuple(float(v) for v in union))
+    if crop.size == 0:
+        return float("nan")
+    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    values = []
+    for x0, y0, x1, y1 in boxes:  # analysis px -> rows/columns of the crop
+        c0, r0 = max(0, int(x0 / scale) - sx0), max(0, int(y0 / scale) - sy0)
+        c1, r1 = max(0, int(x1 / scale) - sx0), max(0, int(y1 / scale) - sy0)
+        values.append(_sharpness(gray[r0:r1, c0:c1], k))
+    mouth, eyes = values
     return mouth / eyes if eyes > 0 and math.isfinite(mouth) else float("nan")
 
 
@@ -693,7 +701,7 @@ class LipSyncDetector(Detector):
             return
         try:
             ratio = mouth_eye_sharpness(frame, face.landmarks)
-        except (ValueError, IndexError) as exc:  # a degenerate crop must not stop the pass
+        except (ValueError, IndexError, cv2.error) as exc:  # a degenerate crop must not stop the pass
             log.debug("lipsync: frame %s sharpness skipped (%s)", getattr(frame, "index", "?"), exc)
             return
         if math.isfinite(ratio):

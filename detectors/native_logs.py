@@ -31,11 +31,16 @@ _lock = threading.RLock()
 def quiet_native_startup() -> Iterator[None]:
     """Route fd 2 through a pipe for the duration; drop NOISE lines, pass the rest on."""
     with _lock:  # one redirection at a time (fd 2 is process-wide)
+        _flush_python_stderr()
         try:
-            sys.stderr.flush()
             saved = os.dup(2)
+        except OSError:  # no usable fd 2 (pythonw, a windowed build): nothing to filter
+            yield
+            return
+        try:
             read_fd, write_fd = os.pipe()
-        except OSError:  # no usable fd 2 (some embedded hosts): nothing to filter
+        except OSError:
+            os.close(saved)
             yield
             return
         chunks: list[bytes] = []
@@ -54,17 +59,23 @@ def quiet_native_startup() -> Iterator[None]:
         try:
             yield
         finally:
-            try:
-                sys.stderr.flush()
-            except (OSError, ValueError):
-                pass
+            _flush_python_stderr()
             os.dup2(saved, 2)  # closes the pipe's last write end: the reader sees EOF
             os.close(saved)
             reader.join(timeout=5.0)
-            os.close(read_fd)
+            if not reader.is_alive():  # else a child inherited the write end: leave the fd to the reader
+                os.close(read_fd)
             kept = [line for line in b"".join(chunks).splitlines(keepends=True) if not NOISE.match(line.rstrip(b"\r\n"))]
             if kept:
                 os.write(2, b"".join(kept))
+
+
+def _flush_python_stderr() -> None:
+    try:
+        if sys.stderr is not None:  # None under pythonw or when fd 2 was closed at start-up
+            sys.stderr.flush()
+    except (OSError, ValueError):  # closed or broken
+        pass
 
 
 class QuietFirstCall:

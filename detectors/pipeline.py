@@ -59,8 +59,9 @@ class RecordingResult:
         return self.entry.error is None
 
 
-OBSERVE_QUEUE_ITEMS = 16
-"""Frames and audio chunks waiting for the observer thread (bounds the memory it can hold)."""
+OBSERVE_QUEUE_ITEMS = 8
+"""Frames and audio chunks waiting for the observer thread. Each frame holds its decoded
+source picture (3 MB at 1080p, 12 MB at 4K), so a few are enough to keep both threads busy."""
 
 
 class _Observers:
@@ -184,6 +185,7 @@ def analyze_recording(
     context = RecordingContext(str(path), track, audio, values)
     findings: dict[str, Finding] = {}
     timings = {"pass": t_pass, "observe": observe_time, **cpu}
+    cpu_after = time.thread_time()
     for det in detectors:
         _check_cancel(cancel, str(path))
         t1 = time.perf_counter()
@@ -191,6 +193,7 @@ def analyze_recording(
         timings[det.name] = time.perf_counter() - t1
         if finding is not None:
             findings[det.name] = finding
+    timings["cpu.after_pass"] = time.thread_time() - cpu_after
 
     notes = []
     if not info.has_audio:

@@ -35,3 +35,13 @@ def test_face_mesh_starts_without_printing(capfd) -> None:
     mesh.close()
     err = capfd.readouterr().err
     assert "XNNPACK" not in err and "inference_feedback_manager" not in err, err
+
+
+def test_works_without_a_python_stderr(monkeypatch, capfd) -> None:
+    """pythonw and windowed builds have sys.stderr = None: the filter must still work."""
+    import sys
+
+    monkeypatch.setattr(sys, "stderr", None)
+    with quiet_native_startup():
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\nkept\n")
+    assert capfd.readouterr().err == "kept\n"

@@ -49,6 +49,24 @@ def test_other_faces_are_searched_once_a_second(tmp_path: Path) -> None:
     assert track.other_embeddings.shape[0] >= 1  # the other face was embedded with the main one
     # a mirror image of the same person is not a second person
     assert not track.second_person
+    # once the other face is seen, Face Mesh follows both, and the track stays on one face
+    centres = (track.boxes[:, 0] + track.boxes[:, 2]) / 2
+    assert np.ptp(centres) < 0.1 * track.frame_size[0], centres
+
+
+def test_tracker_follows_two_faces_once_it_has_seen_the_second(tmp_path: Path) -> None:
+    from detectors.faces import MAX_FACES, MAX_FACES_WITH_OTHERS, FaceTracker
+    from detectors.media import AudioChunk, VideoStream
+
+    clip = two_faces_video(tmp_path / "two.mp4", seconds=1.0, fps=15)
+    with VideoStream(clip, analysis_fps=15) as stream:
+        tracker = FaceTracker(str(clip), stream.info.fps, 15, stream.info.duration_s)
+        assert tracker._mesh_faces == MAX_FACES == 1
+        for item in stream:
+            if not isinstance(item, AudioChunk):
+                tracker.add(item)
+        assert tracker._mesh_faces == MAX_FACES_WITH_OTHERS
+        tracker.finish()
 
 
 def _pipeline_threads() -> list[str]:
