@@ -244,6 +244,7 @@ def main() -> int:
     groups = (("real clips", lambda lab, s: lab == "real" and s is None), ("shifted copies", lambda lab, s: s is not None),
               ("fakes", lambda lab, s: lab == "fake"))
     n_ok = n_checked = n_nj = 0
+    rel_errors: list[float] = []  # judged shifted copies: recovered shift against the clip's own reading
     for title, keep in groups:
         print(f"\n{title}")
         print(head)
@@ -265,6 +266,8 @@ def main() -> int:
                 else:
                     n_checked += 1
                     n_ok += ok == "yes"
+                    if rel is not None:
+                        rel_errors.append(rel)
             print(f"{name:36s} {label:10s} {fmt(true if true is not None else None):>7s} {fmt(est):>7s} {fmt(err):>6s} "
                   f"{f.confidence:5.2f} {f.risk:5.2f} {fmt(e.get('speech_seconds'), '.1f'):>8s} {fmt(e.get('peak_correlation'), '.2f'):>6s} "
                   f"{fmt(e.get('peak_sharpness'), '.2f'):>5s} {fmt(e.get('window_consistency'), '.2f'):>7s} "
@@ -272,6 +275,10 @@ def main() -> int:
                   f"{fmt(e.get('mouth_sharpness_ratio'), '.2f'):>5s} {fmt(rel):>7s}  {ok}")
     print(f"\nwithin +-{TOLERANCE_MS:.0f} ms: {n_ok} of {n_checked} judged (real clips and their shifted copies); "
           f"{n_nj} not judged (lips unreadable, no lock)")
+    if rel_errors:
+        n_rel = sum(abs(r) <= TOLERANCE_MS for r in rel_errors)
+        print(f"shift recovered against the clip's own unshifted reading (rel err): {n_rel} of {len(rel_errors)} judged copies "
+              f"within +-{TOLERANCE_MS:.0f} ms, largest |rel err| {max(abs(r) for r in rel_errors):.0f} ms")
     risk = {name: f.risk for name, _, s, f in results if s is None}
     rp, fk = risk.get("real_presenter.mp4"), risk.get("fake_lipsync_presenter.mp4")
     if rp is not None and fk is not None:
