@@ -10,8 +10,9 @@ For each file, in a fresh subprocess (so peak memory is that file's alone):
   tracking; native: Face Mesh's graph and FFmpeg's decoder threads; decode: demux, analysis-size
   RGB, audio; observe: the checks' per-frame work), the embedding worker, the checks after the pass.
 
-``--loop-minutes N`` first makes a long clip by looping a file (packets re-stamped, no
-re-encode), to show memory stays flat whatever the length.
+``--height H`` first re-encodes each file to H px high (H.264, :data:`TRANSCODE_OPTIONS`), to
+measure 720p from a 1080p sample; ``--loop-minutes N`` makes a long clip by looping a file
+(packets re-stamped, no re-encode), to show how memory grows with length.
 """
 
 from __future__ import annotations
@@ -161,6 +162,40 @@ def loop_clip(src: str | Path, dst: str | Path, minutes: float) -> Path:
     return dst
 
 
+TRANSCODE_OPTIONS = {"preset": "medium", "crf": "23"}
+"""libx264 settings of ``--height`` copies: a typical recorder's H.264 (High profile, ~1 Mbit/s at 720p)."""
+
+
+def transcode(src: str | Path, dst: str | Path, height: int) -> Path:
+    """Write ``dst``: ``src`` re-encoded to ``height`` px high (H.264, TRANSCODE_OPTIONS, same
+    frame times; audio re-encoded to AAC), to measure a resolution the samples do not come in."""
+    import av
+
+    dst = Path(dst)
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        width = int(round(vin.codec_context.width * height / vin.codec_context.height / 2)) * 2
+        vout = out.add_stream("libx264", rate=vin.average_rate, options=dict(TRANSCODE_OPTIONS))
+        vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
+        vout.time_base = vin.time_base
+        ain = inp.streams.audio[0] if inp.streams.audio else None
+        aout = out.add_stream("aac", rate=ain.codec_context.sample_rate) if ain is not None else None
+        streams = [vin] + ([ain] if ain is not None else [])
+        for packet in inp.demux(*streams):
+            for frame in packet.decode():
+                if isinstance(frame, av.VideoFrame):
+                    small = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
+                    small.pts, small.time_base = frame.pts, frame.time_base
+                    out.mux(vout.encode(small))
+                elif aout is not None:
+                    frame.pts = None
+                    out.mux(aout.encode(frame))
+        out.mux(vout.encode(None))
+        if aout is not None:
+            out.mux(aout.encode(None))
+    return dst
+
+
 def _run_subprocess(path: str, settings: list[str]) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "detectors.bench", "--one", path] + sum((["--set", s] for s in settings), [])
     env = dict(os.environ, GLOG_minloglevel="2", TF_CPP_MIN_LOG_LEVEL="2")
@@ -211,6 +246,15 @@ CPU_COLUMNS = {
 
 def cmd_bench(args: argparse.Namespace) -> int:
     files = list(args.media)
+    if args.height:
+        out_dir = Path(args.loop_dir or ".")
+        scaled = []
+        for f in files:
+            dst = out_dir / f"{Path(f).stem}_{args.height}p.mp4"
+            if not dst.exists():
+                transcode(f, dst, args.height)
+            scaled.append(str(dst))
+        files = scaled
     if args.loop_minutes:
         out_dir = Path(args.loop_dir or ".")
         looped = []
@@ -239,7 +283,8 @@ def register(sub: Any) -> None:
     p.add_argument("media", nargs="+", help="recordings to measure")
     p.add_argument("--json", metavar="OUT", help="write the figures as JSON")
     p.add_argument("--loop-minutes", type=float, metavar="N", help="measure an N-minute loop of each file instead")
-    p.add_argument("--loop-dir", metavar="DIR", help="where looped clips are written (default: here)")
+    p.add_argument("--height", type=int, metavar="H", help="measure a copy re-encoded to H px high (H.264, see TRANSCODE_OPTIONS) instead")
+    p.add_argument("--loop-dir", metavar="DIR", help="where re-encoded and looped clips are written (default: here)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting")
     p.set_defaults(func=cmd_bench)
 

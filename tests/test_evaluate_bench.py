@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detectors.bench import bench_one, loop_clip
+from detectors.bench import bench_one, loop_clip, transcode
 from detectors.cli import main as cli_main
 from detectors.evaluate import equal_error_rate, fit_logistic, read_manifest, roc_auc, tpr_at_fpr
 from detectors.media import probe
@@ -84,3 +84,15 @@ def test_loop_clip_repeats_without_reencoding(tmp_path: Path) -> None:
     clip = write_video(tmp_path / "c.mp4", frames=30, fps=15, audio_s=2.0)
     looped = loop_clip(clip, tmp_path / "long.mp4", minutes=0.2)  # 12 s from 2 s
     assert probe(looped).duration_s == pytest.approx(12.0, abs=0.5)
+
+
+def test_transcode_scales_and_keeps_every_frame_and_the_audio(tmp_path: Path) -> None:
+    clip = write_video(tmp_path / "c.mp4", frames=30, fps=15, size=(320, 240), audio_s=2.0)
+    out = transcode(clip, tmp_path / "c_120p.mp4", 120)
+    info, src = probe(out), probe(clip)
+    assert (info.width, info.height) == (160, 120)
+    assert info.has_audio and info.fps == pytest.approx(15.0)
+    assert info.duration_s == pytest.approx(src.duration_s, abs=0.1)
+    from detectors.media import decode_only
+
+    assert decode_only(out)[0] == 30
