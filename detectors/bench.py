@@ -244,26 +244,26 @@ CPU_COLUMNS = {
 }
 
 
+def _derived(files: list[str], out_dir: Path, name: str, make: Any) -> list[str]:
+    """For each file, ``out_dir / name(file)`` made by ``make(file, dst)`` unless it exists."""
+    out = []
+    for f in files:
+        dst = out_dir / name(Path(f))
+        if not dst.exists():
+            make(f, dst)
+        out.append(str(dst))
+    return out
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     files = list(args.media)
+    out_dir = Path(args.loop_dir or ".")
     if args.height:
-        out_dir = Path(args.loop_dir or ".")
-        scaled = []
-        for f in files:
-            dst = out_dir / f"{Path(f).stem}_{args.height}p.mp4"
-            if not dst.exists():
-                transcode(f, dst, args.height)
-            scaled.append(str(dst))
-        files = scaled
+        files = _derived(files, out_dir, lambda p: f"{p.stem}_{args.height}p.mp4",
+                         lambda f, dst: transcode(f, dst, args.height))
     if args.loop_minutes:
-        out_dir = Path(args.loop_dir or ".")
-        looped = []
-        for f in files:
-            dst = out_dir / f"{Path(f).stem}_loop{args.loop_minutes:g}min{Path(f).suffix}"
-            if not dst.exists():
-                loop_clip(f, dst, args.loop_minutes)
-            looped.append(str(dst))
-        files = looped
+        files = _derived(files, out_dir, lambda p: f"{p.stem}_loop{args.loop_minutes:g}min{p.suffix}",
+                         lambda f, dst: loop_clip(f, dst, args.loop_minutes))
     rows = []
     for f in files:
         if not Path(f).exists():
