@@ -773,7 +773,7 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         from .settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.config, self)
+        dialog = SettingsDialog(self.config, self, library_retention=engine.finite(getattr(self.library, "retention_days", None)))
         if dialog.exec():
             retention = engine.retention_override(self.config.overrides())
             if dialog.apply():

@@ -37,12 +37,19 @@ def _decimals(s: Any) -> int:
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, config: AppConfig, parent: QWidget | None = None) -> None:
+    def __init__(self, config: AppConfig, parent: QWidget | None = None, library_retention: float | None = None) -> None:
+        """``library_retention``: the open library's retention in effect (it may be a policy
+        stored by ``telltale library retention``); shown, and kept explicit once changed."""
         super().__init__(parent)
         self.setWindowTitle("Telltale settings")
         self.config = config
         self.settings = load_engine_settings()
         overrides = config.overrides()
+        self._explicit = {engine.RETENTION_KEY} & set(overrides)
+        shown = dict(overrides)
+        if library_retention is not None and engine.RETENTION_KEY not in overrides:
+            shown[engine.RETENTION_KEY] = library_retention
+        self._shown = shown
         self.spins: dict[str, QDoubleSpinBox] = {}
 
         lib_box = QGroupBox("Case library")
@@ -70,7 +77,7 @@ class SettingsDialog(QDialog):
                 spin.setRange(s.minimum, s.maximum)
                 step = (s.maximum - s.minimum) / 100
                 spin.setSingleStep(max(step, 10 ** -spin.decimals()))
-                spin.setValue(overrides.get(s.key, s.default))
+                spin.setValue(shown.get(s.key, s.default))
                 if s.unit:
                     spin.setSuffix(f" {s.unit}")
                 spin.setToolTip(f"{s.doc}\nRange {s.minimum:g} to {s.maximum:g}, default {s.default:g}.")
@@ -120,11 +127,15 @@ class SettingsDialog(QDialog):
             spin.setValue(self.settings[key].default)
 
     def values(self) -> dict[str, float]:
-        """The thresholds that differ from their defaults."""
+        """The thresholds that differ from their defaults, and the retention once it is the
+        user's choice here (even 0, keep forever: it then overrides a policy the library stores)."""
         out = {}
         for key, spin in self.spins.items():
             s = self.settings[key]
-            if abs(spin.value() - s.default) > 10 ** -(spin.decimals() + 1):
+            tol = 10 ** -(spin.decimals() + 1)
+            if abs(spin.value() - s.default) > tol:
+                out[key] = spin.value()
+            elif key == engine.RETENTION_KEY and (key in self._explicit or abs(spin.value() - self._shown.get(key, s.default)) > tol):
                 out[key] = spin.value()
         return out
 

@@ -170,3 +170,33 @@ def test_retention_from_settings_erases_expired_candidates(window: Any, desktop_
     assert "1 candidate(s)" in window.messages.text and "erased" in window.messages.text  # still shown
     entries = [e for e in window.library.audit_log(limit=50) if e["action"] == "erase-candidate"]
     assert [(e["subject"], e["detail"]["reason"]) for e in entries] == [(f"candidate#{old}", "retention")]
+
+
+def test_settings_show_a_stored_retention_policy_and_keep_forever_overrides_it(window: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A policy stored by `telltale library retention --days 30` is what Settings shows; choosing
+    0 (keep forever) there is kept as the user's choice and overrides the stored policy."""
+    from desktop.settings_dialog import SettingsDialog
+
+    window.library.set_retention_days(30.0)
+    window.reopen_library()
+    assert window.library.retention_days == 30.0
+    shown: list[float] = []
+
+    def exec_keep_forever(dialog: SettingsDialog) -> int:
+        shown.append(dialog.spins["library.retention_days"].value())
+        dialog.spins["library.retention_days"].setValue(0)
+        return 1
+
+    monkeypatch.setattr(SettingsDialog, "exec", exec_keep_forever)
+    window.open_settings()
+    assert shown == [30.0]
+    assert window.config.overrides()["library.retention_days"] == 0.0
+    assert window.library.retention_days == 0.0
+
+    def exec_unchanged(dialog: SettingsDialog) -> int:
+        shown.append(dialog.spins["library.retention_days"].value())
+        return 1
+
+    monkeypatch.setattr(SettingsDialog, "exec", exec_unchanged)
+    window.open_settings()  # opening and closing Settings keeps the choice
+    assert shown[-1] == 0.0 and window.config.overrides()["library.retention_days"] == 0.0
