@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .media import AUDIO_RATE
+from .rows import RowBuffer
 
 HOP_S = 0.010
 """Feature hop (s): one row of features every 10 ms."""
@@ -80,9 +81,9 @@ class AudioFeatureExtractor:
         self.sub_bands = np.stack([(freqs >= lo) & (freqs < hi) for lo, hi in zip(edges[:-1], edges[1:])]).astype(np.float32)
         self._buf = np.zeros(0, dtype=np.float32)
         self._prev_mag: np.ndarray | None = None
-        self._energy: list[np.ndarray] = []
-        self._flux: list[np.ndarray] = []
-        self._bands: list[np.ndarray] = []
+        self._energy = RowBuffer((), np.float32)
+        self._flux = RowBuffer((), np.float32)
+        self._bands = RowBuffer((self.sub_bands.shape[0],), np.float32)
         self._samples = 0
         self._start: float | None = None
 
@@ -99,27 +100,27 @@ class AudioFeatureExtractor:
             mag = spectrum[:, self.band]
             norm = 4.0 / (self.win * self.win)
             power = (mag**2).sum(axis=1) * norm
-            self._energy.append(10.0 * np.log10(power + 1e-12))
+            self._energy.extend(10.0 * np.log10(power + 1e-12))
             sub_power = (spectrum**2) @ self.sub_bands.T * norm
-            self._bands.append((10.0 * np.log10(sub_power + 1e-12)).astype(np.float32))
+            self._bands.extend(10.0 * np.log10(sub_power + 1e-12))
             prev = self._prev_mag if self._prev_mag is not None else mag[:1]
             stacked = np.vstack([prev, mag])
             diff = np.diff(np.log1p(stacked * 100.0), axis=0)
-            self._flux.append(np.maximum(diff, 0.0).mean(axis=1))
+            self._flux.extend(np.maximum(diff, 0.0).mean(axis=1))
             self._prev_mag = mag[-1:]
             buf = buf[n * self.hop :]
         self._buf = buf
 
     def finish(self) -> AudioTrack:
-        if not self._energy:
+        if not len(self._energy):
             track = AudioTrack.missing()
             track.duration_s = self._samples / self.rate
             track.present = self._samples > 0
             return track
-        energy = np.concatenate(self._energy).astype(np.float32)
-        flux = np.concatenate(self._flux).astype(np.float32)
+        energy = self._energy.take()
+        flux = self._flux.take()
         floor = float(np.percentile(energy, NOISE_FLOOR_PERCENTILE))
         voiced = (energy > floor + VAD_MARGIN_DB) & (energy > SILENCE_DB)
         start = (self._start or 0.0) + WINDOW_S / 2.0
-        bands = np.concatenate(self._bands).astype(np.float32)
+        bands = self._bands.take()
         return AudioTrack(True, HOP_S, energy, flux, voiced, self._samples / self.rate, start, bands)

@@ -23,6 +23,7 @@ import numpy as np
 from .media import LoadedImage, VideoFrame
 from .mesh_points import N_MESH, TRACK_POINTS, to_track
 from .native_logs import QuietFirstCall
+from .rows import RowBuffer
 
 log = logging.getLogger(__name__)
 
@@ -323,39 +324,17 @@ LANDMARK_BLOCK_FRAMES = 4500
 """Frames of landmarks per storage block (5 minutes at 15 fps, ~6 MB of float32)."""
 
 
-class _LandmarkStore:
+class _LandmarkStore(RowBuffer):
     """The (N, K, 3) float32 track landmarks of a recording (the K = len(TRACK_POINTS) points the
-    checks read after the pass, see :mod:`detectors.mesh_points`), written row by row into large blocks:
-    no per-frame array is kept (thousands of small arrays would stay in the heap as free but
-    unreturned memory after the track is built), and a recording of one block needs no copy."""
+    checks read after the pass, see :mod:`detectors.mesh_points`), written row by row into large
+    blocks (see :mod:`detectors.rows`)."""
 
     def __init__(self, block_frames: int = LANDMARK_BLOCK_FRAMES) -> None:
-        self._block_frames = block_frames
-        self._blocks: list[np.ndarray] = []
-        self._used = 0  # rows written in the last block
+        super().__init__((N_TRACK_POINTS, 3), np.float32, block_frames)
 
     def append(self, pts: np.ndarray | None) -> None:
         """Add one frame's full mesh (None: no face, a row of NaN); its track points are kept."""
-        if not self._blocks or self._used == self._block_frames:
-            self._blocks.append(np.empty((self._block_frames, N_TRACK_POINTS, 3), np.float32))
-            self._used = 0
-        row = self._blocks[-1][self._used]
-        if pts is None:
-            row.fill(np.nan)
-        else:
-            row[...] = to_track(pts)
-        self._used += 1
-
-    def take(self) -> np.ndarray:
-        """All rows as one array (the store is emptied)."""
-        blocks, self._blocks = self._blocks, []
-        if not blocks:
-            return np.zeros((0, N_TRACK_POINTS, 3), np.float32)
-        blocks[-1] = blocks[-1][: self._used]
-        if len(blocks) > 1:
-            return np.concatenate(blocks)
-        # a short recording gets a compact copy rather than a view pinning the whole block
-        return blocks[0].copy() if 2 * self._used < self._block_frames else blocks[0]
+        super().append(np.nan if pts is None else to_track(pts))
 
 
 class FaceTracker:
@@ -375,10 +354,10 @@ class FaceTracker:
         self._next_embed_t = 0.0
         self._next_search_t = 0.0
         self._prev_box: tuple[float, float, float, float] | None = None
-        self._times: list[float] = []
-        self._indices: list[int] = []
-        self._n_faces: list[int] = []
-        self._boxes: list[tuple[float, float, float, float]] = []
+        self._times = RowBuffer((), np.float64)
+        self._indices = RowBuffer((), np.int64)
+        self._n_faces = RowBuffer((), np.int16)
+        self._boxes = RowBuffer((4,), np.float32)
         self._landmarks = _LandmarkStore()
         self._emb: list[np.ndarray] = []
         self._emb_t: list[float] = []
@@ -463,9 +442,9 @@ class FaceTracker:
                 main = max(faces, key=lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
         self._times.append(frame.t)
         self._indices.append(frame.index)
-        self._n_faces.append(len(faces))
         if main is None:
-            self._boxes.append((np.nan,) * 4)
+            self._n_faces.append(len(faces))  # frames without the candidate are searched every time
+            self._boxes.append(np.nan)
             self._landmarks.append(None)
             return None
         box, pts = main
@@ -478,7 +457,7 @@ class FaceTracker:
             self._next_search_t = frame.t + OTHER_FACES_EVERY_S
             others = self._other_faces(frame.rgb, box)
             faces = [main] + others
-            self._n_faces[-1] = len(faces)
+            n_faces = len(faces)
             if others and self._mesh_faces < MAX_FACES_WITH_OTHERS:
                 # someone else is in view: from now on Face Mesh follows both and the candidate
                 # is picked by continuity (a one-face mesh that loses track re-finds either)
@@ -486,11 +465,12 @@ class FaceTracker:
                 self.mesh = new_face_mesh(max_faces=MAX_FACES_WITH_OTHERS)
                 self._mesh_faces = MAX_FACES_WITH_OTHERS
         else:
-            self._n_faces[-1] = -1
+            n_faces = -1
+        self._n_faces.append(n_faces)
         if embed:
             self._next_embed_t = frame.t + self.embed_interval
             self._embed(frame, faces, main)
-        return FaceObservation(frame.index, frame.t, box, pts, self._n_faces[-1])
+        return FaceObservation(frame.index, frame.t, box, pts, n_faces)
 
     def _other_faces(self, rgb: np.ndarray, main_box: tuple[float, float, float, float]) -> list[tuple[tuple[float, float, float, float], None]]:
         """Faces in the frame besides the followed one (full-range detector boxes, no mesh)."""
@@ -558,7 +538,7 @@ class FaceTracker:
         emb = np.array(self._emb, dtype=np.float32).reshape(-1, 128)
         other = np.array(self._other, dtype=np.float32).reshape(-1, 128)
         centre, spread = robust_centre(emb)
-        n_faces = np.array(self._n_faces, dtype=np.int16)
+        n_faces = self._n_faces.take()
         landmarks = self._landmarks.take()
         second, times, reason = False, [], ""
         if centre is not None:
@@ -580,10 +560,10 @@ class FaceTracker:
             analysis_fps=self.analysis_fps,
             frame_size=self._frame_size,
             scale=self._scale,
-            times=np.array(self._times, dtype=np.float64),
-            frame_indices=np.array(self._indices, dtype=np.int64),
+            times=self._times.take(),
+            frame_indices=self._indices.take(),
             n_faces=n_faces,
-            boxes=np.array(self._boxes, dtype=np.float32).reshape(-1, 4),
+            boxes=self._boxes.take(),
             landmarks=landmarks,
             embedding_times=np.array(self._emb_t, dtype=np.float64),
             embedding_frame_indices=np.array(self._emb_idx, dtype=np.int64),

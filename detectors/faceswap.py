@@ -32,6 +32,7 @@ from . import faceswap_signals as S
 from .base import Detector, Finding, RecordingContext
 from .faces import FaceObservation
 from .media import VideoFrame
+from .rows import RowBuffer
 from .settings import setting
 
 log = logging.getLogger(__name__)
@@ -131,8 +132,8 @@ class FaceSwapDetector(Detector):
         self._n_face_frames = 0
         self.samples: list[PixelSample] = []
         self._top: list[tuple[float, int, S.FaceCrop, tuple[int, int, int, int], float]] = []  # min-heap
-        self._roi_t: list[float] = []
-        self._roi: list[np.ndarray] = []
+        self._roi_t = RowBuffer((), np.float64)
+        self._roi = RowBuffer((len(S.PULSE_ROIS), 3), np.float32)
 
     # ------------------------------------------------------------------ during the pass
     def observe(self, frame: VideoFrame, face: FaceObservation | None) -> None:
@@ -247,7 +248,7 @@ class FaceSwapDetector(Detector):
         flick, spread = S.identity_flicker(track.embeddings, yaw_e)
         out["identity_flicker"] = {"value": flick, "spread": spread, "score": None, "used": False,
                                    "doc": "embedding distance between consecutive samples at nearly the same pose"}
-        pulse = S.pulse_coherence(np.array(self._roi_t), np.array(self._roi)) if self._roi else float("nan")
+        pulse = S.pulse_coherence(self._roi_t.array(), self._roi.array()) if len(self._roi) else float("nan")
         out["pulse_coherence"] = {"value": pulse, "score": None, "used": False,
                                   "doc": "mean correlation of the rPPG pulse across forehead and cheeks"}
         out["occlusion"] = self._occlusion(track)
