@@ -196,6 +196,17 @@ def fmt(v: float | None, spec: str = "+.0f") -> str:
     return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
 
 
+def speaking_videos(media: Path) -> list[dict[str, str]] | None:
+    """The manifest rows of the videos with audio (None, said, when there is no manifest);
+    the lip-sync study scripts beside this one read them the same way."""
+    manifest = media / "manifest.csv"
+    if not manifest.exists():
+        print(f"no manifest at {manifest}: nothing to measure")
+        return None
+    with manifest.open(newline="", encoding="utf-8") as fh:
+        return [r for r in csv.DictReader(fh) if r["kind"] == "video" and r["audio"] == "yes"]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--media", default=str(ROOT.parent / "shared" / "media"))
@@ -204,11 +215,9 @@ def main() -> int:
     ap.add_argument("--explore", action="store_true", help="also print the candidate fake signals on the originals")
     args = ap.parse_args()
     media = Path(args.media)
-    manifest = media / "manifest.csv"
-    if not manifest.exists():
-        print(f"no manifest at {manifest}: nothing to measure")
+    rows = speaking_videos(media)
+    if rows is None:
         return 1
-    rows = [r for r in csv.DictReader(manifest.open()) if r["kind"] == "video" and r["audio"] == "yes"]
     results = []
     prefix_rows = []
     pair_rows = []

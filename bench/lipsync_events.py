@@ -31,7 +31,6 @@ lags must move by the shift).
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import warnings
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from detectors import lipsync as ls  # noqa: E402
+from lipsync_bench import speaking_videos  # noqa: E402
 from detectors.mesh_points import point  # noqa: E402
 
 INNER_LIP_PAIRS = ((81, 178), (82, 87), (13, 14), (312, 317), (311, 402))
@@ -256,11 +256,9 @@ def main() -> int:
     ap.add_argument("--verbose", action="store_true", help="print every event's lag")
     args = ap.parse_args()
     media = Path(args.media)
-    manifest = media / "manifest.csv"
-    if not manifest.exists():
-        print(f"no manifest at {manifest}")
+    rows = speaking_videos(media)
+    if rows is None:
         return 1
-    rows = [r for r in csv.DictReader(manifest.open()) if r["kind"] == "video" and r["audio"] == "yes"]
     print(f"Bilabial-closure events vs cross-correlation (analysis {'every frame' if not args.fps else f'{args.fps:g} fps'}; "
           "positive = audio late)")
     head = (f"{'file':34s} {'label':5s} {'encoder':22s} {'v0 ms':>6s} {'a0 ms':>6s} {'primed':>6s} {'xcorr':>6s} {'conf':>5s} "

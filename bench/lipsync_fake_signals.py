@@ -23,7 +23,6 @@ files, not a validated threshold.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import warnings
 from pathlib import Path
@@ -35,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from detectors import lipsync as ls  # noqa: E402
+from lipsync_bench import speaking_videos  # noqa: E402
 from detectors.mesh_points import INNER_LIPS, OUTER_LIPS, point  # noqa: E402
 
 EYE_PX = 96.0
@@ -158,11 +158,9 @@ def main() -> int:
     ap.add_argument("--fps", type=float, default=15.0)
     args = ap.parse_args()
     media = Path(args.media)
-    manifest = media / "manifest.csv"
-    if not manifest.exists():
-        print(f"no manifest at {manifest}")
+    rows = speaking_videos(media)
+    if rows is None:
         return 1
-    rows = [r for r in csv.DictReader(manifest.open()) if r["kind"] == "video" and r["audio"] == "yes"]
     names = None
     for r in rows:
         res = analyse(media / r["path"], args.fps)

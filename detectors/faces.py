@@ -304,19 +304,25 @@ def _mesh_faces(result: Any, w: int, h: int, min_px: float = MIN_FACE_PX) -> lis
     return faces
 
 
-def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    """Share of box ``a`` that lies inside box ``b``."""
+def _area(a: tuple[float, ...]) -> float:
+    return (a[2] - a[0]) * (a[3] - a[1])
+
+
+def _intersection(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    area = (a[2] - a[0]) * (a[3] - a[1])
-    return ix * iy / area if area > 0 else 0.0
+    return ix * iy
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Share of box ``a`` that lies inside box ``b``."""
+    area = _area(a)
+    return _intersection(a, b) / area if area > 0 else 0.0
 
 
 def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    inter = _intersection(a, b)
+    union = _area(a) + _area(b) - inter
     return inter / union if union > 0 else 0.0
 
 
