@@ -1,0 +1,72 @@
+"""Inference of the learned models that ship in ``assets/models/`` (ONNX, run by onnxruntime on CPU).
+
+One place loads a model: :func:`session` gives a cached onnxruntime session for a file name
+in ``assets/models/``. Training scripts (``training/``) write the shipped model there and, for
+grouped cross-validation, one model per fold beside each other in a folder of their own
+(``<stem>_fold<k>.onnx``, trained without fold k). ``telltale eval --cv group`` scores a file of
+fold k with :func:`fold_models` set to that folder and fold, so every figure it prints is
+out-of-fold; outside an evaluation the shipped model is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from pathlib import Path
+from typing import Iterator
+
+log = logging.getLogger(__name__)
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
+
+_state = threading.local()
+_lock = threading.Lock()
+_sessions: dict[Path, object] = {}
+
+
+@contextlib.contextmanager
+def fold_models(folder: str | Path | None, fold: int | None) -> Iterator[None]:
+    """Within this block (in this thread), a model with a fold copy in ``folder`` uses fold ``fold``'s copy."""
+    previous = getattr(_state, "fold", None)
+    _state.fold = None if folder is None or fold is None else (Path(folder), int(fold))
+    try:
+        yield
+    finally:
+        _state.fold = previous
+
+
+def model_path(name: str) -> Path:
+    """The file to load for model ``name`` (e.g. ``"faceswap_net.onnx"``): its fold copy when one is active."""
+    active = getattr(_state, "fold", None)
+    if active is not None:
+        folder, fold = active
+        stem, dot, suffix = name.rpartition(".")
+        candidate = folder / f"{stem}_fold{fold}.{suffix}" if dot else folder / f"{name}_fold{fold}"
+        if candidate.is_file():
+            return candidate
+    return MODELS_DIR / name
+
+
+def session(name: str):  # -> onnxruntime.InferenceSession
+    """A cached single-threaded onnxruntime session for model ``name`` (see :func:`model_path`).
+
+    Single-threaded on purpose: the analysis already keeps both cores busy (decoder, Face Mesh,
+    checks); a second pool of inference threads only contends with them.
+    """
+    import onnxruntime as ort
+
+    path = model_path(name)
+    with _lock:
+        sess = _sessions.get(path)
+        if sess is None:
+            if not path.is_file():
+                raise FileNotFoundError(f"model {name} is missing ({path}); reinstall Telltale")
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = 1
+            opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+            _sessions[path] = sess
+            log.debug("loaded model %s", path)
+        return sess
