@@ -2,7 +2,10 @@
 
 Videos are decoded by PyAV (FFmpeg inside the wheel, no system ffmpeg): one pass yields the
 analysed video frames (with timestamps, downscaled for analysis) and the audio track as mono
-float32 samples at :data:`AUDIO_RATE`, interleaved in file order. Only the frames that are
+float32 samples at :data:`AUDIO_RATE`, interleaved in file order. Both are timed by their
+own timestamps: video frames by their ``pts`` (variable frame rates stay right), audio by its
+packets' ``pts`` (:class:`AudioPlacer`: dropped packets become silence, repeated audio is
+dropped), so an hour-long call recording with gaps does not drift. Only the frames that are
 analysed are converted to RGB arrays, at the size the analysis needs; a detector that wants
 the full-resolution pixels of a region asks the frame for them (:meth:`VideoFrame.crop_full`).
 
@@ -23,7 +26,7 @@ from typing import Any, Iterator
 import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from .base import Cancelled, MediaError
 
@@ -36,7 +39,12 @@ DEFAULT_MAX_WIDTH = 640
 """Analysed frames are downscaled to at most this width (px); Face Mesh is tuned for it."""
 
 MAX_IMAGE_PIXELS = 60_000_000
-"""Images larger than this (pixels) are refused rather than risk exhausting memory."""
+"""Most pixels an image is decoded to. A larger JPEG is decoded reduced (1/2, 1/4 or 1/8 per
+side, by the JPEG decoder itself: Pillow's ``draft``) to fit; any other larger image is refused
+before its pixels are decoded (a 285 KB PNG can claim 100 megapixels)."""
+
+JPEG_DRAFT_SCALES = (1, 2, 4, 8)
+"""Reductions per side the JPEG decoder can apply while decoding (DCT scaling)."""
 
 RESIZE_INTERPOLATION = "AREA"
 """swscale filter for the analysis downscale: area averaging is as sharp as bicubic when
@@ -45,7 +53,11 @@ shrinking and 3x faster (3.2 vs 9.9 ms per 1080p frame here)."""
 DECODE_QUEUE_FRAMES = 8
 """Frames buffered between the decoding thread and the analysis (bounded memory)."""
 
-Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS * JPEG_DRAFT_SCALES[-1] ** 2
+"""Pillow's own bomb check (at open, before our size check) stays as a backstop, high enough to
+let a large JPEG be decoded reduced."""
+
+EXIF_ORIENTATION_TAG = 0x0112
 
 
 def check_readable(path: str | Path) -> Path:
@@ -111,31 +123,87 @@ def _exif_dict(img: Image.Image) -> dict[str, Any]:
     return out
 
 
+def _draft_scale(width: int, height: int) -> int | None:
+    """The smallest JPEG decoder reduction that brings the image within MAX_IMAGE_PIXELS."""
+    for scale in JPEG_DRAFT_SCALES:
+        if (width // scale) * (height // scale) <= MAX_IMAGE_PIXELS:
+            return scale
+    return None
+
+
+def _upright(rgb: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to an H x W x 3 array, as ImageOps.exif_transpose does,
+    without a second full-size Pillow copy (views, then one contiguous copy when rotated)."""
+    views = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.transpose(1, 0, 2),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1],
+        8: lambda a: np.rot90(a, 1),
+    }
+    turn = views.get(int(orientation))
+    return np.ascontiguousarray(turn(rgb)) if turn is not None else rgb
+
+
+def _file_digest(p: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(p, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+            size += len(block)
+    return h.hexdigest(), size
+
+
 def load_image(path: str | Path, role: str = "photo") -> LoadedImage:
-    """Load a photo (jpg, png, webp, ...) with EXIF orientation applied."""
+    """Load a photo (jpg, png, webp, ...) with EXIF orientation applied.
+
+    The size in the header is checked before any pixel is decoded: a JPEG over
+    :data:`MAX_IMAGE_PIXELS` is decoded reduced (the ``exif`` gets ``DecodedReduction``: the
+    factor per side), any other image over it is refused with a MediaError."""
     p = check_readable(path)
-    data = p.read_bytes()
+    reduced = 1
     try:
         with Image.open(p) as img:
-            img.load()
             fmt = img.format or "unknown"
+            width, height = img.size
+            if width * height > MAX_IMAGE_PIXELS:
+                scale = _draft_scale(width, height) if fmt == "JPEG" else None
+                if scale is None:
+                    raise MediaError(p, f"image is too large ({width} x {height} = {width * height / 1e6:.0f} "
+                                        f"megapixels; at most {MAX_IMAGE_PIXELS / 1e6:.0f} are decoded)")
+                img.draft("RGB", (width // scale, height // scale))
+                reduced = scale
             exif = _exif_dict(img)
+            orientation = int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
             quant = getattr(img, "quantization", None)
-            upright = ImageOps.exif_transpose(img)
-            rgb = np.asarray(upright.convert("RGB"))
+            img.load()
+            if img.width * img.height > MAX_IMAGE_PIXELS:  # the decoder did not reduce enough
+                raise MediaError(p, f"image is too large ({img.width} x {img.height} after reduction)")
+            rgb = np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
+    except MediaError:
+        raise
     except Image.DecompressionBombError as exc:
-        raise MediaError(p, f"image is too large (over {MAX_IMAGE_PIXELS:,} pixels)") from exc
+        raise MediaError(p, f"image is too large ({exc})") from exc
     except UnidentifiedImageError as exc:
         raise MediaError(p, "not an image this app can read (unknown or damaged format)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise MediaError(p, f"image is damaged or truncated ({exc})") from exc
+    except MemoryError as exc:
+        raise MediaError(p, "image is too large to decode in the memory available") from exc
+    if reduced > 1:
+        exif["DecodedReduction"] = reduced
+        log.info("%s: %d x %d JPEG decoded at 1/%d per side", p, width, height, reduced)
+    sha, size = _file_digest(p)
     return LoadedImage(
         path=str(p),
-        rgb=np.ascontiguousarray(rgb),
+        rgb=np.ascontiguousarray(_upright(rgb, orientation)),
         format=fmt,
         exif=exif,
-        sha256=hashlib.sha256(data).hexdigest(),
-        file_size=len(data),
+        sha256=sha,
+        file_size=size,
         jpeg_quantization={int(k): list(v) for k, v in quant.items()} if quant else None,
         role=role,
     )
@@ -146,6 +214,8 @@ def is_image_file(path: str | Path) -> bool:
     try:
         with Image.open(path) as img:
             return img.format is not None
+    except Image.DecompressionBombError:  # an image, too large: load_image refuses it with a message
+        return True
     except Exception:  # noqa: BLE001 - anything Pillow can't open is not an image to us
         return False
 
@@ -263,6 +333,145 @@ class AudioChunk:
     samples: np.ndarray  # mono float32 at AUDIO_RATE
 
 
+AUDIO_GAP_TOLERANCE_S = 0.004
+"""Audio whose packet timestamps run ahead of (or behind) the samples so far by more than this
+(s) is re-placed at its timestamp: the gap filled with silence, the overlap dropped. Smaller
+differences are timestamp rounding (a 1 ms container clock); they accumulate against the running
+expectation, so even many tiny gaps cannot make the audio drift by more than this."""
+
+SILENCE_BLOCK_S = 1.0
+"""A long gap is filled with silence in blocks of this length (memory stays flat)."""
+
+
+class AudioPlacer:
+    """Decoded audio frames in, :class:`AudioChunk` objects out, placed by their timestamps.
+
+    Counting samples is not enough: call recordings drop packets (the timestamps jump ahead, and
+    a sample count would pull everything after the gap early) and some muxers repeat audio (the
+    timestamps step back). Each decoded frame's ``pts`` is compared with where the samples so far
+    end: a gap (more than :data:`AUDIO_GAP_TOLERANCE_S`) flushes the resampler, fills the gap with
+    silence and re-anchors the output at the frame's timestamp; an overlap drops the samples that
+    were already played. Audio before time 0 (encoder priming left in) is dropped. The output is
+    one contiguous mono float32 stream at :data:`AUDIO_RATE`: sample ``i`` of it lies at
+    ``first_chunk.t + i / AUDIO_RATE`` on the container's clock, the clock the video frames'
+    timestamps use. ``emit`` returns False to stop (the pass was cancelled).
+    """
+
+    def __init__(self, emit: Any) -> None:
+        self._emit = emit
+        self._resampler: Any = None
+        self.pos: int | None = None  # output samples placed so far (absolute: sample 0 is t = 0)
+        self._in_end: float | None = None  # where the input placed so far ends (s, by timestamps)
+        self._drop = 0  # output samples still to drop (an overlap)
+        self.gaps = 0
+        self.gap_s = 0.0
+        self.overlaps = 0
+        self.overlap_s = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return (self.pos or 0) / AUDIO_RATE
+
+    def add(self, af: Any) -> bool:
+        rate = float(af.sample_rate or AUDIO_RATE)
+        dur = af.samples / rate
+        t = float(af.pts * af.time_base) if af.pts is not None and af.time_base is not None else None
+        if t is None:  # no timestamp: the frame follows the previous one
+            t = self._in_end if self._in_end is not None else 0.0
+        if self.pos is None:
+            self.pos = int(round(max(0.0, t) * AUDIO_RATE))
+            self._drop = int(round(max(0.0, -t) * AUDIO_RATE))  # before time 0
+            self._in_end = t + dur
+        else:
+            assert self._in_end is not None
+            gap = t - self._in_end
+            if gap > AUDIO_GAP_TOLERANCE_S:
+                if not self._flush():
+                    return False
+                target = int(round(t * AUDIO_RATE))
+                self.gaps += 1
+                self.gap_s += gap
+                if not self._silence(target - self.pos):
+                    return False
+                self._in_end = t + dur
+            elif gap < -AUDIO_GAP_TOLERANCE_S:
+                self.overlaps += 1
+                repeated = min(self._in_end, t + dur) - t
+                self.overlap_s += repeated
+                self._drop += int(round(repeated * AUDIO_RATE))
+                self._in_end = max(self._in_end, t + dur)
+            else:  # rounding: keep the running expectation so small errors cannot add up
+                self._in_end += dur
+        if self._resampler is None:
+            self._resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+        return self._push(self._resampler.resample(af))
+
+    def finish(self) -> bool:
+        return self._flush()
+
+    def _flush(self) -> bool:
+        if self._resampler is None:
+            return True
+        frames = self._resampler.resample(None)
+        self._resampler = None
+        return self._push(frames)
+
+    def _silence(self, n: int) -> bool:
+        if n < 0:  # the resampler's output ran a little long: drop the excess to come
+            self._drop += -n
+            return True
+        block = int(SILENCE_BLOCK_S * AUDIO_RATE)
+        while n > 0:
+            k = min(n, block)
+            if not self._emit_samples(np.zeros(k, np.float32)):
+                return False
+            n -= k
+        return True
+
+    def _push(self, frames: list[Any]) -> bool:
+        for f in frames:
+            samples = f.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+            if self._drop:
+                k = min(self._drop, samples.size)
+                samples = samples[k:]
+                self._drop -= k
+            if samples.size and not self._emit_samples(samples):
+                return False
+        return True
+
+    def _emit_samples(self, samples: np.ndarray) -> bool:
+        assert self.pos is not None
+        chunk = AudioChunk(self.pos / AUDIO_RATE, samples)
+        self.pos += samples.size
+        return bool(self._emit(chunk))
+
+
+def stream_audio(path: str | Path, cancel: threading.Event | None = None) -> Iterator[AudioChunk]:
+    """The audio track alone, placed by its timestamps as in a :class:`VideoStream` pass (no video
+    decoded). Yields nothing when the file has no audio track."""
+    p = check_readable(path)
+    with _open_container(p) as container:
+        if not container.streams.audio:
+            return
+        stream = container.streams.audio[0]
+        pending: list[AudioChunk] = []
+        placer = AudioPlacer(lambda c: pending.append(c) or True)
+        for packet in container.demux(stream):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"{p}: cancelled")
+            try:
+                decoded = packet.decode()
+            except av.error.FFmpegError as exc:
+                log.debug("%s: skipped a damaged audio packet (%s)", p, exc)
+                continue
+            for af in decoded:
+                placer.add(af)
+            yield from pending
+            pending.clear()
+        placer.finish()
+        yield from pending
+
+
 class VideoStream:
     """A recording opened for one streaming pass.
 
@@ -297,6 +506,7 @@ class VideoStream:
         self.thread_cpu_s = 0.0  # CPU time of the decoding thread (Python side: demux, resize, audio)
         self.frames_decoded = 0
         self.audio_seconds = 0.0
+        self.audio_placement: AudioPlacer | None = None  # gaps filled / overlaps dropped, after the pass
 
     # context manager -------------------------------------------------------------------
     def __enter__(self) -> "VideoStream":
@@ -327,10 +537,9 @@ class VideoStream:
             vs.thread_type = "AUTO"
             streams = [vs]
             audio = container.streams.audio[0] if (self.with_audio and container.streams.audio) else None
-            resampler = None
+            placer: AudioPlacer | None = None
             if audio is not None:
                 streams.append(audio)
-                resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
             aw, ah, scale = self._analysis_size()
             # one reformatter for the whole pass keeps its swscale context; frame.reformat()
             # sets up a new one for every frame (same pixels, ~1.7x the time at 1080p and 720p)
@@ -340,8 +549,6 @@ class VideoStream:
                 step = 1.0 / self.analysis_fps
             next_t = -1e9
             index = -1
-            audio_pos = None  # running sample position, so chunk times stay exact
-            audio_start: float | None = None  # pts of the first *decoded* audio frame (s)
 
             def put(item: object) -> bool:
                 while not stop.is_set():
@@ -351,23 +558,6 @@ class VideoStream:
                     except queue.Full:
                         continue
                 return False
-
-            def push_audio(frames: list[Any]) -> bool:
-                nonlocal audio_pos, audio_start
-                for af in frames:
-                    samples = af.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-                    if samples.size == 0:
-                        continue
-                    if audio_pos is None:
-                        # the resampler restarts its own clock at 0; the decoder's pts knows
-                        # where the track really starts (encoder priming, edit lists)
-                        audio_pos = int(round(max(0.0, audio_start or 0.0) * AUDIO_RATE))
-                    t = audio_pos / AUDIO_RATE
-                    audio_pos += samples.size
-                    self.audio_seconds = audio_pos / AUDIO_RATE
-                    if not put(AudioChunk(t, samples)):
-                        return False
-                return True
 
             for packet in container.demux(*streams):
                 if stop.is_set():
@@ -390,16 +580,16 @@ class VideoStream:
                         rgb = np.ascontiguousarray(small.to_ndarray(format="rgb24"))
                         if not put(VideoFrame(index, t, rgb, scale, frame)):
                             return
-                elif resampler is not None:
-                    frames: list[Any] = []
+                elif audio is not None:
+                    if placer is None:
+                        placer = self.audio_placement = AudioPlacer(put)
                     for af in decoded:
-                        if audio_start is None and af.pts is not None:
-                            audio_start = float(af.pts * af.time_base)
-                        frames.extend(resampler.resample(af))
-                    if not push_audio(frames):
-                        return
-            if resampler is not None:
-                push_audio(resampler.resample(None))
+                        if not placer.add(af):
+                            return
+                    self.audio_seconds = placer.seconds
+            if placer is not None:
+                placer.finish()
+                self.audio_seconds = placer.seconds
         except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
             put_err = exc
             try:
