@@ -1,242 +1,254 @@
-"""`telltale eval`: detection quality on a labelled manifest, and the score's calibration.
+"""`telltale eval`: detection quality that cannot flatter, and the score's calibration.
 
-The manifest is a CSV with columns ``path``, ``kind`` (video|image), ``label`` (real|fake) and
-optionally ``manipulation``; paths are relative to the CSV's folder. Each row is analysed as a
-candidate of its own (no case store). For every check and for the fused score we report AUC,
-equal error rate and the true-positive rate at 5% false positives, over all rows and per
-manipulation (that manipulation's fakes against all reals).
+    telltale eval MANIFEST [MANIFEST...] --cv group [--folds 5] [--fold-models DIR] [--kind video|image]
+                  [--json OUT] [--fit] [--cache DIR | --no-cache] [--set KEY=VALUE]...
 
-``--fit`` fits the per-check logistic calibration that :mod:`detectors.scoring` uses
-(``p(fake) = sigmoid(a * risk + b)``, L2-regularised towards the identity-like prior
-``PRIOR_A``/``PRIOR_B`` because labelled sets are small) and writes ``assets/calibration.json``.
+1. Rows: the manifests' files (see :mod:`detectors.evaluation.manifests`), each once; its fold
+   is ``fold_of(group_key(group, source, path))`` from :mod:`detectors.folds`, so files of one
+   group (a swap and its own real input) always share a fold.
+2. Analysis: each file once, as a candidate of its own (no case store). A file of fold k is
+   analysed inside ``detectors.models.fold_models(DIR, k)``: a learned check loads the copy of
+   its model trained without fold k. The checks' outputs are cached per file
+   (:mod:`detectors.evaluation.cache`), keyed by content, engine code, models and settings.
+3. Fitting, out-of-fold: the per-check calibration and the verdict rule's thresholds
+   (:mod:`detectors.evaluation.cv`) are fitted for each fold k on the other folds only, and
+   score fold k. Every figure printed is out-of-fold: AUC, EER, TPR@5%FPR of each check and of
+   the fused score, per kind and per family, verdicts of real and fake files, the real files
+   called 'likely-fake' and the real files with any check's risk >= 0.5, with n everywhere.
+4. ``--fit`` then fits the same things on all rows and writes ``assets/calibration.json``: the
+   shipped calibration, recorded with the out-of-fold figures that were printed before it.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import sys
 import threading
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import numpy as np
+from .base import Finding
+from .evaluation.cache import ResultCache, engine_fingerprint, file_digest, fold_fingerprint
+from .evaluation.cv import Fitted, fit_all, fit_logistic, oof_fuse
+from .evaluation.manifests import Row, read_manifest, read_manifests
+from .evaluation.metrics import TARGET_FPR, equal_error_rate, metrics, roc_auc, tpr_at_fpr
+from .folds import N_FOLDS
+
+__all__ = [
+    "TARGET_FPR", "equal_error_rate", "fit_logistic", "metrics", "read_manifest", "read_manifests",
+    "roc_auc", "tpr_at_fpr", "RowResult", "analyse_rows", "evaluate", "summarise", "format_table",
+]
 
 log = logging.getLogger(__name__)
 
-TARGET_FPR = 0.05
-"""False-positive rate at which the true-positive rate is reported."""
-
-PRIOR_A, PRIOR_B = 6.0, -3.0
-"""Calibration prior: risk 0.5 -> p 0.5, risk 0.9 -> p 0.92."""
-
-PRIOR_STRENGTH = 1.0
-"""L2 weight pulling the fitted (a, b) towards the prior (small sets do not override it)."""
+RISK_ALARM = 0.5
+"""A check's raw risk at or above this on a real file is counted as a false alarm."""
 
 
-# --------------------------------------------------------------------------- metrics
-
-
-def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
-    """Area under the ROC curve (Mann-Whitney U with tie correction); None with one class."""
-    y = np.asarray(labels, dtype=int)
-    s = np.asarray(scores, dtype=float)
-    pos, neg = s[y == 1], s[y == 0]
-    if pos.size == 0 or neg.size == 0:
-        return None
-    greater = (pos[:, None] > neg[None, :]).sum()
-    ties = (pos[:, None] == neg[None, :]).sum()
-    return float((greater + 0.5 * ties) / (pos.size * neg.size))
-
-
-def roc_curve(labels: Sequence[int], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    """(false-positive rates, true-positive rates) at every distinct threshold, from (0,0) to (1,1)."""
-    y = np.asarray(labels, dtype=int)
-    s = np.asarray(scores, dtype=float)
-    thresholds = np.r_[np.inf, np.unique(s)[::-1]]
-    p, n = max(1, (y == 1).sum()), max(1, (y == 0).sum())
-    fpr = np.array([((s >= t) & (y == 0)).sum() / n for t in thresholds])
-    tpr = np.array([((s >= t) & (y == 1)).sum() / p for t in thresholds])
-    return fpr, tpr
-
-
-def equal_error_rate(labels: Sequence[int], scores: Sequence[float]) -> float | None:
-    """The error rate where false positives and false negatives are equal (interpolated)."""
-    y = np.asarray(labels, dtype=int)
-    if (y == 1).sum() == 0 or (y == 0).sum() == 0:
-        return None
-    fpr, tpr = roc_curve(labels, scores)
-    fnr = 1.0 - tpr
-    diff = fpr - fnr
-    idx = int(np.argmax(diff >= 0))
-    if idx == 0:
-        return float(fpr[0])
-    # linear interpolation between idx-1 and idx
-    d0, d1 = diff[idx - 1], diff[idx]
-    w = d0 / (d0 - d1) if d0 != d1 else 0.0
-    return float(fpr[idx - 1] + w * (fpr[idx] - fpr[idx - 1]))
-
-
-def tpr_at_fpr(labels: Sequence[int], scores: Sequence[float], target: float = TARGET_FPR) -> float | None:
-    """The best true-positive rate with a false-positive rate at or under ``target``."""
-    y = np.asarray(labels, dtype=int)
-    if (y == 1).sum() == 0 or (y == 0).sum() == 0:
-        return None
-    fpr, tpr = roc_curve(labels, scores)
-    ok = fpr <= target + 1e-12
-    return float(tpr[ok].max()) if ok.any() else 0.0
-
-
-def metrics(labels: Sequence[int], scores: Sequence[float]) -> dict[str, Any]:
-    y = list(labels)
-    return {
-        "auc": roc_auc(y, scores),
-        "eer": equal_error_rate(y, scores),
-        "tpr_at_5fpr": tpr_at_fpr(y, scores),
-        "n_real": int(sum(1 for v in y if v == 0)),
-        "n_fake": int(sum(1 for v in y if v == 1)),
-    }
-
-
-# --------------------------------------------------------------------------- manifest
-
-
-@dataclass(frozen=True)
-class Row:
-    path: Path
-    kind: str
-    label: int  # 1 = fake
-    manipulation: str
-
-
-def read_manifest(manifest: str | Path) -> list[Row]:
-    base = Path(manifest).resolve().parent
-    rows = []
-    with open(manifest, newline="", encoding="utf-8") as fh:
-        for raw in csv.DictReader(fh):
-            label = (raw.get("label") or "").strip().lower()
-            if label not in ("real", "fake"):
-                raise ValueError(f"{manifest}: row {raw.get('path')!r} has label {label!r} (expected real or fake)")
-            manip = (raw.get("manipulation") or "none").strip() or "none"
-            rows.append(Row(base / raw["path"].strip(), (raw.get("kind") or "video").strip(), int(label == "fake"), _short(manip)))
-    return rows
-
-
-def _short(manipulation: str) -> str:
-    """'faceswap (FaceForensics++ ...)' -> 'faceswap'; 'reuse-of:x (...)' -> 'reuse'."""
-    head = manipulation.split("(")[0].strip()
-    return "reuse" if head.startswith("reuse-of") else (head or "none")
+# --------------------------------------------------------------------------- analysis
 
 
 @dataclass
 class RowResult:
+    """One file's checks (cached or fresh) and its fold; ``error`` when it could not be analysed."""
+
     row: Row
-    fused_risk: float | None = None  # 1 - score/100
-    checks: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (risk, confidence)
+    fold: int
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> risk, confidence, summary, decisive
     error: str | None = None
+    cached: bool = False
+
+    @property
+    def label(self) -> int:
+        return self.row.label
+
+    @property
+    def findings(self) -> dict[str, Finding]:
+        return {
+            n: Finding(n, c["risk"], c["confidence"], c.get("summary", ""), {"decisive": bool(c.get("decisive"))})
+            for n, c in self.checks.items()
+        }
 
 
-def run_rows(
-    rows: Sequence[Row],
-    settings: Mapping[str, Any] | None = None,
-    progress: Callable[[int, int, str], None] | None = None,
-    cancel: threading.Event | None = None,
-) -> list[RowResult]:
+def _analyse_file(row: Row, settings: Mapping[str, Any], cancel: threading.Event | None) -> dict[str, Any]:
     from .pipeline import analyze_candidate
 
-    results = []
-    for i, row in enumerate(rows):
-        if progress:
-            progress(i, len(rows), row.path.name)
-        videos, ids = ([row.path], []) if row.kind == "video" else ([], [row.path])
-        report = analyze_candidate(videos, ids, row.path.stem, library=None, settings=settings, cancel=cancel)
-        res = RowResult(row)
-        if not report.analysed_anything:
-            res.error = "; ".join(report.errors) or "could not be analysed"
-        else:
-            res.fused_risk = 1.0 - report.score / 100.0
-            res.checks = {n: (f.risk, f.confidence) for n, f in report.checks.items()}
-        results.append(res)
-    return results
-
-
-def summarise(results: Sequence[RowResult]) -> dict[str, Any]:
-    ok = [r for r in results if r.error is None]
-    out: dict[str, Any] = {
-        "fused": metrics([r.row.label for r in ok], [r.fused_risk for r in ok]),
-        "checks": {},
-        "by_manipulation": {},
-        "files": [],
-        "errors": [f"{r.row.path}: {r.error}" for r in results if r.error],
+    videos, ids = ([row.path], []) if row.kind == "video" else ([], [row.path])
+    report = analyze_candidate(videos, ids, row.path.stem, library=None, settings=settings, cancel=cancel)
+    if not report.analysed_anything:
+        return {"error": "; ".join(report.errors) or "could not be analysed", "checks": {}}
+    checks = {
+        n: {"risk": f.risk, "confidence": f.confidence, "summary": f.summary, "decisive": bool(f.evidence.get("decisive"))}
+        for n, f in report.checks.items()
     }
-    names = sorted({n for r in ok for n in r.checks})
-    for name in names:
-        judged = [r for r in ok if name in r.checks and r.checks[name][1] > 0]
-        m = metrics([r.row.label for r in judged], [r.checks[name][0] for r in judged])
-        m["n_not_judged"] = len(ok) - len(judged)
-        out["checks"][name] = m
-    reals = [r for r in ok if r.row.label == 0]
-    for manip in sorted({r.row.manipulation for r in ok if r.row.label == 1}):
-        fakes = [r for r in ok if r.row.label == 1 and r.row.manipulation == manip]
-        sub = reals + fakes
-        entry = {"fused": metrics([r.row.label for r in sub], [r.fused_risk for r in sub]), "checks": {}}
-        for name in names:
-            judged = [r for r in sub if name in r.checks and r.checks[name][1] > 0]
-            entry["checks"][name] = {"auc": roc_auc([r.row.label for r in judged], [r.checks[name][0] for r in judged])}
-        out["by_manipulation"][manip] = entry
-    for r in results:
-        out["files"].append(
-            {
-                "path": str(r.row.path),
-                "label": "fake" if r.row.label else "real",
-                "manipulation": r.row.manipulation,
-                "fused_risk": None if r.fused_risk is None else round(r.fused_risk, 4),
-                "checks": {n: {"risk": round(v[0], 4), "confidence": round(v[1], 4)} for n, v in r.checks.items()},
-                "error": r.error,
+    return {"error": None, "checks": checks, "seconds": round(report.timings_s.get("total", 0.0), 2)}
+
+
+def shipped_models_in_use(fold_dir: str | Path | None) -> list[str]:
+    """Shipped models (assets/models) loaded so far although ``fold_dir`` has per-fold copies of them.
+
+    Such a model scored files it may have been trained on: the learned check ran outside
+    :func:`detectors.models.fold_models` (e.g. on a thread of its own), and its figures are not
+    out-of-fold.
+    """
+    if fold_dir is None:
+        return []
+    from . import models
+
+    leaked = []
+    for path in list(models._sessions):  # noqa: SLF001 - the loader's own record of what it loaded
+        if Path(path).parent == models.MODELS_DIR and any(Path(fold_dir).glob(f"{Path(path).stem}_fold*{Path(path).suffix}")):
+            leaked.append(Path(path).name)
+    return sorted(leaked)
+
+
+def analyse_rows(
+    rows: Sequence[Row],
+    k: int = N_FOLDS,
+    settings: Mapping[str, Any] | None = None,
+    fold_dir: str | Path | None = None,
+    cache: ResultCache | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[list[RowResult], list[str]]:
+    """Analyse every row once (from the cache when it can); returns the results and any model leaks."""
+    from .models import fold_models
+
+    settings = dict(settings or {})
+    cache = cache or ResultCache(None)
+    engine = engine_fingerprint()
+    results: list[RowResult] = []
+    leaks: set[str] = set()
+    for i, row in enumerate(rows):
+        fold = row.fold(k)
+        res = RowResult(row, fold)
+        try:
+            content = file_digest(row.path)
+        except OSError as exc:
+            res.error = f"cannot read the file ({exc.strerror or exc})"
+            results.append(res)
+            if progress:
+                progress(i, len(rows), f"{row.path.name}: {res.error}")
+            continue
+        key = cache.key(content, engine, fold_fingerprint(fold_dir, fold), settings)
+        entry = cache.get(key)
+        res.cached = entry is not None
+        if entry is None:
+            with fold_models(fold_dir, fold):
+                entry = _analyse_file(row, settings, cancel)
+            new_leaks = set(shipped_models_in_use(fold_dir)) - leaks
+            if new_leaks:
+                log.error("%s: %s loaded from assets/models, not from its fold copy in %s", row.path.name, ", ".join(sorted(new_leaks)), fold_dir)
+                leaks |= new_leaks
+            cache.put(key, entry)
+        res.checks, res.error = entry["checks"], entry["error"]
+        results.append(res)
+        if progress:
+            progress(i, len(rows), f"{row.path.name} (fold {fold}{', cached' if res.cached else ''})")
+    return results, sorted(leaks)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _check_names(results: Sequence[RowResult]) -> list[str]:
+    return sorted({n for r in results for n in r.checks})
+
+
+def _judged(results: Sequence[RowResult], name: str) -> list[RowResult]:
+    return [r for r in results if name in r.checks and r.checks[name]["confidence"] > 0]
+
+
+def _check_metrics(results: Sequence[RowResult], name: str, full: bool = True) -> dict[str, Any]:
+    judged = _judged(results, name)
+    labels, scores = [r.label for r in judged], [r.checks[name]["risk"] for r in judged]
+    if full:
+        return metrics(labels, scores)
+    return {"auc": roc_auc(labels, scores), "n_real": labels.count(0), "n_fake": labels.count(1)}
+
+
+def summarise(results: Sequence[RowResult], fused_risk: Mapping[int, float], verdicts: Mapping[int, str]) -> dict[str, Any]:
+    """Out-of-fold figures per kind. ``fused_risk``/``verdicts`` are indexed by position in ``results``."""
+    out: dict[str, Any] = {"kinds": {}}
+    index = {id(r): i for i, r in enumerate(results)}
+    ok = [r for r in results if r.error is None]
+    for kind in sorted({r.row.kind for r in ok}, key=lambda k: k != "video"):
+        rows = [r for r in ok if r.row.kind == kind]
+        names = _check_names(rows)
+        reals = [r for r in rows if r.label == 0]
+
+        def fused(sub: Sequence[RowResult]) -> dict[str, Any]:
+            return metrics([r.label for r in sub], [fused_risk[index[id(r)]] for r in sub])
+
+        entry: dict[str, Any] = {
+            "n_files": len(rows),
+            "fused": fused(rows),
+            "checks": {n: _check_metrics(rows, n) | {"n_not_judged": len(rows) - len(_judged(rows, n))} for n in names},
+            "families": {},
+            "verdicts": {
+                lab: dict(Counter(verdicts[index[id(r)]] for r in rows if r.row.label_name == lab)) for lab in ("real", "fake")
+            },
+            "real_likely_fake": [str(r.row.path.name) for r in reals if verdicts[index[id(r)]] == "likely-fake"],
+            "real_risk_alarms": {},
+        }
+        for n in names:
+            judged = _judged(reals, n)
+            alarms = [r for r in judged if r.checks[n]["risk"] >= RISK_ALARM]
+            entry["real_risk_alarms"][n] = {
+                "n": len(alarms), "of": len(judged),
+                "files": [f"{r.row.path.name} ({r.checks[n]['risk']:.2f})" for r in alarms],
             }
-        )
+        for fam in sorted({r.row.family for r in rows if r.label == 1}):
+            fakes = [r for r in rows if r.label == 1 and r.row.family == fam]
+            own_reals = [r for r in reals if r.row.family == fam]
+            entry["families"][fam] = {
+                "fused": fused(reals + fakes),
+                "fused_vs_own_reals": fused(own_reals + fakes) if own_reals else None,
+                "checks": {n: _check_metrics(reals + fakes, n, full=False) for n in names},
+                "checks_vs_own_reals": {n: _check_metrics(own_reals + fakes, n, full=False) for n in names} if own_reals else None,
+                "fakes_called": dict(Counter(verdicts[index[id(r)]] for r in fakes)),
+            }
+        out["kinds"][kind] = entry
+    out["errors"] = [f"{r.row.path}: {r.error}" for r in results if r.error]
+    out["files"] = [
+        {
+            "path": str(r.row.path),
+            "label": r.row.label_name,
+            "manipulation": r.row.manipulation,
+            "family": r.row.family,
+            "group": r.row.group,
+            "fold": r.fold,
+            "fused_risk_oof": None if r.error else round(fused_risk[index[id(r)]], 4),
+            "verdict_oof": None if r.error else verdicts[index[id(r)]],
+            "checks": {n: {"risk": round(c["risk"], 4), "confidence": round(c["confidence"], 4)} for n, c in r.checks.items()},
+            "error": r.error,
+        }
+        for r in results
+    ]
     return out
 
 
-# --------------------------------------------------------------------------- calibration
-
-
-def fit_logistic(risks: Sequence[float], labels: Sequence[int], weights: Sequence[float] | None = None) -> tuple[float, float]:
-    """MAP logistic fit of p(fake | risk) with an L2 pull towards (PRIOR_A, PRIOR_B) (Newton's method)."""
-    x = np.asarray(risks, dtype=float)
-    y = np.asarray(labels, dtype=float)
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    theta = np.array([PRIOR_A, PRIOR_B])
-    prior = theta.copy()
-    X = np.c_[x, np.ones_like(x)]
-    for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-(X @ theta)))
-        grad = X.T @ (w * (p - y)) + PRIOR_STRENGTH * (theta - prior)
-        hess = (X * (w * p * (1 - p))[:, None]).T @ X + PRIOR_STRENGTH * np.eye(2)
-        step = np.linalg.solve(hess, grad)
-        theta -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return float(theta[0]), float(theta[1])
-
-
-def fit_calibration(results: Sequence[RowResult]) -> dict[str, Any]:
+def evaluate(results: Sequence[RowResult], settings: Mapping[str, float] | None = None) -> tuple[dict[str, Any], dict[int, Fitted]]:
+    """Out-of-fold fused scores and verdicts for the analysed rows, and the figures over them."""
     ok = [r for r in results if r.error is None]
-    checks = {}
-    for name in sorted({n for r in ok for n in r.checks}):
-        judged = [r for r in ok if name in r.checks and r.checks[name][1] > 0]
-        labels = [r.row.label for r in judged]
-        if len(set(labels)) < 2 or len({r.checks[name][0] for r in judged}) < 2:
-            continue  # one class, or one risk value: nothing to fit
-        a, b = fit_logistic([r.checks[name][0] for r in judged], labels, [r.checks[name][1] for r in judged])
-        checks[name] = {"a": round(a, 4), "b": round(b, 4), "n": len(judged)}
-    return {"method": "per-check logistic, MAP with L2 prior towards a=%g b=%g" % (PRIOR_A, PRIOR_B), "checks": checks}
+    fused, models = oof_fuse(ok, [r.fold for r in ok], settings)
+    position = {id(r): i for i, r in enumerate(results)}
+    fused_risk = {position[id(r)]: 1.0 - f.score / 100.0 for r, f in zip(ok, fused)}
+    verdicts = {position[id(r)]: f.verdict for r, f in zip(ok, fused)}
+    summary = summarise(results, fused_risk, verdicts)
+    summary["folds"] = {
+        str(k): {"n_scored": sum(1 for r in ok if r.fold == k), "n_trained_on": sum(1 for r in ok if r.fold != k), **m.to_dict()}
+        for k, m in sorted(models.items())
+    }
+    return summary, models
 
 
-# --------------------------------------------------------------------------- CLI
+# --------------------------------------------------------------------------- output
 
 
 def _fmt(v: Any) -> str:
@@ -244,73 +256,155 @@ def _fmt(v: Any) -> str:
 
 
 def format_table(summary: Mapping[str, Any]) -> str:
-    lines = [f"{'':<22}{'AUC':>7}{'EER':>7}{'TPR@5%':>8}{'real':>6}{'fake':>6}"]
+    lines = ["All figures are out-of-fold (grouped folds; calibration and verdict thresholds fitted without the scored fold)."]
+    head = f"{'':<38}{'AUC':>7}{'EER':>7}{'TPR@5%':>8}{'real':>6}{'fake':>6}"
 
-    def row(label: str, m: Mapping[str, Any]) -> None:
-        lines.append(f"{label:<22}{_fmt(m['auc']):>7}{_fmt(m['eer']):>7}{_fmt(m['tpr_at_5fpr']):>8}{m['n_real']:>6}{m['n_fake']:>6}")
+    def row(label: str, m: Mapping[str, Any] | None) -> None:
+        if m is None:
+            return
+        lines.append(f"{label:<38}{_fmt(m.get('auc')):>7}{_fmt(m.get('eer')):>7}{_fmt(m.get('tpr_at_5fpr')):>8}{m['n_real']:>6}{m['n_fake']:>6}")
 
-    row("fused score", summary["fused"])
-    for name, m in summary["checks"].items():
-        row(f"  {name}", m)
-    if summary["by_manipulation"]:
-        lines.append("By manipulation (its fakes against all reals), AUC:")
-        for manip, entry in summary["by_manipulation"].items():
-            per = "  ".join(f"{n}={_fmt(v['auc']).strip()}" for n, v in entry["checks"].items())
-            lines.append(f"  {manip:<20} fused={_fmt(entry['fused']['auc']).strip()}  {per}")
-    lines.append("Files:")
-    for f in summary["files"]:
-        if f["error"]:
-            lines.append(f"  ! {Path(f['path']).name}: {f['error']}")
-            continue
-        per = " ".join(f"{n}={v['risk']:.2f}/{v['confidence']:.2f}" for n, v in f["checks"].items())
-        lines.append(f"  {f['label']:<4} {Path(f['path']).name:<38} fused={f['fused_risk']:.3f}  {per}")
+    for kind, e in summary["kinds"].items():
+        lines += ["", f"== {kind}s: {e['n_files']} files", head]
+        row("fused score", e["fused"])
+        for name, m in e["checks"].items():
+            row(f"  {name} (risk; {m['n_not_judged']} not judged)", m)
+        lines.append("By family: its fakes against all real " + kind + "s [and against its own reals]")
+        for fam, f in e["families"].items():
+            row(f"  {fam[:36]}", f["fused"])
+            if f["fused_vs_own_reals"]:
+                row("    vs own reals", f["fused_vs_own_reals"])
+            per = "  ".join(f"{n}={_fmt(v['auc']).strip()}" for n, v in f["checks"].items() if v["n_fake"])
+            lines.append(f"    per check AUC: {per}")
+            if f["checks_vs_own_reals"]:
+                per = "  ".join(f"{n}={_fmt(v['auc']).strip()}" for n, v in f["checks_vs_own_reals"].items() if v["n_fake"] and v["n_real"])
+                lines.append(f"    per check AUC vs own reals: {per}")
+            lines.append(f"    verdicts of its fakes: {f['fakes_called']}")
+        lines.append(f"Verdicts (out-of-fold): real {e['verdicts']['real']}  fake {e['verdicts']['fake']}")
+        n_real = e["fused"]["n_real"]
+        lines.append(f"Real {kind}s called likely-fake: {len(e['real_likely_fake'])} of {n_real}" + (": " + ", ".join(e["real_likely_fake"]) if e["real_likely_fake"] else ""))
+        for name, a in e["real_risk_alarms"].items():
+            lines.append(f"Real {kind}s with {name} risk >= {RISK_ALARM}: {a['n']} of {a['of']} judged" + (": " + ", ".join(a["files"]) if a["files"] else ""))
+    if summary.get("folds"):
+        lines += ["", "Fitted per fold (on the other folds):"]
+        for k, m in summary["folds"].items():
+            cal = " ".join(f"{n}:a={c['a']:.2f},b={c['b']:.2f}" for n, c in m["checks"].items())
+            lines.append(f"  fold {k}: scored {m['n_scored']}, trained on {m['n_trained_on']}; support_min={m['verdict']['support_min']:.3f} single_min={m['verdict']['single_min']:.3f}; {cal}")
+    if summary.get("leaks"):
+        lines.append("NOT OUT-OF-FOLD: shipped model(s) used although per-fold copies exist: " + ", ".join(summary["leaks"]))
+    if summary.get("errors"):
+        lines.append(f"Not analysed ({len(summary['errors'])}): " + "; ".join(summary["errors"]))
     return "\n".join(lines)
+
+
+def _progress_printer() -> Callable[[int, int, str], None]:
+    tty = sys.stderr.isatty()
+    t0 = time.perf_counter()
+
+    def progress(i: int, n: int, message: str) -> None:
+        text = f"[{i + 1}/{n}] {time.perf_counter() - t0:6.0f} s  {message}"
+        if tty:
+            sys.stderr.write(f"\r{text[:100]:<100}")
+        else:
+            sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    return progress
+
+
+def write_calibration(target: Path, fitted: Fitted, results: Sequence[RowResult], summary: Mapping[str, Any], command: str) -> None:
+    ok = [r for r in results if r.error is None]
+    n_judged = {n: sum(1 for r in ok if n in r.checks and r.checks[n]["confidence"] > 0) for n in fitted.calibration}
+    data = fitted.to_dict()
+    for n, c in data["checks"].items():
+        c["n"] = n_judged[n]
+    oof = {
+        kind: {"fused_auc": e["fused"]["auc"], "n_real": e["fused"]["n_real"], "n_fake": e["fused"]["n_fake"],
+               "real_called_likely_fake": len(e["real_likely_fake"])}
+        for kind, e in summary["kinds"].items()
+    }
+    payload = {
+        "method": "per-check logistic, MAP with L2 prior towards a=6 b=-3; verdict thresholds: lowest evidence keeping every real row out of likely-fake",
+        **data,
+        "fitted_on": {
+            "command": command,
+            "rows": {kind: {"real": sum(1 for r in ok if r.row.kind == kind and r.label == 0), "fake": sum(1 for r in ok if r.row.kind == kind and r.label == 1)}
+                     for kind in sorted({r.row.kind for r in ok})},
+        },
+        "out_of_fold_before_fit": oof,
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from .cli import _parse_settings
+    from .scoring import CALIBRATION_FILE, reload_calibration
 
     try:
-        rows = read_manifest(args.manifest)
+        rows = read_manifests(args.manifest, [args.kind] if args.kind else None)
     except (OSError, ValueError, KeyError) as exc:
-        print(f"telltale: {args.manifest}: cannot read the manifest ({exc})", file=sys.stderr)
+        print(f"telltale: cannot read the manifest ({exc})", file=sys.stderr)
         return 1
-    if args.kind:
-        rows = [r for r in rows if r.kind == args.kind]
-
-    def progress(i: int, n: int, name: str) -> None:
-        if sys.stderr.isatty():
-            sys.stderr.write(f"\r[{i + 1}/{n}] {name[:60]:<60}")
-            sys.stderr.flush()
-
-    results = run_rows(rows, _parse_settings(args.set or []), progress)
+    if not rows:
+        print("telltale: the manifests list no files" + (f" of kind {args.kind}" if args.kind else ""), file=sys.stderr)
+        return 1
+    if args.fold_models and not Path(args.fold_models).is_dir():
+        print(f"telltale: --fold-models {args.fold_models}: no such folder", file=sys.stderr)
+        return 1
+    if args.fold_models:
+        too_high = sorted({p.name for p in Path(args.fold_models).glob("*_fold*.*") if _fold_number(p.name) >= args.folds})
+        if too_high:
+            print(f"telltale: {args.fold_models} holds models for more than {args.folds} folds ({', '.join(too_high)}); use the --folds they were trained with", file=sys.stderr)
+            return 1
+    settings = _parse_settings(args.set or [])
+    cache = ResultCache(None if args.no_cache else (args.cache or Path(__file__).resolve().parents[1] / "out" / "eval-cache"))
+    cancel = threading.Event()
+    try:
+        results, leaks = analyse_rows(rows, args.folds, settings, args.fold_models, cache, _progress_printer(), cancel)
+    except KeyboardInterrupt:
+        cancel.set()
+        print("\ntelltale: interrupted (files analysed so far are cached)", file=sys.stderr)
+        return 130
     if sys.stderr.isatty():
-        sys.stderr.write("\r" + " " * 70 + "\r")
-    summary = summarise(results)
+        sys.stderr.write("\n")
+    summary, _ = evaluate(results, settings)
+    summary["leaks"] = leaks
+    summary["cache"] = {"hits": cache.hits, "misses": cache.misses, "folder": str(cache.folder) if cache.folder else None}
+    command = "telltale eval " + " ".join(sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "eval" else [])
+    summary["command"] = command
     print(format_table(summary))
-    for err in summary["errors"]:
-        print(f"telltale: skipped {err}", file=sys.stderr)
-    if args.fit:
-        from .scoring import CALIBRATION_FILE, load_calibration
-
-        target = Path(args.fit_out) if args.fit_out else CALIBRATION_FILE
-        calib = fit_calibration(results)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(calib, indent=2) + "\n", encoding="utf-8")
-        load_calibration.cache_clear()
-        print(f"Calibration written to {target}")
+    print(f"(cache: {cache.hits} files from the cache, {cache.misses} analysed)")
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         print(f"Results written to {args.json}")
+    if args.fit:
+        target = Path(args.fit_out) if args.fit_out else CALIBRATION_FILE
+        fitted = fit_all([r for r in results if r.error is None])
+        write_calibration(target, fitted, results, summary, command)
+        reload_calibration()
+        print(f"Calibration fitted on all {sum(1 for r in results if r.error is None)} rows written to {target} "
+              f"(support_min={fitted.rule.support_min:.3f}, single_min={fitted.rule.single_min:.3f})")
     return 0 if any(r.error is None for r in results) else 1
 
 
+def _fold_number(name: str) -> int:
+    tail = name.rsplit("_fold", 1)[-1]
+    digits = "".join(ch for ch in tail.split(".")[0] if ch.isdigit())
+    return int(digits) if digits else -1
+
+
 def register(sub: Any) -> None:
-    p = sub.add_parser("eval", help="detection quality (AUC, EER, TPR@5%%FPR) on a labelled manifest")
-    p.add_argument("manifest", help="CSV with columns path, kind, label (real|fake), manipulation")
-    p.add_argument("--json", metavar="OUT", help="write the figures as JSON")
+    p = sub.add_parser("eval", help="out-of-fold detection quality (AUC, EER, TPR@5%%FPR) on labelled manifests")
+    p.add_argument("manifest", nargs="+", help="CSV(s) with columns path, kind, label (real|fake), manipulation, source, group")
+    p.add_argument("--cv", choices=["group"], default="group", help="cross-validation: grouped folds (the only kind; figures are always out-of-fold)")
+    p.add_argument("--folds", type=int, default=N_FOLDS, help=f"number of grouped folds (default {N_FOLDS}; must match the fold models')")
+    p.add_argument("--fold-models", metavar="DIR", help="folder of per-fold model copies <stem>_fold<k>.onnx; fold k's files use them")
     p.add_argument("--kind", choices=["video", "image"], help="only rows of this kind")
-    p.add_argument("--fit", action="store_true", help="fit the score's per-check calibration on these results")
-    p.add_argument("--fit-out", metavar="FILE", help="where to write the calibration (default assets/calibration.json)")
+    p.add_argument("--json", metavar="OUT", help="write the figures, per-fold fits and per-file results as JSON")
+    p.add_argument("--fit", action="store_true", help="after the out-of-fold figures, fit calibration and verdict thresholds on all rows")
+    p.add_argument("--fit-out", metavar="FILE", help="where --fit writes (default assets/calibration.json)")
+    p.add_argument("--cache", metavar="DIR", help="per-file result cache (default out/eval-cache)")
+    p.add_argument("--no-cache", action="store_true", help="analyse every file, keep nothing")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting")
     p.set_defaults(func=cmd_eval)

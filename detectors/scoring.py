@@ -1,23 +1,35 @@
-"""Fuse the checks' findings into one candidate score (0-100, 100 = nothing suspicious).
+"""Fuse the checks' findings into one candidate score (0-100, 100 = nothing suspicious) and a verdict.
 
 Method
 ------
 1. Each check's risk is mapped to a probability that its finding is a real sign of
    manipulation by a per-check logistic calibration ``q(risk) = 1 / (1 + exp(-(a * risk + b)))``
-   fitted on labelled data (``telltale eval --fit``, stored in ``assets/calibration.json``),
-   taken in excess of what a zero-risk finding gets: ``p = (q(risk) - q(0)) / (1 - q(0))``, so a
-   finding with risk 0 takes nothing off the score whatever the labelled set's share of fakes.
-   A check without a fitted calibration uses its risk as the probability.
-2. The evidence is weighed by the check's confidence and combined as independent signs
-   (noisy-OR): ``P(fake) = 1 - prod(1 - confidence_c * p_c)``. A check that could not judge
-   (confidence 0) changes nothing: it lowers the report's confidence, not its score.
+   fitted on labelled data (``telltale eval --cv group --fit``, stored in
+   ``assets/calibration.json``), taken in excess of what a zero-risk finding gets:
+   ``p = (q(risk) - q(0)) / (1 - q(0))``, so a finding with risk 0 takes nothing off the score
+   whatever the labelled set's share of fakes. A check without a fitted calibration uses its
+   risk as the probability.
+2. A check's *evidence* is that probability weighed by the check's confidence, ``e = c * p``.
+   The evidence of all checks is combined as independent signs (noisy-OR):
+   ``P(fake) = 1 - prod(1 - e_c)``. A check that could not judge (confidence 0) changes
+   nothing: it lowers the report's confidence, not its score.
 3. Decisive rules: one sign strong enough on its own overrides the sum (the same face under
    another candidate's name caps the score at ``DECISIVE_CAP``).
 4. ``score = 100 * (1 - P(fake))``; each check's contribution is its share of the points taken
-   off, in proportion to ``-log(1 - confidence_c * p_c)`` (so the contributions add up).
-5. Verdict: ``authentic`` at or above ``AUTHENTIC_MIN``, ``likely-fake`` below ``FAKE_MAX``,
-   ``review`` between, and always ``review`` when the report's confidence is under
-   ``MIN_CONFIDENCE_FOR_AUTHENTIC`` (too little was judged to clear anyone).
+   off, in proportion to ``-log(1 - e_c)`` (so the contributions add up to ``100 - score``).
+5. Verdict. One weak cue alone never makes ``likely-fake``. A candidate is called
+   ``likely-fake`` only with
+   * a decisive finding (see :func:`is_decisive`), or
+   * a score below ``score.fake_max`` backed by either two or more independent checks each with
+     evidence ``e >= VerdictRule.support_min``, or one check with strong evidence
+     ``e >= VerdictRule.single_min`` and confidence ``>= SINGLE_MIN_CONFIDENCE``.
+   A low score without that backing is ``review``, and the reasons say why. Otherwise:
+   ``authentic`` at or above ``score.authentic_min`` when the report's confidence is at least
+   ``MIN_CONFIDENCE_FOR_AUTHENTIC`` (too little judged never clears anyone), else ``review``.
+   The two evidence thresholds are fitted by ``telltale eval --cv group`` on the training folds
+   only, as the lowest values that keep every real training recording out of ``likely-fake``
+   (never below the floors ``SUPPORT_FLOOR`` / ``SINGLE_FLOOR``); the shipped values are fitted
+   the same way on all labelled data and stored beside the calibration.
 """
 
 from __future__ import annotations
@@ -35,17 +47,33 @@ from .settings import setting
 CALIBRATION_FILE = Path(__file__).resolve().parent.parent / "assets" / "calibration.json"
 
 AUTHENTIC_MIN = setting("score.authentic_min", 70.0, 50.0, 95.0, "Scores at or above this are 'authentic'.", "points")
-FAKE_MAX = setting("score.fake_max", 40.0, 5.0, 60.0, "Scores below this are 'likely-fake'.", "points")
+FAKE_MAX = setting(
+    "score.fake_max", 40.0, 5.0, 60.0,
+    "Scores below this are 'likely-fake' when two checks, one strong check or a decisive sign back them.", "points",
+)
 MIN_CONFIDENCE_FOR_AUTHENTIC = 0.3
 """Report confidence below which no candidate is called authentic."""
 
 DECISIVE_CAP = 15.0
 """Score ceiling when a decisive sign is present (e.g. same face under another name)."""
 
+DECISIVE_MIN_CONFIDENCE = 0.5
+"""A finding marked decisive settles the case only with at least this confidence."""
+
 EXPECTED_CHECKS = ("faceswap", "lipsync", "identity", "reuse", "idphoto")
 """Checks whose absence or zero confidence lowers the report's confidence."""
 
 MAX_PROB = 0.999
+"""Ceiling on one check's evidence (no single check is ever certain)."""
+
+SUPPORT_FLOOR = 0.5
+"""Lowest evidence a check may need to count as one of two independent signs."""
+
+SINGLE_FLOOR = 0.8
+"""Lowest evidence one check alone may need to make 'likely-fake'."""
+
+SINGLE_MIN_CONFIDENCE = 0.6
+"""A check alone makes 'likely-fake' only when it judged with at least this confidence."""
 
 
 @dataclass(frozen=True)
@@ -59,13 +87,47 @@ class Calibration:
         return max(0.0, (q - q0) / (1.0 - q0))
 
 
+@dataclass(frozen=True)
+class VerdictRule:
+    """Evidence (confidence x calibrated probability) that backs a 'likely-fake' verdict.
+
+    ``support_min``: each of two or more independent checks needs at least this;
+    ``single_min``: one check alone needs at least this (1.0 = one check alone never suffices).
+    """
+
+    support_min: float = 0.6
+    single_min: float = 0.9
+
+
+DEFAULT_RULE = VerdictRule()
+"""Used when assets/calibration.json holds no fitted rule."""
+
+
 @lru_cache(maxsize=4)
-def load_calibration(path: str = str(CALIBRATION_FILE)) -> dict[str, Calibration]:
+def _calibration_data(path: str) -> dict:
     p = Path(path)
     if not p.exists():
         return {}
-    data = json.loads(p.read_text(encoding="utf-8"))
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+def load_calibration(path: str = str(CALIBRATION_FILE)) -> dict[str, Calibration]:
+    """Per-check calibrations from the calibration file ({} when it does not exist)."""
+    data = _calibration_data(path)
     return {name: Calibration(float(c["a"]), float(c["b"])) for name, c in data.get("checks", {}).items()}
+
+
+def load_verdict_rule(path: str = str(CALIBRATION_FILE)) -> VerdictRule:
+    """The fitted verdict rule from the calibration file, else :data:`DEFAULT_RULE`."""
+    rule = _calibration_data(path).get("verdict")
+    if not rule:
+        return DEFAULT_RULE
+    return VerdictRule(float(rule["support_min"]), float(rule["single_min"]))
+
+
+def reload_calibration() -> None:
+    """Forget what was read from the calibration file (``telltale eval --fit`` rewrites it)."""
+    _calibration_data.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -79,27 +141,42 @@ class Fused:
 
 def is_decisive(finding: Finding) -> bool:
     """True when the finding says, with confidence, something that settles the case alone."""
-    return bool(finding.evidence.get("decisive")) and finding.confidence >= 0.5
+    return bool(finding.evidence.get("decisive")) and finding.confidence >= DECISIVE_MIN_CONFIDENCE
+
+
+def evidence(findings: Mapping[str, Finding], calibration: Mapping[str, Calibration]) -> dict[str, float]:
+    """Each check's evidence ``confidence * calibrated probability``, at most ``MAX_PROB``."""
+    out = {}
+    for name, f in findings.items():
+        cal = calibration.get(name)
+        p = cal.probability(f.risk) if cal else f.risk
+        out[name] = min(MAX_PROB, f.confidence * p)
+    return out
+
+
+def backing(findings: Mapping[str, Finding], strengths: Mapping[str, float], rule: VerdictRule) -> tuple[list[str], list[str]]:
+    """(checks that support a fake verdict as one of two, checks strong enough alone)."""
+    support = [n for n, e in strengths.items() if e >= rule.support_min]
+    single = [n for n, e in strengths.items() if e >= rule.single_min and findings[n].confidence >= SINGLE_MIN_CONFIDENCE]
+    return support, single
 
 
 def fuse(
     findings: Mapping[str, Finding],
     settings: Mapping[str, float] | None = None,
     calibration: Mapping[str, Calibration] | None = None,
+    rule: VerdictRule | None = None,
 ) -> Fused:
     settings = settings or {}
     calibration = load_calibration() if calibration is None else calibration
+    rule = load_verdict_rule() if rule is None else rule
     authentic_min = float(settings.get(AUTHENTIC_MIN.key, AUTHENTIC_MIN.default))
     fake_max = float(settings.get(FAKE_MAX.key, FAKE_MAX.default))
 
-    weights: dict[str, float] = {}
-    for name, f in findings.items():
-        cal = calibration.get(name)
-        p = cal.probability(f.risk) if cal else f.risk
-        weights[name] = -math.log(1.0 - min(MAX_PROB, f.confidence * p))
+    strengths = evidence(findings, calibration)
+    weights = {n: -math.log(1.0 - e) for n, e in strengths.items()}
     total = sum(weights.values())
-    p_fake = 1.0 - math.exp(-total)
-    score = 100.0 * (1.0 - p_fake)
+    score = 100.0 * math.exp(-total)
 
     decisive = [n for n, f in findings.items() if is_decisive(f)]
     if decisive:
@@ -116,7 +193,9 @@ def fuse(
     extra = [f.confidence for n, f in findings.items() if n not in EXPECTED_CHECKS]
     confidence = sum(judged + extra) / max(1, len(judged) + len(extra))
 
-    if score < fake_max:
+    support, single = backing(findings, strengths, rule)
+    backed = bool(decisive) or len(support) >= 2 or bool(single)
+    if decisive or (score < fake_max and backed):
         verdict = "likely-fake"
     elif score >= authentic_min and confidence >= MIN_CONFIDENCE_FOR_AUTHENTIC:
         verdict = "authentic"
@@ -124,6 +203,16 @@ def fuse(
         verdict = "review"
 
     reasons = _reasons(findings, contributions, confidence)
+    if score < fake_max and not backed:
+        lead = max(strengths, key=lambda n: strengths[n])
+        reasons.append(
+            f"Not called likely-fake: the low score rests on one cue ({lead}) that is not strong enough alone "
+            f"(evidence {strengths[lead]:.2f}, a single check needs {rule.single_min:.2f} with confidence "
+            f"{SINGLE_MIN_CONFIDENCE:.0%}), and no second check backs it (each needs {rule.support_min:.2f})."
+        )
+    elif verdict == "likely-fake" and not decisive:
+        why = f"{' and '.join(support)} agree" if len(support) >= 2 else f"{single[0]} is strong enough alone"
+        reasons.append(f"Called likely-fake: score {score:.0f} below {fake_max:.0f}, and {why}.")
     return Fused(score, verdict, confidence, contributions, reasons)
 
 

@@ -1,8 +1,10 @@
-"""Metrics, calibration fitting, and the eval / bench commands on generated media."""
+"""Metrics, grouped folds, out-of-fold fitting, the result cache, and the eval / bench commands."""
 
 from __future__ import annotations
 
+import csv
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,12 @@ import pytest
 
 from detectors.bench import bench_one, loop_clip, transcode
 from detectors.cli import main as cli_main
-from detectors.evaluate import equal_error_rate, fit_logistic, read_manifest, roc_auc, tpr_at_fpr
+from detectors.base import Finding
+from detectors.evaluate import equal_error_rate, fit_logistic, read_manifest, read_manifests, roc_auc, tpr_at_fpr
+from detectors.evaluation.cache import ResultCache, engine_fingerprint, file_digest, fold_fingerprint
+from detectors.evaluation.cv import cross_fit, fit_all, oof_fuse
+from detectors.folds import fold_of, group_key
+from detectors.scoring import fuse
 from detectors.media import probe
 from fixtures.simple_media import write_video
 
@@ -49,20 +56,207 @@ def test_manifest_rejects_bad_label(tmp_path: Path) -> None:
     (tmp_path / "m.csv").write_text("path,kind,label\nx.mp4,video,maybe\n")
     with pytest.raises(ValueError, match="maybe"):
         read_manifest(tmp_path / "m.csv")
+    (tmp_path / "k.csv").write_text("path,kind,label\nx.mp4,audio,real\n")
+    with pytest.raises(ValueError, match="audio"):
+        read_manifest(tmp_path / "k.csv")
 
 
-def test_eval_command_skips_a_broken_file(talking_head_clip: dict, tmp_path: Path) -> None:
-    clip = Path(talking_head_clip["path"])
-    (tmp_path / "clip.mkv").write_bytes(clip.read_bytes())
+# --------------------------------------------------------------------------- grouped folds
+
+
+def _manifest(path: Path, rows: list[tuple[str, str, str, str, str, str]]) -> Path:
+    """rows: (path, kind, label, manipulation, source, group)."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "kind", "label", "manipulation", "audio", "identity", "source", "group"])
+        for p, kind, label, manip, source, group in rows:
+            w.writerow([p, kind, label, manip, "", "", source, group])
+    return path
+
+
+def test_a_group_never_spans_two_folds(tmp_path: Path) -> None:
+    rows = []
+    for g in range(60):
+        for j in range(3):  # a swap, its real input, and another take share a group
+            rows.append((f"v/{g}_{j}.mp4", "video", "fake" if j == 0 else "real", "faceswap (x)" if j == 0 else "none", f"repo/{g}_{j}", f"grp:{g}"))
+    rows.append(("v/lone.mp4", "video", "real", "none", "repo/lone.mp4", ""))  # no group: its source is the unit
+    other = _manifest(tmp_path / "more.csv", [("v/0_1.mp4", "video", "real", "none", "dup", "grp:0")])
+    parsed = read_manifests([_manifest(tmp_path / "m.csv", rows), other])
+    assert len(parsed) == len(rows)  # the file named again in the second manifest is read once
+    folds_of_group: dict[str, set[int]] = {}
+    for r in parsed:
+        folds_of_group.setdefault(r.group, set()).add(r.fold(5))
+    assert all(len(f) == 1 for f in folds_of_group.values())
+    assert {f.pop() for f in folds_of_group.values()} == set(range(5))  # 61 groups fill all five folds
+    lone = next(r for r in parsed if r.path.name == "lone.mp4")
+    assert lone.group == "repo/lone.mp4" and lone.fold(5) == fold_of(group_key("", "repo/lone.mp4", "v/lone.mp4"))
+
+
+def test_shared_manifests_keep_groups_in_one_fold() -> None:
+    media = Path(__file__).resolve().parents[2] / "shared" / "media"
+    manifests = [media / m for m in ("manifest.csv", "manifest_more.csv", "manifest_photos.csv") if (media / m).is_file()]
+    if not manifests:
+        pytest.skip("../shared/media is not present")
+    rows = read_manifests(manifests)
+    folds: dict[str, set[int]] = {}
+    for r in rows:
+        folds.setdefault(r.group, set()).add(r.fold())
+    assert all(len(f) == 1 for f in folds.values())
+    dfl = [r for r in rows if r.family == "DeepFaceLive"]
+    assert dfl and {r.label for r in dfl} == {0, 1}  # swaps and their own real inputs, one family
+
+
+# --------------------------------------------------------------------------- nothing fitted sees its own fold
+
+
+@dataclass
+class Item:
+    label: int
+    fold: int
+    risk: float
+
+    @property
+    def findings(self) -> dict[str, Finding]:
+        return {"faceswap": Finding("faceswap", self.risk, 1.0, "")}
+
+
+def test_cross_fit_never_trains_on_the_fold_it_scores() -> None:
+    items = [Item(i % 2, i % 4, i / 40) for i in range(40)]
+    seen: dict[int, set[int]] = {}
+
+    def fit(train: list[Item]) -> set[int]:
+        return {id(it) for it in train}
+
+    def apply(model: set[int], test: list[Item]) -> list[bool]:
+        return [id(it) in model for it in test]
+
+    out, models = cross_fit(items, [it.fold for it in items], fit, apply)
+    assert out == [False] * 40  # no item was in the training set of the model that scored it
+    for k, model in models.items():
+        seen[k] = {items[i].fold for i in range(40) if id(items[i]) in model}
+        assert k not in seen[k] and len(seen[k]) == 3
+
+
+def test_out_of_fold_thresholds_do_not_flatter_where_a_leaky_fit_would() -> None:
+    # One real whose faceswap risk runs high (a false alarm, as on unseen footage): a verdict rule
+    # fitted on all rows puts its bar above that real (0 called likely-fake, by construction);
+    # fitted without the real's fold, the bar comes from the other reals and the alarm shows.
+    reals = [Item(0, i % 5, r) for i, r in enumerate(np.linspace(0.1, 0.5, 20))] + [Item(0, 0, 0.85)]
+    fakes = [Item(1, i % 5, r) for i, r in enumerate(np.linspace(0.6, 1.0, 20))]
+    items = reals + fakes
+    leaky = fit_all(items)
+    leaky_calls = [fuse(it.findings, None, leaky.calibration, leaky.rule).verdict for it in reals]
+    assert leaky_calls.count("likely-fake") == 0
+    fused, models = oof_fuse(items, [it.fold for it in items])
+    oof_calls = [f.verdict for f in fused[: len(reals)]]
+    assert oof_calls.count("likely-fake") == 1 and oof_calls[-1] == "likely-fake"
+    for k, m in models.items():  # each fold's bar comes from the other folds' reals only
+        others = [it for it in reals if it.fold != k]
+        strongest = max(min(0.999, m.calibration["faceswap"].probability(it.risk)) for it in others)
+        assert m.rule.single_min == pytest.approx(min(1.0, max(0.8, strongest + 0.02)), abs=1e-4)
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def test_cache_key_follows_content_engine_fold_models_and_settings(tmp_path: Path) -> None:
+    a = tmp_path / "a.bin"
+    a.write_bytes(b"one")
+    cache = ResultCache(tmp_path / "cache")
+    key = ResultCache.key(file_digest(a), "engine1", "", {})
+    assert cache.get(key) is None
+    cache.put(key, {"checks": {"faceswap": {"risk": 0.2, "confidence": 1.0}}, "error": None})
+    assert cache.get(ResultCache.key(file_digest(a), "engine1", "", {}))["checks"]["faceswap"]["risk"] == 0.2
+    a.write_bytes(b"two")
+    assert cache.get(ResultCache.key(file_digest(a), "engine1", "", {})) is None
+    a.write_bytes(b"one")
+    assert cache.get(ResultCache.key(file_digest(a), "engine2", "", {})) is None
+    assert cache.get(ResultCache.key(file_digest(a), "engine1", "fold3", {})) is None
+    assert cache.get(ResultCache.key(file_digest(a), "engine1", "", {"pipeline.analysis_fps": 8.0})) is None
+    (tmp_path / "cache" / key[:2] / f"{key}.json").write_text("{damaged")
+    assert cache.get(key) is None
+
+
+def test_engine_fingerprint_covers_checks_not_the_evaluation(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "detectors" / "evaluation").mkdir(parents=True)
+    (root / "assets" / "models").mkdir(parents=True)
+    for rel in ("detectors/faceswap.py", "detectors/scoring.py", "detectors/evaluation/cv.py", "assets/models/m.onnx"):
+        (root / rel).write_text("x = 1\n")
+    base = engine_fingerprint.__wrapped__(str(root))
+    (root / "detectors" / "scoring.py").write_text("x = 2\n")  # fusion runs after the cache
+    (root / "detectors" / "evaluation" / "cv.py").write_text("x = 2\n")
+    assert engine_fingerprint.__wrapped__(str(root)) == base
+    (root / "detectors" / "faceswap.py").write_text("x = 2\n")  # a check changed: analyse again
+    changed = engine_fingerprint.__wrapped__(str(root))
+    assert changed != base
+    (root / "assets" / "models" / "m.onnx").write_text("new weights")
+    assert engine_fingerprint.__wrapped__(str(root)) != changed
+    folds = tmp_path / "folds"
+    folds.mkdir()
+    (folds / "net_fold0.onnx").write_text("zero")
+    (folds / "net_fold1.onnx").write_text("one")
+    assert fold_fingerprint(folds, 0) != fold_fingerprint(folds, 1)
+    assert fold_fingerprint(None, None) == "" and fold_fingerprint(folds, 4) == "no-fold-models"
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_eval_command_runs_out_of_fold_and_reuses_its_cache(talking_head_factory, tmp_path: Path) -> None:
+    clips = {
+        "real_a.mkv": talking_head_factory(duration_s=3.0, seed=1),
+        "real_b.mkv": talking_head_factory(duration_s=3.0, seed=2),
+        "revoiced_a.mkv": talking_head_factory(duration_s=3.0, seed=1, voice_seed=7),
+        "revoiced_b.mkv": talking_head_factory(duration_s=3.0, seed=2, voice_seed=8),
+    }
+    for name, truth in clips.items():
+        (tmp_path / name).write_bytes(Path(truth["path"]).read_bytes())
     (tmp_path / "broken.mp4").write_bytes(b"not a video")
-    manifest = tmp_path / "manifest.csv"
-    manifest.write_text("path,kind,label,manipulation\nclip.mkv,video,real,none\nbroken.mp4,video,fake,faceswap (x)\n")
-    out = tmp_path / "eval.json"
-    assert cli_main(["eval", str(manifest), "--json", str(out), "--set", "pipeline.analysis_fps=8"]) == 0
-    data = json.loads(out.read_text())
-    assert data["fused"]["auc"] is None  # one class left after the broken file is skipped
-    assert len(data["errors"]) == 1 and "broken.mp4" in data["errors"][0]
-    assert data["files"][0]["fused_risk"] is not None
+    manifest = _manifest(tmp_path / "manifest.csv", [
+        ("real_a.mkv", "video", "real", "none", "fixture a", "a"),
+        ("revoiced_a.mkv", "video", "fake", "lipsync (fixture re-voiced)", "fixture a", "a"),
+        ("real_b.mkv", "video", "real", "none", "fixture b", "b"),
+        ("revoiced_b.mkv", "video", "fake", "lipsync (fixture re-voiced)", "fixture b", "b"),
+        ("broken.mp4", "video", "fake", "faceswap (x)", "fixture c", "c"),
+    ])
+    assert fold_of("a", 2) != fold_of("b", 2)  # the two groups land in different folds
+    out, cache = tmp_path / "eval.json", tmp_path / "cache"
+    args = ["eval", str(manifest), "--cv", "group", "--folds", "2", "--json", str(out), "--cache", str(cache),
+            "--set", "pipeline.analysis_fps=8", "--fit", "--fit-out", str(tmp_path / "calibration.json")]
+    assert cli_main(args) == 0
+    first = json.loads(out.read_text())
+    assert first["cache"] == {"hits": 0, "misses": 5, "folder": str(cache)}
+    assert len(first["errors"]) == 1 and "broken.mp4" in first["errors"][0]
+    videos = first["kinds"]["video"]
+    assert videos["fused"]["n_real"] == 2 and videos["fused"]["n_fake"] == 2
+    files = {Path(f["path"]).name: f for f in first["files"]}
+    assert {files[n]["fold"] for n in ("real_a.mkv", "revoiced_a.mkv")} == {fold_of("a", 2)}
+    assert all(files[n]["verdict_oof"] in ("authentic", "review", "likely-fake") for n in clips)
+    assert set(first["folds"]) == {"0", "1"} and all(f["n_trained_on"] == 2 for f in first["folds"].values())
+    assert sorted(first["kinds"]["video"]["families"]) == ["lip-sync (HyperLips/Wav2Lip)"]
+    fitted = json.loads((tmp_path / "calibration.json").read_text())
+    assert set(fitted["verdict"]) == {"support_min", "single_min"} and fitted["fitted_on"]["rows"]["video"] == {"real": 2, "fake": 2}
+
+    assert cli_main(args) == 0  # second run: every file from the cache, the same figures
+    second = json.loads(out.read_text())
+    assert second["cache"]["hits"] == 5 and second["cache"]["misses"] == 0
+    assert second["kinds"] == first["kinds"] and second["files"] == first["files"]
+
+    fresh = talking_head_factory(duration_s=3.0, seed=3)
+    (tmp_path / "real_b.mkv").write_bytes(Path(fresh["path"]).read_bytes())  # content changed, name kept
+    assert cli_main(args) == 0
+    third = json.loads(out.read_text())
+    assert third["cache"]["hits"] == 4 and third["cache"]["misses"] == 1
+
+
+def test_eval_command_refuses_fold_models_of_another_fold_count(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    manifest = _manifest(tmp_path / "m.csv", [("x.mp4", "video", "real", "none", "s", "g")])
+    folds = tmp_path / "folds"
+    folds.mkdir()
+    (folds / "net_fold7.onnx").write_bytes(b"")
+    assert cli_main(["eval", str(manifest), "--fold-models", str(folds), "--no-cache"]) == 1
+    assert "net_fold7.onnx" in capsys.readouterr().err
 
 
 def test_bench_measures_ratio_and_memory(tmp_path: Path) -> None:
