@@ -107,6 +107,19 @@ def shipped_models_in_use(fold_dir: str | Path | None) -> list[str]:
     return sorted(leaked)
 
 
+def shipped_without_fold_copy(fold_dir: str | Path | None) -> list[str]:
+    """Model files in assets/models that ``fold_dir`` has no ``<stem>_fold<k>`` copy of."""
+    from .models import MODELS_DIR
+
+    if not MODELS_DIR.is_dir():
+        return []
+    out = []
+    for f in sorted(p for p in MODELS_DIR.iterdir() if p.is_file()):
+        if fold_dir is None or not any(Path(fold_dir).glob(f"{f.stem}_fold*{f.suffix}")):
+            out.append(f.name)
+    return out
+
+
 def analyse_rows(
     rows: Sequence[Row],
     k: int = N_FOLDS,
@@ -292,6 +305,9 @@ def format_table(summary: Mapping[str, Any]) -> str:
             lines.append(f"  fold {k}: scored {m['n_scored']}, trained on {m['n_trained_on']}; support_min={m['verdict']['support_min']:.3f} single_min={m['verdict']['single_min']:.3f}; {cal}")
     if summary.get("leaks"):
         lines.append("NOT OUT-OF-FOLD: shipped model(s) used although per-fold copies exist: " + ", ".join(summary["leaks"]))
+    if summary.get("shipped_without_fold_copy"):
+        lines.append("Shipped models with no per-fold copy (their figures are out-of-fold only if they were not fitted on these files): "
+                     + ", ".join(summary["shipped_without_fold_copy"]))
     if summary.get("errors"):
         lines.append(f"Not analysed ({len(summary['errors'])}): " + "; ".join(summary["errors"]))
     return "\n".join(lines)
@@ -349,19 +365,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not rows:
         print("telltale: the manifests list no files" + (f" of kind {args.kind}" if args.kind else ""), file=sys.stderr)
         return 1
-    if args.fold_models and not Path(args.fold_models).is_dir():
-        print(f"telltale: --fold-models {args.fold_models}: no such folder", file=sys.stderr)
-        return 1
+    fold_dir = None
     if args.fold_models:
-        too_high = sorted({p.name for p in Path(args.fold_models).glob("*_fold*.*") if _fold_number(p.name) >= args.folds})
-        if too_high:
-            print(f"telltale: {args.fold_models} holds models for more than {args.folds} folds ({', '.join(too_high)}); use the --folds they were trained with", file=sys.stderr)
+        try:
+            fold_dir = merge_fold_folders(args.fold_models, args.folds)
+        except ValueError as exc:
+            print(f"telltale: --fold-models: {exc}", file=sys.stderr)
             return 1
     settings = _parse_settings(args.set or [])
     cache = ResultCache(None if args.no_cache else (args.cache or Path(__file__).resolve().parents[1] / "out" / "eval-cache"))
     cancel = threading.Event()
     try:
-        results, leaks = analyse_rows(rows, args.folds, settings, args.fold_models, cache, _progress_printer(), cancel)
+        results, leaks = analyse_rows(rows, args.folds, settings, fold_dir, cache, _progress_printer(), cancel)
     except KeyboardInterrupt:
         cancel.set()
         print("\ntelltale: interrupted (files analysed so far are cached)", file=sys.stderr)
@@ -370,6 +385,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
     summary, _ = evaluate(results, settings)
     summary["leaks"] = leaks
+    summary["shipped_without_fold_copy"] = shipped_without_fold_copy(fold_dir)
     summary["cache"] = {"hits": cache.hits, "misses": cache.misses, "folder": str(cache.folder) if cache.folder else None}
     command = "telltale eval " + " ".join(sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "eval" else [])
     summary["command"] = command
@@ -388,6 +404,41 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0 if any(r.error is None for r in results) else 1
 
 
+FOLD_LINKS_DIR = Path(__file__).resolve().parents[1] / "out" / "eval-fold-models"
+"""Where the per-fold models of several --fold-models folders are gathered (symbolic links)."""
+
+
+def merge_fold_folders(folders: Sequence[str | Path], k: int, links_dir: Path = FOLD_LINKS_DIR) -> Path:
+    """One folder holding every ``<stem>_fold<j>.<ext>`` of ``folders`` (the loader reads one folder).
+
+    ValueError when a folder is missing, holds models for more than ``k`` folds, or two folders
+    hold the same model file.
+    """
+    found: dict[str, Path] = {}
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ValueError(f"{folder}: no such folder")
+        for f in sorted(folder.glob("*_fold*.*")):
+            j = _fold_number(f.name)
+            if j < 0:
+                continue
+            if j >= k:
+                raise ValueError(f"{folder} holds models for more than {k} folds ({f.name}); use the --folds they were trained with")
+            if f.name in found:
+                raise ValueError(f"{f.name} is in both {found[f.name].parent} and {folder}")
+            found[f.name] = f.resolve()
+    if len(folders) == 1:
+        return Path(folders[0]).resolve()
+    links_dir.mkdir(parents=True, exist_ok=True)
+    for old in links_dir.iterdir():
+        if old.is_symlink():
+            old.unlink()
+    for name, target in found.items():
+        (links_dir / name).symlink_to(target)
+    return links_dir
+
+
 def _fold_number(name: str) -> int:
     tail = name.rsplit("_fold", 1)[-1]
     digits = "".join(ch for ch in tail.split(".")[0] if ch.isdigit())
@@ -399,7 +450,8 @@ def register(sub: Any) -> None:
     p.add_argument("manifest", nargs="+", help="CSV(s) with columns path, kind, label (real|fake), manipulation, source, group")
     p.add_argument("--cv", choices=["group"], default="group", help="cross-validation: grouped folds (the only kind; figures are always out-of-fold)")
     p.add_argument("--folds", type=int, default=N_FOLDS, help=f"number of grouped folds (default {N_FOLDS}; must match the fold models')")
-    p.add_argument("--fold-models", metavar="DIR", help="folder of per-fold model copies <stem>_fold<k>.onnx; fold k's files use them")
+    p.add_argument("--fold-models", metavar="DIR", action="append",
+                   help="folder of per-fold model copies <stem>_fold<k>.<ext>, used for fold k's files (may be given more than once)")
     p.add_argument("--kind", choices=["video", "image"], help="only rows of this kind")
     p.add_argument("--json", metavar="OUT", help="write the figures, per-fold fits and per-file results as JSON")
     p.add_argument("--fit", action="store_true", help="after the out-of-fold figures, fit calibration and verdict thresholds on all rows")

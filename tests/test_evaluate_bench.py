@@ -13,7 +13,17 @@ import pytest
 from detectors.bench import bench_one, loop_clip, transcode
 from detectors.cli import main as cli_main
 from detectors.base import Finding
-from detectors.evaluate import equal_error_rate, fit_logistic, read_manifest, read_manifests, roc_auc, tpr_at_fpr
+from detectors.evaluate import (
+    equal_error_rate,
+    fit_logistic,
+    merge_fold_folders,
+    read_manifest,
+    read_manifests,
+    roc_auc,
+    shipped_models_in_use,
+    shipped_without_fold_copy,
+    tpr_at_fpr,
+)
 from detectors.evaluation.cache import ResultCache, engine_fingerprint, file_digest, fold_fingerprint
 from detectors.evaluation.cv import cross_fit, fit_all, oof_fuse
 from detectors.folds import fold_of, group_key
@@ -201,6 +211,48 @@ def test_engine_fingerprint_covers_checks_not_the_evaluation(tmp_path: Path) -> 
 
 
 # --------------------------------------------------------------------------- the command
+
+
+def test_a_shipped_model_loaded_beside_its_fold_copies_is_reported(tmp_path: Path) -> None:
+    from detectors import models
+
+    shipped = sorted(p.name for p in models.MODELS_DIR.glob("*.onnx"))
+    if not shipped:
+        pytest.skip("no ONNX model ships in assets/models yet")
+    name = shipped[0]
+    stem = Path(name).stem
+    folds = tmp_path / "folds"
+    folds.mkdir()
+    (folds / f"{stem}_fold0.onnx").write_bytes(b"a fold copy")
+    with models.fold_models(folds, 1):  # fold 1 has no copy of this model: the shipped one is right
+        assert models.model_path(name) == models.MODELS_DIR / name
+    models.session(name)  # loaded outside any fold context, as a check on another thread would
+    assert shipped_models_in_use(folds) == [name]
+    assert shipped_models_in_use(tmp_path / "empty") == [] and shipped_models_in_use(None) == []
+    assert name not in shipped_without_fold_copy(folds) and name in shipped_without_fold_copy(None)
+
+
+def test_fold_model_folders_are_merged_and_checked(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    for k in range(5):
+        (a / f"faceswap_net_fold{k}.onnx").write_text(f"net {k}")
+        (b / f"idphoto_fold{k}.json").write_text(f"photo {k}")
+    (a / "faceswap_net_fold0.json").write_text("metadata beside the model")
+    merged = merge_fold_folders([a, b], 5, tmp_path / "links")
+    assert sorted(p.name for p in merged.iterdir()) == sorted([*(f"faceswap_net_fold{k}.onnx" for k in range(5)),
+                                                                *(f"idphoto_fold{k}.json" for k in range(5)), "faceswap_net_fold0.json"])
+    assert (merged / "idphoto_fold3.json").read_text() == "photo 3"
+    assert fold_fingerprint(merged, 3) != fold_fingerprint(merged, 2)
+    assert merge_fold_folders([a], 5) == a.resolve()
+    with pytest.raises(ValueError, match="more than 4 folds"):
+        merge_fold_folders([a], 4, tmp_path / "links")
+    (b / "faceswap_net_fold1.onnx").write_text("another")
+    with pytest.raises(ValueError, match="in both"):
+        merge_fold_folders([a, b], 5, tmp_path / "links")
+    with pytest.raises(ValueError, match="no such folder"):
+        merge_fold_folders([tmp_path / "missing"], 5, tmp_path / "links")
 
 
 def test_eval_command_runs_out_of_fold_and_reuses_its_cache(talking_head_factory, tmp_path: Path) -> None:
