@@ -130,7 +130,9 @@ def test_revoiced_clip_scores_above_in_sync(talking_head_factory) -> None:
     print("revoiced", revoiced.risk, r["risk_parts"], r["silence_over_speech_motion"], "| in sync", in_sync.risk, s["silence_over_speech_motion"])
     assert r["lips_readable"]
     assert r["peak_correlation"] < s["peak_correlation"] - 0.2
-    assert r["silence_over_speech_motion"] > 0.9 > s["silence_over_speech_motion"]
+    assert r["silence_over_speech_motion"] > 0.9
+    # the in-sync voice pauses only briefly: the voice-activity model may hear no silence at all
+    assert s["silence_over_speech_motion"] is None or s["silence_over_speech_motion"] < 0.9
     assert revoiced.risk > 0.3 and in_sync.risk < 0.1
 
 
