@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _extensions() -> list[Callable[[Any], None]]:
     """Subcommands that live beside their modules (library, eval, bench)."""
     found = []
-    for module in ("library_cli", "evaluate", "bench"):
+    for module in ("library_cli", "evaluate", "bench", "batch"):
         try:
             mod = __import__(f"{__package__}.{module}", fromlist=["register"])
         except ImportError:
