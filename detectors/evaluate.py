@@ -302,7 +302,7 @@ def format_table(summary: Mapping[str, Any]) -> str:
         lines += ["", "Fitted per fold (on the other folds):"]
         for k, m in summary["folds"].items():
             cal = " ".join(f"{n}:a={c['a']:.2f},b={c['b']:.2f}" for n, c in m["checks"].items())
-            lines.append(f"  fold {k}: scored {m['n_scored']}, trained on {m['n_trained_on']}; support_min={m['verdict']['support_min']:.3f} single_min={m['verdict']['single_min']:.3f}; {cal}")
+            lines.append(f"  fold {k}: scored {m['n_scored']}, trained on {m['n_trained_on']}; two checks >= {m['verdict']['support_min']:.3f}, alone: {_bars(m['verdict'])}; {cal}")
     if summary.get("leaks"):
         lines.append("NOT OUT-OF-FOLD: shipped model(s) used although per-fold copies exist: " + ", ".join(summary["leaks"]))
     if summary.get("shipped_without_fold_copy"):
@@ -311,6 +311,11 @@ def format_table(summary: Mapping[str, Any]) -> str:
     if summary.get("errors"):
         lines.append(f"Not analysed ({len(summary['errors'])}): " + "; ".join(summary["errors"]))
     return "\n".join(lines)
+
+
+def _bars(verdict: Mapping[str, Any]) -> str:
+    by_check = verdict.get("single_by_check") or {}
+    return " ".join(f"{n}>={v:.3f}" for n, v in by_check.items()) or f"any>={verdict['single_min']:.3f}"
 
 
 def _progress_printer() -> Callable[[int, int, str], None]:
@@ -400,7 +405,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         write_calibration(target, fitted, results, summary, command)
         reload_calibration()
         print(f"Calibration fitted on all {sum(1 for r in results if r.error is None)} rows written to {target} "
-              f"(support_min={fitted.rule.support_min:.3f}, single_min={fitted.rule.single_min:.3f})")
+              f"(two checks >= {fitted.rule.support_min:.3f}; alone: {_bars(fitted.to_dict()['verdict'])})")
     return 0 if any(r.error is None for r in results) else 1
 
 

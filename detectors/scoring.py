@@ -21,15 +21,16 @@ Method
    ``likely-fake`` only with
    * a decisive finding (see :func:`is_decisive`), or
    * a score below ``score.fake_max`` backed by either two or more independent checks each with
-     evidence ``e >= VerdictRule.support_min``, or one check with strong evidence
-     ``e >= VerdictRule.single_min`` and confidence ``>= SINGLE_MIN_CONFIDENCE``.
+     evidence ``e >= VerdictRule.support_min``, or one check with strong evidence at or above
+     its own bar ``VerdictRule.single_bar(check)`` and confidence ``>= SINGLE_MIN_CONFIDENCE``.
    A low score without that backing is ``review``, and the reasons say why. Otherwise:
    ``authentic`` at or above ``score.authentic_min`` when the report's confidence is at least
    ``MIN_CONFIDENCE_FOR_AUTHENTIC`` (too little judged never clears anyone), else ``review``.
-   The two evidence thresholds are fitted by ``telltale eval --cv group`` on the training folds
-   only, as the lowest values that keep every real training recording out of ``likely-fake``
-   (never below the floors ``SUPPORT_FLOOR`` / ``SINGLE_FLOOR``); the shipped values are fitted
-   the same way on all labelled data and stored beside the calibration.
+   The evidence thresholds (the pair bar, and one single-check bar per check) are fitted by
+   ``telltale eval --cv group`` on the training folds only, as the lowest values that keep every
+   real training recording out of ``likely-fake`` (never below the floors ``SUPPORT_FLOOR`` /
+   ``SINGLE_FLOOR``); the shipped values are fitted the same way on all labelled data and
+   stored beside the calibration.
 """
 
 from __future__ import annotations
@@ -92,11 +93,17 @@ class VerdictRule:
     """Evidence (confidence x calibrated probability) that backs a 'likely-fake' verdict.
 
     ``support_min``: each of two or more independent checks needs at least this;
-    ``single_min``: one check alone needs at least this (1.0 = one check alone never suffices).
+    ``single_min``: one check alone needs at least this, unless ``single_by_check`` names a
+    bar of its own for that check (fitted per check: a check with false alarms on real
+    recordings needs more to stand alone). A bar of 1.0 is never reached: that route is off.
     """
 
     support_min: float = 0.6
     single_min: float = 0.9
+    single_by_check: tuple[tuple[str, float], ...] = ()
+
+    def single_bar(self, check: str) -> float:
+        return dict(self.single_by_check).get(check, self.single_min)
 
 
 DEFAULT_RULE = VerdictRule()
@@ -122,7 +129,8 @@ def load_verdict_rule(path: str = str(CALIBRATION_FILE)) -> VerdictRule:
     rule = _calibration_data(path).get("verdict")
     if not rule:
         return DEFAULT_RULE
-    return VerdictRule(float(rule["support_min"]), float(rule["single_min"]))
+    by_check = tuple(sorted((str(n), float(v)) for n, v in rule.get("single_by_check", {}).items()))
+    return VerdictRule(float(rule["support_min"]), float(rule["single_min"]), by_check)
 
 
 def reload_calibration() -> None:
@@ -157,7 +165,7 @@ def evidence(findings: Mapping[str, Finding], calibration: Mapping[str, Calibrat
 def backing(findings: Mapping[str, Finding], strengths: Mapping[str, float], rule: VerdictRule) -> tuple[list[str], list[str]]:
     """(checks that support a fake verdict as one of two, checks strong enough alone)."""
     support = [n for n, e in strengths.items() if e >= rule.support_min]
-    single = [n for n, e in strengths.items() if e >= rule.single_min and findings[n].confidence >= SINGLE_MIN_CONFIDENCE]
+    single = [n for n, e in strengths.items() if e >= rule.single_bar(n) and findings[n].confidence >= SINGLE_MIN_CONFIDENCE]
     return support, single
 
 
@@ -207,7 +215,7 @@ def fuse(
         lead = max(strengths, key=lambda n: strengths[n])
         reasons.append(
             f"Not called likely-fake: the low score rests on one cue ({lead}) that is not strong enough alone "
-            f"(evidence {strengths[lead]:.2f}, a single check needs {rule.single_min:.2f} with confidence "
+            f"(evidence {strengths[lead]:.2f}, alone it needs {rule.single_bar(lead):.2f} with confidence "
             f"{SINGLE_MIN_CONFIDENCE:.0%}), and no second check backs it (each needs {rule.support_min:.2f})."
         )
     elif verdict == "likely-fake" and not decisive:

@@ -163,7 +163,27 @@ def test_out_of_fold_thresholds_do_not_flatter_where_a_leaky_fit_would() -> None
     for k, m in models.items():  # each fold's bar comes from the other folds' reals only
         others = [it for it in reals if it.fold != k]
         strongest = max(min(0.999, m.calibration["faceswap"].probability(it.risk)) for it in others)
-        assert m.rule.single_min == pytest.approx(min(1.0, max(0.8, strongest + 0.02)), abs=1e-4)
+        assert m.rule.single_bar("faceswap") == pytest.approx(min(1.0, max(0.8, strongest + 0.02)), abs=1e-4)
+
+
+def test_a_check_with_false_alarms_needs_more_alone_without_raising_the_others_bar() -> None:
+    @dataclass
+    class Two:
+        label: int
+        faceswap: float
+        lipsync: float
+
+        @property
+        def findings(self) -> dict[str, Finding]:
+            return {"faceswap": Finding("faceswap", self.faceswap, 1.0, ""), "lipsync": Finding("lipsync", self.lipsync, 1.0, "")}
+
+    reals = [Two(0, 0.05 * (i % 6), 1.0 if i % 4 == 0 else 0.1) for i in range(24)]  # lip-sync false alarms
+    fakes = [Two(1, 0.7 + 0.01 * i, 1.0 if i % 3 else 0.5) for i in range(24)]
+    fitted = fit_all(reals + fakes)
+    strongest_real_lipsync = fitted.calibration["lipsync"].probability(1.0)
+    assert strongest_real_lipsync > 0.85  # above the floor: the bar is fitted to the false alarms
+    assert fitted.rule.single_bar("lipsync") == pytest.approx(min(1.0, strongest_real_lipsync + 0.02), abs=1e-4)
+    assert fitted.rule.single_bar("faceswap") == 0.8  # its reals stay low: the floor, not lip-sync's bar
 
 
 # --------------------------------------------------------------------------- cache
@@ -288,7 +308,7 @@ def test_eval_command_runs_out_of_fold_and_reuses_its_cache(talking_head_factory
     assert set(first["folds"]) == {"0", "1"} and all(f["n_trained_on"] == 2 for f in first["folds"].values())
     assert sorted(first["kinds"]["video"]["families"]) == ["lip-sync (HyperLips/Wav2Lip)"]
     fitted = json.loads((tmp_path / "calibration.json").read_text())
-    assert set(fitted["verdict"]) == {"support_min", "single_min"} and fitted["fitted_on"]["rows"]["video"] == {"real": 2, "fake": 2}
+    assert set(fitted["verdict"]) == {"support_min", "single_min", "single_by_check"} and fitted["fitted_on"]["rows"]["video"] == {"real": 2, "fake": 2}
 
     assert cli_main(args) == 0  # second run: every file from the cache, the same figures
     second = json.loads(out.read_text())

@@ -93,6 +93,15 @@ def test_one_strong_confident_check_is_enough_but_not_without_confidence() -> No
     assert off.score < 1 and off.verdict == "review"  # single route switched off by the fitted rule
 
 
+def test_each_check_has_its_own_bar_to_stand_alone() -> None:
+    rule = VerdictRule(support_min=0.6, single_min=0.9, single_by_check=(("faceswap", 0.85), ("lipsync", 1.0)))
+    assert fuse({"faceswap": f("faceswap", 0.9, 1.0)}, calibration={}, rule=rule).verdict == "likely-fake"
+    lips = fuse({"lipsync": f("lipsync", 0.99, 1.0)}, calibration={}, rule=rule)
+    assert lips.score == pytest.approx(1.0) and lips.verdict == "review"
+    assert any("alone it needs 1.00" in r for r in lips.reasons)
+    assert fuse({"idphoto": f("idphoto", 0.95, 1.0)}, calibration={}, rule=rule).verdict == "likely-fake"  # default bar 0.9
+
+
 def test_verdict_thresholds_follow_settings() -> None:
     finding = {"faceswap": f("faceswap", 0.5, 1.0), "lipsync": f("lipsync", 0.0, 1.0), "identity": f("identity", 0.0, 1.0)}
     default = fuse(finding, calibration={}, rule=RULE)
@@ -104,9 +113,10 @@ def test_verdict_thresholds_follow_settings() -> None:
 
 def test_calibration_file_carries_the_fitted_rule(tmp_path: Path) -> None:
     path = tmp_path / "calibration.json"
-    path.write_text(json.dumps({"checks": {"faceswap": {"a": 5.0, "b": -2.0, "n": 10}}, "verdict": {"support_min": 0.7, "single_min": 0.95}}))
+    verdict = {"support_min": 0.7, "single_min": 0.95, "single_by_check": {"lipsync": 1.0, "faceswap": 0.9}}
+    path.write_text(json.dumps({"checks": {"faceswap": {"a": 5.0, "b": -2.0, "n": 10}}, "verdict": verdict}))
     assert load_calibration(str(path)) == {"faceswap": Calibration(5.0, -2.0)}
-    assert load_verdict_rule(str(path)) == VerdictRule(0.7, 0.95)
+    assert load_verdict_rule(str(path)) == VerdictRule(0.7, 0.95, (("faceswap", 0.9), ("lipsync", 1.0)))
     assert load_verdict_rule(str(tmp_path / "missing.json")) == VerdictRule()
 
 

@@ -2,8 +2,9 @@
 
 What is fitted from labelled data, here and in the shipped ``assets/calibration.json``:
 * per-check calibration, a logistic ``p(fake | risk)`` (:func:`fit_calibration`);
-* the verdict rule's two evidence thresholds (:func:`fit_verdict_rule`), chosen as the lowest
-  values that keep every real training recording out of 'likely-fake'.
+* the verdict rule's evidence thresholds (:func:`fit_verdict_rule`): the bar two agreeing checks
+  must each pass, and each check's bar to stand alone, chosen as the lowest values that keep
+  every real training recording out of 'likely-fake'.
 
 :func:`cross_fit` fits them on the training folds of each fold and applies them to that
 fold's rows only; :func:`oof_fuse` gives every row its out-of-fold score and verdict.
@@ -92,25 +93,31 @@ def fit_calibration(items: Sequence[Labelled]) -> dict[str, Calibration]:
 def fit_verdict_rule(items: Sequence[Labelled], calibration: Mapping[str, Calibration]) -> VerdictRule:
     """The lowest evidence thresholds under which no real training row is backed as fake.
 
-    ``support_min`` sits above every real row's second-strongest check, ``single_min`` above
-    every real row's strongest confident check, each by ``RULE_MARGIN`` and never below its
-    floor. Without real rows the default rule stands.
+    ``support_min`` sits above every real row's second-strongest check; each check's own
+    single-check bar above every real row's evidence from that check (judged with enough
+    confidence to stand alone), each by ``RULE_MARGIN`` and never below its floor. A check no
+    real row gave evidence for keeps the floor. Without real rows the default rule stands.
     """
     reals = [it for it in items if it.label == 0]
     if not reals:
         return DEFAULT_RULE
-    second, single = 0.0, 0.0
+    second = 0.0
+    single: dict[str, float] = {n: 0.0 for it in items for n in it.findings}
     for it in reals:
         e = evidence(it.findings, calibration)
         ranked = sorted(e.values(), reverse=True)
         if len(ranked) >= 2:
             second = max(second, ranked[1])
-        confident = [v for n, v in e.items() if it.findings[n].confidence >= SINGLE_MIN_CONFIDENCE]
-        if confident:
-            single = max(single, max(confident))
-    support_min = float(np.clip(second + RULE_MARGIN, SUPPORT_FLOOR, RULE_CEILING))
-    single_min = float(np.clip(single + RULE_MARGIN, SINGLE_FLOOR, RULE_CEILING))
-    return VerdictRule(round(support_min, 4), round(single_min, 4))
+        for n, v in e.items():
+            if it.findings[n].confidence >= SINGLE_MIN_CONFIDENCE:
+                single[n] = max(single[n], v)
+    support_min = _bar(second, SUPPORT_FLOOR)
+    by_check = tuple(sorted((n, _bar(v, SINGLE_FLOOR)) for n, v in single.items()))
+    return VerdictRule(support_min, max([SINGLE_FLOOR, *(v for _, v in by_check)]), by_check)
+
+
+def _bar(strongest_real: float, floor: float) -> float:
+    return round(float(np.clip(strongest_real + RULE_MARGIN, floor, RULE_CEILING)), 4)
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,11 @@ class Fitted:
     def to_dict(self) -> dict[str, Any]:
         return {
             "checks": {n: {"a": round(c.a, 4), "b": round(c.b, 4)} for n, c in sorted(self.calibration.items())},
-            "verdict": {"support_min": self.rule.support_min, "single_min": self.rule.single_min},
+            "verdict": {
+                "support_min": self.rule.support_min,
+                "single_min": self.rule.single_min,
+                "single_by_check": dict(self.rule.single_by_check),
+            },
         }
 
 
