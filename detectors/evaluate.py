@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 RISK_ALARM = 0.5
 """A check's raw risk at or above this on a real file is counted as a false alarm."""
 
+CACHE_FORMAT = 2
+"""Bumped when the cached entry's content changes (2: sub-signal values under ``parts``)."""
+
 
 # --------------------------------------------------------------------------- analysis
 
@@ -83,10 +86,32 @@ def _analyse_file(row: Row, settings: Mapping[str, Any], cancel: threading.Event
     if not report.analysed_anything:
         return {"error": "; ".join(report.errors) or "could not be analysed", "checks": {}}
     checks = {
-        n: {"risk": f.risk, "confidence": f.confidence, "summary": f.summary, "decisive": bool(f.evidence.get("decisive"))}
+        n: {"risk": f.risk, "confidence": f.confidence, "summary": f.summary, "decisive": bool(f.evidence.get("decisive")),
+            "parts": signal_parts(f.evidence)}
         for n, f in report.checks.items()
     }
     return {"error": None, "checks": checks, "seconds": round(report.timings_s.get("total", 0.0), 2)}
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
+        return None
+    return float(v)
+
+
+def signal_parts(evidence: Mapping[str, Any]) -> dict[str, float | None]:
+    """A check's sub-signals, for per-part figures: its ``risk_parts`` (risks in [0, 1], named
+    as they are), its reported ``signals`` (``signal:<name>``: the value) and ``cues``
+    (``cue:<name>``: the cue's score, else its value)."""
+    out: dict[str, float | None] = {}
+    for name, v in (evidence.get("risk_parts") or {}).items():
+        out[str(name)] = _number(v)
+    for prefix, key in (("signal", "signals"), ("cue", "cues")):
+        for name, entry in (evidence.get(key) or {}).items():
+            if isinstance(entry, Mapping):
+                score = _number(entry.get("score"))
+                out[f"{prefix}:{name}"] = score if score is not None else _number(entry.get("value"))
+    return out
 
 
 def shipped_models_in_use(fold_dir: str | Path | None) -> list[str]:
@@ -148,7 +173,7 @@ def analyse_rows(
             if progress:
                 progress(i, len(rows), f"{row.path.name}: {res.error}")
             continue
-        key = cache.key(content, engine, fold_fingerprint(fold_dir, fold), settings)
+        key = cache.key(content, f"{engine}:{CACHE_FORMAT}", fold_fingerprint(fold_dir, fold), settings)
         entry = cache.get(key)
         res.cached = entry is not None
         if entry is None:
@@ -185,6 +210,25 @@ def _check_metrics(results: Sequence[RowResult], name: str, full: bool = True) -
     return {"auc": roc_auc(labels, scores), "n_real": labels.count(0), "n_fake": labels.count(1)}
 
 
+def _part_figures(rows: Sequence[RowResult], names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per check, per sub-signal: AUC where it was measured, and real files at or above RISK_ALARM
+    (for the risk parts, which are risks in [0, 1]; raw signals have no such scale)."""
+    out: dict[str, dict[str, Any]] = {}
+    for n in names:
+        parts = sorted({p for r in rows if n in r.checks for p in (r.checks[n].get("parts") or {})})
+        for p in parts:
+            have = [r for r in rows if n in r.checks and (r.checks[n].get("parts") or {}).get(p) is not None]
+            values = [r.checks[n]["parts"][p] for r in have]
+            m = {"auc": roc_auc([r.label for r in have], values), "n_real": sum(1 for r in have if r.label == 0),
+                 "n_fake": sum(1 for r in have if r.label == 1)}
+            if ":" not in p:
+                alarms = [r for r in have if r.label == 0 and r.checks[n]["parts"][p] >= RISK_ALARM]
+                m["real_alarms"] = len(alarms)
+                m["real_alarm_files"] = [f"{r.row.path.name} ({r.checks[n]['parts'][p]:.2f})" for r in alarms]
+            out.setdefault(n, {})[p] = m
+    return out
+
+
 def summarise(results: Sequence[RowResult], fused_risk: Mapping[int, float], verdicts: Mapping[int, str]) -> dict[str, Any]:
     """Out-of-fold figures per kind. ``fused_risk``/``verdicts`` are indexed by position in ``results``."""
     out: dict[str, Any] = {"kinds": {}}
@@ -216,6 +260,7 @@ def summarise(results: Sequence[RowResult], fused_risk: Mapping[int, float], ver
                 "n": len(alarms), "of": len(judged),
                 "files": [f"{r.row.path.name} ({r.checks[n]['risk']:.2f})" for r in alarms],
             }
+        entry["parts"] = _part_figures(rows, names)
         for fam in sorted({r.row.family for r in rows if r.label == 1}):
             fakes = [r for r in rows if r.label == 1 and r.row.family == fam]
             own_reals = [r for r in reals if r.row.family == fam]
@@ -238,7 +283,8 @@ def summarise(results: Sequence[RowResult], fused_risk: Mapping[int, float], ver
             "fold": r.fold,
             "fused_risk_oof": None if r.error else round(fused_risk[index[id(r)]], 4),
             "verdict_oof": None if r.error else verdicts[index[id(r)]],
-            "checks": {n: {"risk": round(c["risk"], 4), "confidence": round(c["confidence"], 4)} for n, c in r.checks.items()},
+            "checks": {n: {"risk": round(c["risk"], 4), "confidence": round(c["confidence"], 4), "parts": c.get("parts") or {}}
+                       for n, c in r.checks.items()},
             "error": r.error,
         }
         for r in results
@@ -282,6 +328,11 @@ def format_table(summary: Mapping[str, Any]) -> str:
         row("fused score", e["fused"])
         for name, m in e["checks"].items():
             row(f"  {name} (risk; {m['n_not_judged']} not judged)", m)
+        for name, parts in e.get("parts", {}).items():
+            lines.append(f"  {name} parts (AUC, n real/fake, real >= {RISK_ALARM}):")
+            for p, m in parts.items():
+                alarm = f", real alarms {m['real_alarms']} of {m['n_real']}" if "real_alarms" in m else ""
+                lines.append(f"    {p:<34} AUC {_fmt(m['auc']).strip():>5}  n {m['n_real']}/{m['n_fake']}{alarm}")
         lines.append("By family: its fakes against all real " + kind + "s [and against its own reals]")
         for fam, f in e["families"].items():
             row(f"  {fam[:36]}", f["fused"])

@@ -14,6 +14,9 @@ from detectors.bench import bench_one, loop_clip, transcode
 from detectors.cli import main as cli_main
 from detectors.base import Finding
 from detectors.evaluate import (
+    RowResult,
+    _part_figures,
+    signal_parts,
     equal_error_rate,
     fit_logistic,
     merge_fold_folders,
@@ -26,6 +29,7 @@ from detectors.evaluate import (
 )
 from detectors.evaluation.cache import ResultCache, engine_fingerprint, file_digest, fold_fingerprint
 from detectors.evaluation.cv import cross_fit, fit_all, oof_fuse
+from detectors.evaluation.manifests import Row
 from detectors.folds import fold_of, group_key
 from detectors.scoring import fuse
 from detectors.media import probe
@@ -184,6 +188,20 @@ def test_a_check_with_false_alarms_needs_more_alone_without_raising_the_others_b
     assert strongest_real_lipsync > 0.85  # above the floor: the bar is fitted to the false alarms
     assert fitted.rule.single_bar("lipsync") == pytest.approx(min(1.0, strongest_real_lipsync + 0.02), abs=1e-4)
     assert fitted.rule.single_bar("faceswap") == 0.8  # its reals stay low: the floor, not lip-sync's bar
+
+
+def test_sub_signals_are_kept_and_measured() -> None:
+    evidence = {"risk_parts": {"offset": 0.1, "soft_mouth": 0.9}, "signals": {"blink": {"value": 12.0, "score": 0.3},
+                "jitter": {"value": float("nan")}}, "cues": {"spectrum": {"value": 2.0, "score": None}}, "other": 5}
+    assert signal_parts(evidence) == {"offset": 0.1, "soft_mouth": 0.9, "signal:blink": 0.3, "signal:jitter": None, "cue:spectrum": 2.0}
+    rows = []
+    for i, (label, soft) in enumerate([(0, 0.9), (0, 0.1), (0, 0.0), (1, 0.8), (1, 1.0)]):
+        r = RowResult(Row(Path(f"{i}.mp4"), "video", label, "none", str(i), "x", "m.csv"), 0)
+        r.checks = {"lipsync": {"risk": soft, "confidence": 1.0, "parts": {"soft_mouth": soft}}}
+        rows.append(r)
+    figures = _part_figures(rows, ["lipsync"])["lipsync"]["soft_mouth"]
+    assert figures["real_alarms"] == 1 and figures["real_alarm_files"] == ["0.mp4 (0.90)"]
+    assert figures["auc"] == pytest.approx(5 / 6) and (figures["n_real"], figures["n_fake"]) == (3, 2)
 
 
 # --------------------------------------------------------------------------- cache
