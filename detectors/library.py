@@ -1209,3 +1209,76 @@ class Library:
         cid, coll, path, role, _sha = self._meta[mid]
         detail = {"media_id": mid, **detail}
         return Match(self._names.get(cid), self._coll_names.get(coll), path, kind, float(distance), detail)
+
+    # -- stale results (issue 16): a saved report that no longer matches the library -------------
+    # Kept in ``meta`` as "stale:<candidate id>" -> JSON list of {"kind", "other", "detail"}; other
+    # candidates are stored by id and named when read, so an erased candidate's name never lingers.
+    _STALE_PREFIX = "stale:"
+
+    def mark_stale(self, candidate: Any, kind: str, other: Any = None, detail: str = "") -> None:
+        """Say that ``candidate``'s latest report is out of date. ``kind``: "reuse" (``other``, a
+        candidate analysed later, shares their face or photo), "removed" or "added" (a file,
+        named in ``detail``). A new report clears the marks (:meth:`clear_stale`)."""
+        with self._lock:
+            cid = self._candidate_id(candidate)
+            if self._db.execute("SELECT 1 FROM reports WHERE candidate_id = ?", (cid,)).fetchone() is None:
+                return  # nothing saved yet: nothing can be out of date
+            other_id = self._candidate_id(other) if other is not None else None
+            key = f"{self._STALE_PREFIX}{cid}"
+            marks = json.loads(self._get_meta(key) or "[]")
+            mark = {"kind": kind, "other": other_id, "detail": str(detail)}
+            if mark in marks:
+                return
+            marks.append(mark)
+            with self.transaction():
+                self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, json.dumps(marks)))
+
+    def stale_reasons(self, candidate: Any) -> list[str]:
+        """Why the candidate's latest report is out of date, in plain words (empty: it is current)."""
+        with self._lock:
+            try:
+                cid = self._candidate_id(candidate)
+            except LibraryError:
+                return []
+            marks = json.loads(self._get_meta(f"{self._STALE_PREFIX}{cid}") or "[]")
+            out = []
+            for m in marks:
+                if m.get("kind") == "reuse":
+                    row = self._db.execute("SELECT name FROM candidates WHERE id = ?", (m.get("other"),)).fetchone()
+                    who = f"“{row[0]}”" if row else "a candidate (since erased)"
+                    out.append(f"{who}, analysed later, shares this candidate's {m.get('detail') or 'face or photo'}.")
+                elif m.get("kind") == "removed":
+                    out.append(f"The file “{m.get('detail')}” was removed after the analysis.")
+                elif m.get("kind") == "added":
+                    out.append(f"The file “{m.get('detail')}” was added after the analysis.")
+                else:
+                    out.append(str(m.get("detail") or "The library changed after the analysis."))
+            return out
+
+    def clear_stale(self, candidate: Any) -> None:
+        """Forget the out-of-date marks (the candidate was analysed again)."""
+        with self._lock:
+            cid = self._candidate_id(candidate)
+            with self.transaction():
+                self._db.execute("DELETE FROM meta WHERE key = ?", (f"{self._STALE_PREFIX}{cid}",))
+
+    def stale_candidates(self) -> set[int]:
+        """Ids of the candidates whose latest report is out of date."""
+        with self._lock:
+            rows = self._db.execute("SELECT key FROM meta WHERE key LIKE ?", (self._STALE_PREFIX + "%",)).fetchall()
+        return {int(k[len(self._STALE_PREFIX):]) for (k,) in rows if k[len(self._STALE_PREFIX):].isdigit()}
+
+    def rename_candidate(self, candidate: Any, new_name: str) -> None:
+        """Give a candidate another name (refused when another candidate has it)."""
+        name = new_name.strip()
+        if not name:
+            raise ValueError("candidate name is empty")
+        with self._lock:
+            cid = self._candidate_id(candidate)
+            row = self._db.execute("SELECT id FROM candidates WHERE name = ?", (name,)).fetchone()
+            if row is not None and int(row[0]) != cid:
+                raise LibraryError(f"another candidate is already called {name!r}")
+            with self.transaction():
+                self._db.execute("UPDATE candidates SET name = ? WHERE id = ?", (name, cid))
+                self._audit("rename-candidate", f"candidate#{cid}")
+            self._index = None  # the search index caches candidate names
