@@ -72,6 +72,14 @@ class TerminalProgress:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    try:
+        return _cmd_batch(args)
+    except KeyboardInterrupt:  # while the engine was still loading
+        print("telltale: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
     from ..cli import _parse_settings
     from .folder import BatchFolderError
     from .runner import BatchOptions, run_batch

@@ -244,16 +244,19 @@ def sort_rows(rows: Sequence[CandidateRow]) -> list[CandidateRow]:
 
 @contextlib.contextmanager
 def _children_ignore_sigint() -> Iterator[None]:
-    """Worker processes started inside this block ignore Ctrl-C (the terminal sends it to the
-    whole process group): the client alone decides how the batch stops."""
-    if threading.current_thread() is not threading.main_thread():
+    """Worker processes started inside this block never see Ctrl-C (the terminal sends it to
+    the whole process group): the client alone decides how the batch stops. SIGINT is blocked,
+    not ignored: the block is inherited by the threads and processes started here (Dask's
+    event loop, the workers and the ones it restarts), and a Ctrl-C pressed meanwhile waits
+    and interrupts the client as soon as the block ends."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _start_client(options: BatchOptions) -> tuple[Any, Any, int]:
@@ -280,7 +283,7 @@ def _start_client(options: BatchOptions) -> tuple[Any, Any, int]:
                 threads_per_worker=1,
                 processes=True,
                 memory_limit=memory,
-                dashboard_address="127.0.0.1:0" if dashboard else None,
+                dashboard_address="127.0.0.1:0",  # any free port (no clash with another cluster)
                 scheduler_kwargs={"dashboard": dashboard},
                 silence_logs=logging.ERROR if log.isEnabledFor(logging.INFO) else logging.CRITICAL,
                 host="127.0.0.1",
