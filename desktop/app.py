@@ -222,6 +222,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
 
         self._build_actions()
+        from .batch import install as install_batch  # "Analyse folder…" (issue 15): desktop/batch.py
+        install_batch(self)
         self.resize(1360, 900)
         geometry = self.config.geometry()
         if geometry is not None:
