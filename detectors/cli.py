@@ -68,9 +68,9 @@ def _parse_settings(items: Sequence[str]) -> dict[str, float]:
 
 def open_library(path: str | None, settings: dict[str, float] | None = None) -> Any:
     """The case store at ``path`` (or the default one), with the retention policy applied."""
-    from .library import Library
+    from .store import open_library as open_store
 
-    return Library(path, retention_days=(settings or {}).get("library.retention_days"))
+    return open_store(path, retention_days=(settings or {}).get("library.retention_days"))
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -118,7 +118,7 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="telltale", description="Check interview recordings and ID photos for signs of a fake candidate.")
-    parser.add_argument("--library", metavar="PATH", help="case store (SQLite file); default: the user's data folder")
+    parser.add_argument("--library", metavar="PATH", help="case store: a SQLite file or a postgresql:// URL; default: $TELLTALE_LIBRARY, else the user's data folder")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is happening")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -27,9 +27,9 @@ EXIT_USAGE = 2
 
 
 def _open(args: argparse.Namespace) -> Any:
-    from .library import Library
+    from .store import open_library
 
-    return Library(getattr(args, "library", None))
+    return open_library(getattr(args, "library", None))
 
 
 def _write_json(path: str | None, data: Any) -> None:
@@ -138,9 +138,10 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 
 def cmd_retention(args: argparse.Namespace) -> int:
-    from .library import Library, RETENTION_DAYS
+    from .library import RETENTION_DAYS
+    from .store import open_library
 
-    with Library(getattr(args, "library", None), apply_retention=False) as lib:
+    with open_library(getattr(args, "library", None), apply_retention=False) as lib:
         if args.days is not None:
             try:
                 lib.set_retention_days(args.days)
@@ -307,6 +308,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--replace", action="store_true", help="replace a collection of the same name")
     p.set_defaults(func=cmd_import_watchlist)
 
+    from .store.migrate import register as register_migrate
+
+    register_migrate(sub)  # library migrate --from SQLITE --to URL
+
     p = subparsers.add_parser("compare", help="compare two photos: same person? same image?")
     p.add_argument("a", metavar="A")
     p.add_argument("b", metavar="B")
@@ -316,7 +321,7 @@ def register(subparsers: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="telltale")
-    parser.add_argument("--library", metavar="PATH", help="case store (SQLite file)")
+    parser.add_argument("--library", metavar="PATH|URL", help="case store: a SQLite file or a postgresql:// URL")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
