@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .base import Finding
+from .base import Cancelled, Finding
 from .evaluation.cache import ResultCache, engine_fingerprint, file_digest, fold_fingerprint
 from .evaluation.cv import Fitted, fit_all, fit_logistic, oof_fuse
 from .evaluation.manifests import Row, read_manifest, read_manifests
@@ -177,8 +177,18 @@ def analyse_rows(
         entry = cache.get(key)
         res.cached = entry is not None
         if entry is None:
-            with fold_models(fold_dir, fold):
-                entry = _analyse_file(row, settings, cancel)
+            try:
+                with fold_models(fold_dir, fold):
+                    entry = _analyse_file(row, settings, cancel)
+            except (Cancelled, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # noqa: BLE001 - an engine failure on one file is reported, not cached
+                log.error("%s: analysis failed: %s", row.path, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+                res.error = f"analysis failed ({type(exc).__name__}: {exc})"
+                results.append(res)
+                if progress:
+                    progress(i, len(rows), f"{row.path.name}: {res.error}")
+                continue
             new_leaks = set(shipped_models_in_use(fold_dir)) - leaks
             if new_leaks:
                 log.error("%s: %s loaded from assets/models, not from its fold copy in %s", row.path.name, ", ".join(sorted(new_leaks)), fold_dir)
@@ -433,7 +443,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     cancel = threading.Event()
     try:
         results, leaks = analyse_rows(rows, args.folds, settings, fold_dir, cache, _progress_printer(), cancel)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Cancelled):
         cancel.set()
         print("\ntelltale: interrupted (files analysed so far are cached)", file=sys.stderr)
         return 130

@@ -15,6 +15,7 @@ from detectors.cli import main as cli_main
 from detectors.base import Finding
 from detectors.evaluate import (
     RowResult,
+    analyse_rows,
     _part_figures,
     signal_parts,
     equal_error_rate,
@@ -338,6 +339,15 @@ def test_eval_command_runs_out_of_fold_and_reuses_its_cache(talking_head_factory
     assert cli_main(args) == 0
     third = json.loads(out.read_text())
     assert third["cache"]["hits"] == 4 and third["cache"]["misses"] == 1
+
+
+def test_an_engine_failure_is_reported_for_the_file_and_not_cached(tmp_path: Path) -> None:
+    clip = write_video(tmp_path / "c.mp4", frames=15, fps=15)
+    row = Row(clip, "video", 0, "none", "g", "x", "m.csv")
+    cache = ResultCache(tmp_path / "cache")
+    results, leaks = analyse_rows([row], settings={"pipeline.analysis_fps": 1000.0}, cache=cache)  # out of range
+    assert results[0].error is not None and results[0].error.startswith("analysis failed (ValueError")
+    assert leaks == [] and not (tmp_path / "cache").exists()  # nothing cached: the next run tries again
 
 
 def test_eval_command_refuses_fold_models_of_another_fold_count(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
