@@ -233,6 +233,67 @@ def artifact_heatmap(face: FaceCrop, maps: PixelMaps | None = None) -> np.ndarra
     return np.clip(heat / max(top, EPS), 0.0, 1.0)
 
 
+# --------------------------------------------------------------------------- aligned crops (learned model)
+
+NET_PX = 96
+"""Side (px) of the aligned face crop the learned face-swap model reads."""
+
+NET_CROP_MARGIN = 0.5
+"""Margin (fraction of the face box on each side) taken from the source frame before alignment:
+the aligned crop shows the whole outline with a ring of background, where a pasted face's
+blend boundary lies."""
+
+ALIGN_POINTS = (33, 263, 1, 61, 291)
+"""Face Mesh points the crop is aligned on: outer eye corners, nose tip, mouth corners."""
+
+ALIGN_TEMPLATE = np.array([[0.32, 0.40], [0.68, 0.40], [0.50, 0.56], [0.40, 0.68], [0.60, 0.68]], np.float32)
+"""Where those points land, as fractions of the crop side: the face (cheek to cheek) covers about
+the middle half of the crop."""
+
+
+def align_matrix(landmarks_xy: np.ndarray, size: int = NET_PX) -> np.ndarray:
+    """2x3 similarity transform from image px to an aligned ``size`` x ``size`` crop (Umeyama fit of
+    :data:`ALIGN_POINTS` onto :data:`ALIGN_TEMPLATE`)."""
+    src = np.asarray(landmarks_xy, np.float64)[list(ALIGN_POINTS), :2]
+    m, t = _similarity_align(src, ALIGN_TEMPLATE.astype(np.float64) * size)
+    return np.hstack([m, t[:, None]]).astype(np.float32)
+
+
+def aligned_crop(rgb: np.ndarray, landmarks_xy: np.ndarray, size: int = NET_PX) -> tuple[np.ndarray, np.ndarray]:
+    """The face in ``rgb`` rotated, scaled and centred into a ``size`` x ``size`` crop.
+
+    Returns (crop uint8, 2x3 matrix image px -> crop px). A large face is first shrunk with area
+    averaging to about twice the crop scale, so the warp does not alias fine texture."""
+    m = align_matrix(landmarks_xy, size)
+    scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+    if scale < 0.5:
+        k = 2.0 * scale
+        h, w = rgb.shape[:2]
+        rgb = cv2.resize(rgb, (max(8, int(round(w * k))), max(8, int(round(h * k)))), interpolation=cv2.INTER_AREA)
+        k_x, k_y = rgb.shape[1] / w, rgb.shape[0] / h
+        warp = m @ np.array([[1.0 / k_x, 0, 0], [0, 1.0 / k_y, 0], [0, 0, 1]], np.float32)  # from the shrunk image
+    else:
+        warp = m
+    crop = cv2.warpAffine(rgb, warp, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return np.ascontiguousarray(crop), m
+
+
+NET_INPUT_PX = 72
+"""The model reads the middle NET_INPUT_PX x NET_INPUT_PX of the aligned crop: the face and a thin
+ring around it (the outline covers about 73% of it)."""
+
+
+def net_input(aligned: np.ndarray) -> np.ndarray:
+    """The model's input from aligned crop(s) (..., NET_PX, NET_PX, 3): their middle NET_INPUT_PX px."""
+    o = (NET_PX - NET_INPUT_PX) // 2
+    return aligned[..., o : o + NET_INPUT_PX, o : o + NET_INPUT_PX, :]
+
+
+def transform_points(m: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine matrix to (N, 2) points."""
+    return (np.asarray(xy, np.float32)[:, :2] @ m[:, :2].T + m[:, 2]).astype(np.float32)
+
+
 # --------------------------------------------------------------------------- face vs frame
 
 
