@@ -111,6 +111,7 @@ class RecordingContext:
     track: "FaceTrack"
     audio: "AudioTrack"
     settings: Mapping[str, Any] = field(default_factory=dict)
+    voice: Any = None  # detectors.voice.RecordingVoice: who speaks (None without audio)
 
 
 @dataclass

@@ -36,6 +36,7 @@ from .faces import FaceTrack, FaceTracker, faces_in_image
 from .media import AudioChunk, LoadedImage, VideoStream, check_readable, is_image_file, load_image
 from .report import MediaEntry, Report
 from .settings import ANALYSIS_FPS, effective
+from .voice import RecordingVoice, VoiceListener, analyse_recording_voice
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class RecordingResult:
     audio: AudioTrack | None = None
     findings: dict[str, Finding] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
+    voice: RecordingVoice | None = None  # who speaks, and the candidate's voice print
 
     @property
     def ok(self) -> bool:
@@ -69,9 +71,10 @@ class _Observers:
     thread in file order while the main thread runs Face Mesh on the next frame: the pass keeps
     both cores busy (the decoder has a thread of its own)."""
 
-    def __init__(self, detectors: Sequence[Detector], listener: AudioFeatureExtractor) -> None:
+    def __init__(self, detectors: Sequence[Detector], listener: AudioFeatureExtractor, voice: VoiceListener | None = None) -> None:
         self.detectors = detectors
         self.listener = listener
+        self.voice = voice
         self.busy_s = 0.0
         self.cpu_s = 0.0  # CPU time of the observer thread
         self._queue: "queue.Queue[Any]" = queue.Queue(maxsize=OBSERVE_QUEUE_ITEMS)
@@ -99,6 +102,8 @@ class _Observers:
             try:
                 if isinstance(item, AudioChunk):
                     self.listener.push(item.samples, item.t)
+                    if self.voice is not None:
+                        self.voice.push(item.samples, item.t)
                 else:
                     frame, obs, n = item
                     for det in self.detectors:
@@ -157,7 +162,8 @@ def analyze_recording(
         info = stream.info
         tracker = FaceTracker(str(path), info.fps, fps, info.duration_s)
         listener = AudioFeatureExtractor()
-        observers = _Observers(detectors, listener)
+        voice_listener = VoiceListener() if info.has_audio else None
+        observers = _Observers(detectors, listener, voice_listener)
         analysed = 0
         expected = max(1.0, info.duration_s * min(fps, info.fps))
         try:
@@ -182,9 +188,15 @@ def analyze_recording(
         cpu = _pass_cpu(cpu0, main0, observers.cpu_s, stream.thread_cpu_s)
     t_pass = time.perf_counter() - t0
 
-    context = RecordingContext(str(path), track, audio, values)
+    t_voice = time.perf_counter()
+    voice = (
+        analyse_recording_voice(str(path), voice_listener.finish(), audio, track)
+        if voice_listener is not None else None
+    )
+    voice_s = time.perf_counter() - t_voice  # the speaker encoder itself ran during the pass
+    context = RecordingContext(str(path), track, audio, values, voice=voice)
     findings: dict[str, Finding] = {}
-    timings = {"pass": t_pass, "observe": observe_time, **cpu}
+    timings = {"pass": t_pass, "observe": observe_time, "voice_after_pass": voice_s, **cpu}
     cpu_after = time.thread_time()
     for det in detectors:
         _check_cancel(cancel, str(path))
@@ -224,7 +236,7 @@ def analyze_recording(
     )
     if progress is not None:
         progress(1.0, f"{Path(path).name}: done")
-    return RecordingResult(str(path), entry, track, audio, findings, timings)
+    return RecordingResult(str(path), entry, track, audio, findings, timings, voice)
 
 
 def analyze_image(path: str | Path, role: str = "photo") -> LoadedImage:
@@ -286,7 +298,7 @@ def build_report(
     ok_recordings = [r for r in recordings if r.ok and r.track is not None]
     context = CandidateContext(
         name=name,
-        recordings=[RecordingContext(r.path, r.track, r.audio or AudioTrack.missing(), values) for r in ok_recordings],  # type: ignore[arg-type]
+        recordings=[RecordingContext(r.path, r.track, r.audio or AudioTrack.missing(), values, voice=r.voice) for r in ok_recordings],  # type: ignore[arg-type]
         images=list(images),
         library=library,
         settings=values,

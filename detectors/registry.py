@@ -21,4 +21,5 @@ def candidate_detectors() -> list[type[Detector]]:
     """Detectors that look at the whole candidate (photos, library, all recordings)."""
     found: list[type[Detector]] = []
     from .idphoto import IdPhotoDetector; from .identity import IdentityDetector; from .reuse import ReuseDetector; found += [IdPhotoDetector, IdentityDetector, ReuseDetector]  # noqa: E702,I001
+    from .voice_check import VoiceDetector; found.append(VoiceDetector)  # noqa: E702
     return found
