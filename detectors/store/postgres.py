@@ -881,7 +881,7 @@ class PostgresLibrary:
         """Where has this photo, or the face in it, been seen before? The server finds the
         candidate rows (hash distances, segment bands, HNSW faces); the same HashIndex scoring
         as the SQLite library decides. Best first."""
-        from .search import Candidates, assemble
+        from .search import assemble
 
         with self._lock:
             ex_cid = self._excluded_candidate_id(exclude_candidate)
