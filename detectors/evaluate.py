@@ -191,7 +191,8 @@ def analyse_rows(
                 continue
             new_leaks = set(shipped_models_in_use(fold_dir)) - leaks
             if new_leaks:
-                log.error("%s: %s loaded from assets/models, not from its fold copy in %s", row.path.name, ", ".join(sorted(new_leaks)), fold_dir)
+                log.error("%s (fold %d): the shipped %s scored it, not a fold copy from %s: not out-of-fold",
+                          row.path.name, fold, ", ".join(sorted(new_leaks)), fold_dir)
                 leaks |= new_leaks
             cache.put(key, entry)
         res.checks, res.error = entry["checks"], entry["error"]
@@ -366,6 +367,8 @@ def format_table(summary: Mapping[str, Any]) -> str:
             lines.append(f"  fold {k}: scored {m['n_scored']}, trained on {m['n_trained_on']}; two checks >= {m['verdict']['support_min']:.3f}, alone: {_bars(m['verdict'])}; {cal}")
     if summary.get("leaks"):
         lines.append("NOT OUT-OF-FOLD: shipped model(s) used although per-fold copies exist: " + ", ".join(summary["leaks"]))
+    for name, folds in (summary.get("incomplete_fold_sets") or {}).items():
+        lines.append(f"NOT OUT-OF-FOLD for some folds: {name} has fold copies for folds {folds} only; the other folds used the shipped model")
     if summary.get("shipped_without_fold_copy"):
         lines.append("Shipped models with no per-fold copy (their figures are out-of-fold only if they were not fitted on these files): "
                      + ", ".join(summary["shipped_without_fold_copy"]))
@@ -452,6 +455,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     summary, _ = evaluate(results, settings)
     summary["leaks"] = leaks
     summary["shipped_without_fold_copy"] = shipped_without_fold_copy(fold_dir)
+    summary["incomplete_fold_sets"] = incomplete_fold_sets(fold_dir, args.folds)
     summary["cache"] = {"hits": cache.hits, "misses": cache.misses, "folder": str(cache.folder) if cache.folder else None}
     command = "telltale eval " + " ".join(sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "eval" else [])
     summary["command"] = command
@@ -503,6 +507,22 @@ def merge_fold_folders(folders: Sequence[str | Path], k: int, links_dir: Path = 
     for name, target in found.items():
         (links_dir / name).symlink_to(target)
     return links_dir
+
+
+def incomplete_fold_sets(fold_dir: str | Path | None, k: int) -> dict[str, list[int]]:
+    """Models with fold copies for some folds only: {"<stem>.<ext>": folds that have a copy}.
+
+    The other folds' files use the shipped model, which may have been trained on them.
+    """
+    if fold_dir is None:
+        return {}
+    have: dict[str, set[int]] = {}
+    for f in Path(fold_dir).glob("*_fold*.*"):
+        j = _fold_number(f.name)
+        if j >= 0:
+            stem = f.name.rsplit("_fold", 1)[0]
+            have.setdefault(f"{stem}{f.suffix}", set()).add(j)
+    return {name: sorted(folds) for name, folds in sorted(have.items()) if len(folds) < k}
 
 
 def _fold_number(name: str) -> int:

@@ -20,6 +20,7 @@ from detectors.evaluate import (
     signal_parts,
     equal_error_rate,
     fit_logistic,
+    incomplete_fold_sets,
     merge_fold_folders,
     read_manifest,
     read_manifests,
@@ -279,6 +280,7 @@ def test_fold_model_folders_are_merged_and_checked(tmp_path: Path) -> None:
         (a / f"faceswap_net_fold{k}.onnx").write_text(f"net {k}")
         (b / f"idphoto_fold{k}.json").write_text(f"photo {k}")
     (a / "faceswap_net_fold0.json").write_text("metadata beside the model")
+    assert incomplete_fold_sets(a, 5) == {"faceswap_net.json": [0]} and incomplete_fold_sets(None, 5) == {}
     merged = merge_fold_folders([a, b], 5, tmp_path / "links")
     assert sorted(p.name for p in merged.iterdir()) == sorted([*(f"faceswap_net_fold{k}.onnx" for k in range(5)),
                                                                 *(f"idphoto_fold{k}.json" for k in range(5)), "faceswap_net_fold0.json"])
