@@ -231,11 +231,13 @@ def test_engine_fingerprint_covers_checks_not_the_evaluation(tmp_path: Path) -> 
     root = tmp_path / "repo"
     (root / "detectors" / "evaluation").mkdir(parents=True)
     (root / "assets" / "models").mkdir(parents=True)
-    for rel in ("detectors/faceswap.py", "detectors/scoring.py", "detectors/evaluation/cv.py", "assets/models/m.onnx"):
+    (root / "detectors" / "store").mkdir()
+    for rel in ("detectors/faceswap.py", "detectors/scoring.py", "detectors/evaluation/cv.py", "detectors/store/sql.py", "assets/models/m.onnx"):
         (root / rel).write_text("x = 1\n")
     base = engine_fingerprint.__wrapped__(str(root))
     (root / "detectors" / "scoring.py").write_text("x = 2\n")  # fusion runs after the cache
     (root / "detectors" / "evaluation" / "cv.py").write_text("x = 2\n")
+    (root / "detectors" / "store" / "sql.py").write_text("x = 2\n")  # no case store in an evaluation
     assert engine_fingerprint.__wrapped__(str(root)) == base
     (root / "detectors" / "faceswap.py").write_text("x = 2\n")  # a check changed: analyse again
     changed = engine_fingerprint.__wrapped__(str(root))

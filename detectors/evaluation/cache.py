@@ -1,8 +1,9 @@
 """Per-file check outputs on disk, so that a second evaluation of the same files is cheap.
 
 An entry is keyed by the file's content (SHA-256) and by a fingerprint of everything that
-could change the checks' outputs: the engine's code (every ``detectors/**/*.py`` except the
-evaluation and the score fusion, which run after the cache), the shipped models in
+could change the checks' outputs: the engine's code (every ``detectors/**/*.py`` except
+``NOT_ENGINE``: the evaluation and fusion that run after the cache, the case store and the
+commands), the shipped models in
 ``assets/models/``, the per-fold model files used for the file's fold, the locked package
 versions (``uv.lock``) and the settings. Change any of them and the entry is not found, so the
 file is analysed again. Entries are small JSON files (risks, confidences, summaries), written
@@ -22,8 +23,14 @@ from typing import Any, Iterable, Mapping
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE_DIR = ROOT / "out" / "eval-cache"
 
-NOT_ENGINE = ("detectors/evaluate.py", "detectors/scoring.py", "detectors/evaluation/")
-"""Code that runs after the cache (fusion, fitting, reporting): changing it keeps the entries."""
+NOT_ENGINE = (
+    "detectors/evaluate.py", "detectors/scoring.py", "detectors/evaluation/",  # run after the cache
+    "detectors/store/", "detectors/library.py", "detectors/library_cli.py", "detectors/watchlist.py",
+    "detectors/privacy.py", "detectors/batch/", "detectors/bench.py", "detectors/cli.py",  # not run per file
+)
+"""Code that cannot change a file's check outputs in an evaluation: the fusion, fitting and
+reporting that run after the cache, and the case store, batch, bench and command-line code
+(an evaluation analyses each file with no case store). Changing it keeps the entries."""
 
 MODELS_SUBDIR = Path("assets") / "models"
 LOCK_FILES = ("uv.lock",)
