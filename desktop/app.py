@@ -1,13 +1,18 @@
 """Telltale desktop: the main window and ``main()`` (console script ``telltale-desktop``).
 
-The window holds the candidates list (with search), the candidate page, the compare view and the
-analyses panel. All engine work runs in background pools; the window only reads and writes the
-library (quick SQLite calls) and draws. Errors become plain sentences in the message bar; nothing
-closes the window.
+The window holds the candidates list (with search, sorting and a verdict filter), the candidate
+page, the compare view and the analyses panel (closable: View menu). All engine work runs in
+background pools; the window only reads and writes the library (quick SQLite calls) and draws.
+Errors become plain sentences in the message line at the bottom (one line, the full text in its
+tooltip, so the page never moves when a message comes or goes); nothing closes the window.
+
+The window fits a laptop screen: every page scrolls inside itself, so the window's minimum size
+stays under 1024x700 whatever it shows (``MIN_WINDOW``).
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -29,9 +34,10 @@ def prepare_environment() -> None:
 prepare_environment()
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal  # noqa: E402
-from PySide6.QtGui import QAction, QColor, QDragEnterEvent, QDropEvent, QIcon, QKeySequence  # noqa: E402
+from PySide6.QtGui import QAction, QColor, QDragEnterEvent, QDropEvent, QGuiApplication, QIcon, QKeySequence  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
     QApplication,
+    QComboBox,
     QDockWidget,
     QFileDialog,
     QFrame,
@@ -42,9 +48,12 @@ from PySide6.QtWidgets import (  # noqa: E402
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QMessageBox,
+    QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QToolBar,
@@ -65,30 +74,51 @@ log = logging.getLogger(__name__)
 VIDEO_FILTER = "Recordings (*.mp4 *.mov *.mkv *.webm *.avi *.m4v);;All files (*)"
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff);;All files (*)"
 MESSAGE_HISTORY = 50
+LAST_FOLDER_KEY = "dialogs/last_folder"
 ERASE_POLL_MS = 50  # how often an erasure waiting for its candidate's analysis looks again
 ERASE_WAIT_S = 120  # give up erasing (and say so) if a cancelled analysis has not stopped by then
-JOBS_DOCK_HEIGHT = 190  # px: the analyses panel opens this tall so a run's rows are visible
+JOBS_DOCK_HEIGHT = 150  # px: the analyses panel opens this tall so a run's rows are visible
 JOBS_DOCK_IDLE_HEIGHT = 48  # px: and shrinks back to one line when every run is dismissed
+MIN_WINDOW = (900, 600)  # px: the window's minimum size (a 1024x700 screen leaves room for a panel)
+DEFAULT_WINDOW = (1360, 900)  # px: the first window, shrunk to the screen's free area when smaller
+INFO_MESSAGE_MS = 12_000  # an information message clears itself after this; errors and warnings stay
+LEFT_PANEL_PX = 230
+SORTS = (("Name", "name"), ("Score: lowest first", "score"), ("Score: highest first", "-score"),
+         ("Newest first", "-created"), ("Oldest first", "created"))
+VERDICT_FILTERS = (("All verdicts", None), ("Likely fake", "likely-fake"), ("Needs review", "review"),
+                   ("Authentic", "authentic"), ("Not analysed", "none"), ("Out of date", "stale"))
+SHORTCUTS_HELP = (
+    ("Ctrl+N", "new candidate"), ("Ctrl+F", "search the candidates"), ("Ctrl+R", "analyse (or re-analyse)"),
+    ("Ctrl+,", "settings"), ("Ctrl+P / Ctrl+J", "export PDF / JSON"), ("F2", "rename the candidate"),
+    ("Delete", "erase the candidate (asks first)"), ("Ctrl+1 / Ctrl+2", "candidate page / compare"),
+    ("Space, ←/→", "play/pause and step in the player (Recordings tab)"), ("Ctrl+Q", "quit"),
+)
 
 
 class MessageBar(QFrame):
-    """A line at the top of the window for errors and notices (never a modal box)."""
+    """The message line in the status bar for errors and notices (never a modal box): one line,
+    elided, the whole message and the earlier ones in its tooltip. Information clears itself."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("MessageBar")
         self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         close = QPushButton("Hide")
         close.setFlat(True)
         close.setToolTip("Hide this message (earlier ones are in the tooltip)")
         close.clicked.connect(self.hide)
         row = QHBoxLayout(self)
-        row.setContentsMargins(10, 6, 6, 6)
+        row.setContentsMargins(8, 1, 2, 1)
         row.addWidget(self.label, 1)
         row.addWidget(close)
         self.history: list[tuple[str, str]] = []
+        self._text = ""
+        self.level = ""
+        self.sticky = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.hide)
         self.hide()
 
     def show_message(self, text: str, level: str = "error") -> None:
@@ -96,15 +126,29 @@ class MessageBar(QFrame):
         del self.history[:-MESSAGE_HISTORY]
         colours = {"error": ("#fdecea", "#b71c1c"), "warning": ("#fff4e5", "#8a5300"), "info": ("#e8f4fd", "#0d47a1")}
         bg, fg = colours.get(level, colours["info"])
-        self.setStyleSheet(f"#MessageBar {{ background: {bg}; border: 1px solid {fg}; border-radius: 6px; }} "
+        self.setStyleSheet(f"#MessageBar {{ background: {bg}; border: 1px solid {fg}; border-radius: 4px; }} "
                            f"#MessageBar QLabel {{ color: {fg}; }}")
-        self.label.setText(text)
-        self.label.setToolTip("\n".join(f"{lvl}: {t}" for lvl, t in self.history[-10:]))
+        self._text = text
+        self.level = level
+        self._elide()
+        self.label.setToolTip("\n".join(f"{lvl}: {t}" for lvl, t in reversed(self.history[-10:])))
         self.show()
+        if level == "info":
+            self._timer.start(INFO_MESSAGE_MS)
+        else:
+            self._timer.stop()
+
+    def _elide(self) -> None:
+        width = max(40, self.label.width())
+        self.label.setText(self.label.fontMetrics().elidedText(self._text, Qt.TextElideMode.ElideRight, width))
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._elide()
 
     @property
     def text(self) -> str:
-        return self.label.text() if self.isVisible() else ""
+        return self._text if self.isVisible() else ""
 
 
 class CandidateList(QListWidget):
@@ -116,6 +160,9 @@ class CandidateList(QListWidget):
         super().__init__(parent)
         self.setAcceptDrops(True)
         self.setDropIndicatorShown(True)
+        self.setWordWrap(True)  # long names wrap instead of being cut
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         if event.mimeData().hasUrls():
@@ -161,21 +208,38 @@ class MainWindow(QMainWindow):
 
         # left: candidates ----------------------------------------------------------
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search candidates…")
+        self.search.setPlaceholderText("Search candidates… (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(lambda _t: self.refresh_candidates())
+        self.sort_box = QComboBox()
+        for label, key in SORTS:
+            self.sort_box.addItem(label, key)
+        self.sort_box.setToolTip("Order of the candidates")
+        self.sort_box.currentIndexChanged.connect(lambda _i: self.refresh_candidates())
+        self.verdict_box = QComboBox()
+        for label, key in VERDICT_FILTERS:
+            self.verdict_box.addItem(label, key)
+        self.verdict_box.setToolTip("Show only the candidates with this verdict")
+        self.verdict_box.currentIndexChanged.connect(lambda _i: self.refresh_candidates())
         self.candidate_list = CandidateList()
         self.candidate_list.currentItemChanged.connect(self._on_current_item)
         self.candidate_list.filesDropped.connect(lambda cid, files: self.add_files(files, cid))
-        new_button = QPushButton("New candidate")
+        self.candidate_list.customContextMenuRequested.connect(self._candidate_menu)
+        new_button = QPushButton("&New candidate")
         new_button.setObjectName("Primary")
         new_button.clicked.connect(lambda: self.new_candidate())
         left = QWidget()
+        left.setMinimumWidth(170)
         lv = QVBoxLayout(left)
         lv.setContentsMargins(6, 6, 6, 6)
         lv.addWidget(self.search)
+        filters = QHBoxLayout()
+        filters.addWidget(self.sort_box, 1)
+        filters.addWidget(self.verdict_box, 1)
+        lv.addLayout(filters)
         lv.addWidget(self.candidate_list, 1)
         lv.addWidget(new_button)
+        self.stale_ids: set[Any] = set()
 
         # centre: candidate page and compare ----------------------------------------
         self.page = CandidatePage()
@@ -190,22 +254,30 @@ class MainWindow(QMainWindow):
         self.page.errorOccurred.connect(lambda m: self.show_message(m, "error"))
         self.compare_view = CompareView()
         self.compare_view.compareRequested.connect(self.compare)
+        self.compare_view.exportPdfRequested.connect(lambda: self.export_comparison_pdf())
         self.views = QTabWidget()
         self.views.setDocumentMode(True)
         self.views.addTab(self.page, "Candidate")
         self.views.addTab(self.compare_view, "Compare")
 
         self.messages = MessageBar()
+        self.busy = QProgressBar()  # a busy bar while files are being checked and added
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(140)
+        self.busy.setToolTip("Adding files: each is checked before it joins the candidate")
+        self.busy.hide()
+        self.statusBar().addPermanentWidget(self.messages, 1)
+        self.statusBar().addPermanentWidget(self.busy)
         centre = QWidget()
         cv = QVBoxLayout(centre)
         cv.setContentsMargins(6, 6, 6, 0)
-        cv.addWidget(self.messages)
         cv.addWidget(self.views, 1)
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(centre)
         split.setStretchFactor(1, 1)
-        split.setSizes([250, 1100])
+        split.setCollapsible(1, False)
+        split.setSizes([LEFT_PANEL_PX, 1100])
         self.setCentralWidget(split)
 
         # bottom: analyses ---------------------------------------------------------
@@ -218,16 +290,20 @@ class MainWindow(QMainWindow):
         self.jobs_dock = QDockWidget("Analyses", self)
         self.jobs_dock.setObjectName("AnalysesDock")
         self.jobs_dock.setWidget(scroll)
-        self.jobs_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.jobs_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                                   | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
+        self.jobs_dock.hide()  # shown when an analysis starts
 
         self._build_actions()
         from .batch import install as install_batch  # "Analyse folder…" (issue 15): desktop/batch.py
         install_batch(self)
-        self.resize(1360, 900)
+        self.setMinimumSize(*MIN_WINDOW)
+        self.resize(*fit_to_screen(DEFAULT_WINDOW))
         geometry = self.config.geometry()
         if geometry is not None:
             self.restoreGeometry(geometry)
+            self.resize(*fit_to_screen((self.width(), self.height())))
         self.open_library(self.config.library_path)
 
     # ------------------------------------------------------------------ actions
@@ -242,18 +318,31 @@ class MainWindow(QMainWindow):
                 a.setToolTip(tip)
             return a
 
-        self.act_new = action("New candidate", self.new_candidate, QKeySequence.StandardKey.New, "Create a candidate")
-        self.act_videos = action("Add recordings…", lambda: self.add_files_dialog("video"), None, "Add interview recordings")
-        self.act_photos = action("Add ID photos…", lambda: self.add_files_dialog("id"), None, "Add ID photos")
-        self.act_analyse = action("Analyse", self.analyse, "Ctrl+R", "Analyse the selected candidate")
-        self.act_compare = action("Compare", self.compare_selected, None, "Compare candidates side by side")
-        self.act_pdf = action("Export PDF…", self.export_pdf, "Ctrl+P", "Save the report as PDF")
-        self.act_json = action("Export JSON…", self.export_json, "Ctrl+J", "Save the report as JSON")
-        self.act_settings = action("Settings…", self.open_settings, QKeySequence.StandardKey.Preferences, "Library and thresholds")
-        self.act_erase = action("Erase candidate…", self.erase_candidate, None,
+        self.act_new = action("&New candidate", self.new_candidate, "Ctrl+N", "Create a candidate")
+        self.act_videos = action("Add &recordings…", lambda: self.add_files_dialog("video"), None, "Add interview recordings")
+        self.act_photos = action("Add ID &photos…", lambda: self.add_files_dialog("id"), None, "Add ID photos")
+        self.act_analyse = action("&Analyse", self.analyse, "Ctrl+R", "Analyse (or re-analyse) the selected candidate")
+        self.act_compare = action("&Compare", self.compare_selected, None, "Compare candidates side by side")
+        self.act_pdf = action("Export P&DF…", self.export_pdf, "Ctrl+P", "Save the report as PDF")
+        self.act_json = action("Export &JSON…", self.export_json, "Ctrl+J", "Save the report as JSON")
+        self.act_settings = action("&Settings…", self.open_settings, "Ctrl+,", "Library and thresholds (Ctrl+,)")
+        self.act_erase = action("&Erase candidate…", self.erase_candidate, None,
                                 "Erase the selected candidate and everything the library holds about them")
-        self.act_audit = action("Audit log…", self.open_audit_log, None, "Who ran which analysis, export or erasure, and when")
-        self.act_quit = action("Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_rename = action("Re&name candidate…", self.rename_candidate, "F2", "Give the selected candidate another name")
+        self.act_audit = action("Audit &log…", self.open_audit_log, None, "Who ran which analysis, export or erasure, and when")
+        self.act_quit = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_find = action("&Find candidate", self._focus_search, QKeySequence.StandardKey.Find, "Search the candidates (Ctrl+F)")
+        # Delete erases the selected candidate (it asks first) when the candidate list has focus
+        self.act_delete = QAction("Erase candidate", self.candidate_list)
+        self.act_delete.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+        self.act_delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.act_delete.triggered.connect(lambda _c=False: self.erase_candidate())
+        self.candidate_list.addAction(self.act_delete)
+        for key, index in (("Ctrl+1", 0), ("Ctrl+2", 1)):
+            a = QAction(self)
+            a.setShortcut(QKeySequence(key))
+            a.triggered.connect(lambda _c=False, i=index: self.views.setCurrentIndex(i))
+            self.addAction(a)
         bar = QToolBar("Main")
         bar.setObjectName("MainToolbar")
         bar.setMovable(False)
@@ -262,22 +351,63 @@ class MainWindow(QMainWindow):
             bar.addAction(a)
         self.addToolBar(bar)
         menu = self.menuBar().addMenu("&File")
-        for a in (self.act_new, self.act_videos, self.act_photos, None, self.act_pdf, self.act_json, None,
-                  self.act_erase, None, self.act_settings, None, self.act_quit):
+        for a in (self.act_new, self.act_videos, self.act_photos, None, self.act_find, self.act_rename, None,
+                  self.act_pdf, self.act_json, None, self.act_erase, None, self.act_settings, None, self.act_quit):
             menu.addSeparator() if a is None else menu.addAction(a)
         run = self.menuBar().addMenu("&Analysis")
         run.addAction(self.act_analyse)
         run.addAction(self.act_compare)
         run.addAction(action("Cancel all analyses", self.cancel_all))
+        view = self.menuBar().addMenu("&View")
+        self.act_jobs = self.jobs_dock.toggleViewAction()
+        self.act_jobs.setText("&Analyses panel")
+        view.addAction(self.act_jobs)
         privacy = self.menuBar().addMenu("&Privacy")
         privacy.addAction(self.act_erase)
         privacy.addAction(self.act_audit)
+        helpm = self.menuBar().addMenu("&Help")
+        helpm.addAction(action("&Keyboard shortcuts", self.show_shortcuts))
+        helpm.addAction(action("&About Telltale", self.show_about))
+
+    def _focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def about_text(self) -> str:
+        """Version, library location and what the score means (Help > About)."""
+        from importlib import metadata
+
+        try:
+            version = metadata.version("telltale")
+        except metadata.PackageNotFoundError:
+            version = "development copy"
+        where = getattr(self, "library_path", self.config.library_path)
+        return (f"<b>Telltale</b> {version}<br>Catches fake candidates in remote hiring: face swaps, re-voiced video, "
+                f"reused or generated ID photos, someone else sitting an interview.<br><br>"
+                f"Case library: <code>{_html(str(where))}</code><br>"
+                f"Change it in Settings, or start with <code>telltale-desktop --library PATH</code>.<br><br>"
+                "Everything runs on this computer; nothing is sent anywhere.")
+
+    def show_about(self) -> None:
+        box = QMessageBox(self)
+        box.setWindowTitle("About Telltale")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(self.about_text())
+        box.setIconPixmap(app_icon().pixmap(48, 48))
+        box.exec()
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{_html(k)}</b></td><td>{_html(v)}</td></tr>" for k, v in SHORTCUTS_HELP)
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table cellpadding='3'>{rows}</table>"
+                                "<p>Menus and buttons: Alt + the underlined letter.</p>")
 
     # ------------------------------------------------------------------ messages
-    def show_message(self, text: str, level: str = "error") -> None:
+    def show_message(self, text: str, level: str = "error", sticky: bool = False) -> None:
+        """Say something in the message line. Errors and ``sticky`` messages stay when another
+        candidate is selected; other notices belong to the candidate they were about."""
         log.log(logging.ERROR if level == "error" else logging.INFO, "%s", text)
         self.messages.show_message(text, level)
-        self.statusBar().showMessage(text, 8000)
+        self.messages.sticky = sticky or level == "error"
 
     # ------------------------------------------------------------------ library
     def open_library(self, path: str | Path) -> bool:
@@ -311,7 +441,7 @@ class MainWindow(QMainWindow):
         if erased:
             days = engine.finite(getattr(self.library, "retention_days", None)) or 0.0
             self.show_message(f"{len(erased)} candidate(s) not touched for more than {days:g} days were erased "
-                              "(retention setting).", "info")
+                              "(retention setting).", "warning", sticky=True)  # library-wide: it stays
 
     def _require_library(self) -> bool:
         if self.library is None:
@@ -328,16 +458,23 @@ class MainWindow(QMainWindow):
             except Exception as exc:  # noqa: BLE001
                 self.show_message(f"The candidates could not be listed: {exc}")
         busy = {j.candidate_id for j in self.running_jobs()}
+        try:
+            self.stale_ids = set(self.library.stale_candidates()) if self.library is not None else set()
+        except Exception:  # noqa: BLE001 - a library without the marks shows none
+            self.stale_ids = set()
+        shown = self._sorted_filtered(rows)
         self.candidate_list.blockSignals(True)
         self.candidate_list.clear()
         current_item = None
-        for r in rows:
+        for r in shown:
             cid = engine.row_get(r, "id")
             name = str(engine.row_get(r, "name", ""))
             score = engine.finite(engine.row_get(r, "score"))
             verdict = engine.row_get(r, "verdict")
             n = engine.row_get(r, "media_count", 0) or 0
             status = f"{score:.0f} · {engine.verdict_label(verdict)}" if score is not None else "not analysed"
+            if cid in self.stale_ids:
+                status += " · out of date"
             if cid in busy:
                 status = "analysing… · " + status
             item = QListWidgetItem(f"{name}\n{status} · {n} file(s)")
@@ -353,12 +490,83 @@ class MainWindow(QMainWindow):
         self.candidate_list.blockSignals(False)
         self.compare_view.set_candidates(rows)
 
+    def _sorted_filtered(self, rows: list[Any]) -> list[Any]:
+        """The candidates in the chosen order, with only the chosen verdict."""
+        want = self.verdict_box.currentData()
+        if want == "none":
+            rows = [r for r in rows if engine.finite(engine.row_get(r, "score")) is None]
+        elif want == "stale":
+            rows = [r for r in rows if engine.row_get(r, "id") in self.stale_ids]
+        elif want:
+            rows = [r for r in rows if engine.row_get(r, "verdict") == want]
+        key = self.sort_box.currentData() or "name"
+        if key.lstrip("-") == "score":
+            missing = 1e9 if key == "score" else -1e9  # not analysed: always last
+            return sorted(rows, key=lambda r: engine.finite(engine.row_get(r, "score")) if engine.finite(engine.row_get(r, "score")) is not None else missing,
+                          reverse=key.startswith("-"))
+        if key.lstrip("-") == "created":
+            return sorted(rows, key=lambda r: (str(engine.row_get(r, "created_at", "")), engine.row_get(r, "id") or 0),
+                          reverse=key.startswith("-"))
+        return list(rows)  # the library lists them by name
+
+    def _candidate_menu(self, pos: Any) -> None:
+        item = self.candidate_list.itemAt(pos)
+        if item is None:
+            return
+        cid = item.data(Qt.ItemDataRole.UserRole)
+        self.candidate_list.setCurrentItem(item)
+        menu = QMenu(self)
+        menu.addAction("&Analyse", lambda: self.analyse(cid))
+        menu.addAction("Add &recordings…", lambda: self.add_files_dialog("video"))
+        menu.addAction("Add ID &photos…", lambda: self.add_files_dialog("id"))
+        menu.addAction("Re&name…", lambda: self.rename_candidate(cid))
+        menu.addAction("&Compare with…", lambda: self._compare_with(cid))
+        menu.addSeparator()
+        menu.addAction("&Erase…", lambda: self.erase_candidate(cid))
+        self.candidate_menu = menu
+        menu.popup(self.candidate_list.viewport().mapToGlobal(pos))
+
+    def _compare_with(self, cid: Any) -> None:
+        self.compare_view.set_checked([cid])
+        self.views.setCurrentWidget(self.compare_view)
+        self.show_message("Tick the candidates to compare with, then press Compare checked.", "info")
+
+    def rename_candidate(self, candidate_id: Any = None, name: str | None = None) -> bool:
+        """Rename a candidate (default: the selected one); asks for the name unless given."""
+        if not self._require_library():
+            return False
+        cid = self.current_id if candidate_id is None else candidate_id
+        if cid is None:
+            self.show_message("Select the candidate to rename.", "warning")
+            return False
+        old = str(engine.row_get(self.library.get_candidate(cid), "name", ""))
+        if name is None:
+            name, ok = QInputDialog.getText(self, "Rename candidate", "New name:", text=old)
+            if not ok:
+                return False
+        name = (name or "").strip()
+        if not name or name == old:
+            return False
+        if any(j.candidate_id == cid for j in self.running_jobs()):
+            self.show_message("This candidate is being analysed; rename them when it has finished.", "warning")
+            return False
+        try:
+            self.library.rename_candidate(cid, name)
+        except Exception as exc:  # noqa: BLE001 - e.g. the name is taken
+            self.show_message(f"The candidate could not be renamed: {exc}", "error")
+            return False
+        self.refresh_candidates(select=cid)
+        self._show_current()
+        return True
+
     def _on_current_item(self, item: QListWidgetItem | None, _prev: Any = None) -> None:
         if item is None:
             return
         self.select_candidate(item.data(Qt.ItemDataRole.UserRole))
 
     def select_candidate(self, candidate_id: Any) -> None:
+        if candidate_id != self.current_id and not self.messages.sticky:
+            self.messages.hide()  # a notice about the previous candidate does not linger on the next
         self.current_id = candidate_id
         self._show_current()
         self.views.setCurrentWidget(self.page)
@@ -376,13 +584,20 @@ class MainWindow(QMainWindow):
             self.show_message(f"This candidate could not be loaded: {exc}")
             self.page.set_candidate(None, [], None)
             return
-        self.page.set_candidate(cand, media, report)
+        try:
+            stale = self.library.stale_reasons(self.current_id)
+        except Exception:  # noqa: BLE001
+            stale = []
+        self.page.set_candidate(cand, media, report, stale)
         missing = [Path(str(engine.row_get(m, "path"))).name for m in media if not Path(str(engine.row_get(m, "path"))).exists()]
         if missing:
             self.show_message("These files were moved or deleted and cannot be analysed or played: " + ", ".join(missing), "warning")
 
     # ------------------------------------------------------------------ candidates and media
-    def new_candidate(self, name: str | None = None) -> Any:
+    def new_candidate(self, name: str | None = None, duplicate: str = "ask") -> Any:
+        """Create a candidate and select them. When the name is taken, ``duplicate`` says what to
+        do: "ask" (the user chooses), "open" (the existing one), "new" (a second candidate,
+        "Name (2)": two people with one name are never merged) or "cancel"."""
         if not self._require_library():
             return None
         if name is None:
@@ -393,6 +608,16 @@ class MainWindow(QMainWindow):
         if not name:
             self.show_message("A candidate needs a name.", "warning")
             return None
+        existing = self.library.get_candidate(name)
+        if existing is not None:
+            choice = self._ask_duplicate(name) if duplicate == "ask" else duplicate
+            if choice == "open":
+                self.refresh_candidates(select=existing.id)
+                self.select_candidate(existing.id)
+                return existing.id
+            if choice != "new":
+                return None
+            name = self._free_name(name)
         try:
             cid = self.library.add_candidate(name)
         except Exception as exc:  # noqa: BLE001 - e.g. the name is taken
@@ -405,14 +630,44 @@ class MainWindow(QMainWindow):
         self.select_candidate(cid)
         return cid
 
+    def _ask_duplicate(self, name: str) -> str:
+        box = QMessageBox(self)
+        box.setWindowTitle("Name already used")
+        box.setText(f"A candidate called “{name}” is already in the library.\n\n"
+                    "Is this the same person? Open them to add files. If it is someone else with the same name, "
+                    f"create a separate candidate (“{self._free_name(name)}”); their results are never mixed.")
+        open_button = box.addButton("&Open the existing candidate", QMessageBox.ButtonRole.AcceptRole)
+        new_button = box.addButton("Create a &separate candidate", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(open_button)
+        box.exec()
+        clicked = box.clickedButton()
+        return "open" if clicked is open_button else "new" if clicked is new_button else "cancel"
+
+    def _free_name(self, name: str) -> str:
+        """``name (2)``, ``name (3)``…: the first that no candidate has."""
+        n = 2
+        while self.library.get_candidate(f"{name} ({n})") is not None:
+            n += 1
+        return f"{name} ({n})"
+
     def add_files_dialog(self, role: str) -> None:
         if self.current_id is None:
             self.show_message("Select or create a candidate first.", "warning")
             return
         title = "Add recordings" if role == "video" else "Add ID photos"
-        files, _ = QFileDialog.getOpenFileNames(self, title, str(Path.home()), VIDEO_FILTER if role == "video" else PHOTO_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self, title, self._last_folder(), VIDEO_FILTER if role == "video" else PHOTO_FILTER)
         if files:
+            self._remember_folder(files[0])
             self.add_files(files, role=role)
+
+    def _last_folder(self) -> str:
+        """The folder of the last file opened or saved (file dialogs start there)."""
+        folder = self.config.qs.value(LAST_FOLDER_KEY, "")
+        return str(folder) if folder and Path(str(folder)).is_dir() else str(Path.home())
+
+    def _remember_folder(self, path: str) -> None:
+        self.config.qs.setValue(LAST_FOLDER_KEY, str(Path(path).parent))
 
     def add_files(self, paths: Sequence[str], candidate_id: Any = None, role: str | None = None) -> AddMediaJob | None:
         """Add files to a candidate (default: the selected one) in the background.
@@ -447,7 +702,8 @@ class MainWindow(QMainWindow):
         job.signals.finished.connect(self._on_media_added)
         self.add_jobs[job.job_id] = job
         if files:
-            self.statusBar().showMessage(f"Adding {len(files)} file(s)…")
+            self.show_message(f"Checking and adding {len(files)} file(s)…", "info")
+            self.busy.show()
         self._track(job.job_id, self.io_pool.start(job))
         return job
 
@@ -458,7 +714,11 @@ class MainWindow(QMainWindow):
         self.futures[job_id] = future
 
     def _on_media_added(self, job_id: str, cid: Any, added: int, problems: Any) -> None:
-        self.add_jobs.pop(job_id, None)
+        job = self.add_jobs.pop(job_id, None)
+        self.busy.setVisible(bool(self.add_jobs))
+        if added and job is not None and self.library is not None:
+            for path, _role in job.files[:added]:
+                self._mark_stale(cid, "added", None, Path(path).name)
         if problems:
             self.show_message(" ".join(problems), "error")
         elif added:
@@ -467,6 +727,31 @@ class MainWindow(QMainWindow):
         if cid == self.current_id:
             self._show_current()
         self.mediaAdded.emit(cid, added)
+
+    def _mark_stale(self, cid: Any, kind: str, other: Any = None, detail: str = "") -> None:
+        """Mark a candidate's saved results out of date (shown on their page, with Re-analyse)."""
+        if cid is None or self.library is None:
+            return
+        try:
+            self.library.mark_stale(cid, kind, other, detail)
+        except Exception:  # noqa: BLE001 - the mark is a courtesy; the results themselves are intact
+            log.warning("could not mark candidate %s out of date:\n%s", cid, traceback.format_exc())
+
+    def _mark_reuse_partners(self, cid: Any, report: dict[str, Any]) -> list[Any]:
+        """Reuse is symmetric: the candidates this report found sharing a face or photo were
+        analysed before it and could not see it. Their results are marked out of date."""
+        marked = []
+        for m in engine.reuse_matches(report):
+            other = m.get("candidate")
+            if not other:
+                continue
+            row = self.library.get_candidate(str(other))
+            if row is None or row.id == cid:
+                continue
+            what = {"same-image": "photo", "same-face": "face"}.get(str(m.get("kind")), "face or photo")
+            self._mark_stale(row.id, "reuse", cid, what)
+            marked.append(row.id)
+        return marked
 
     def _media(self, cid: Any) -> list[Any]:
         try:
@@ -478,9 +763,12 @@ class MainWindow(QMainWindow):
         if media_id is None or not self._require_library():
             return
         try:
+            row = self.library.get_media(media_id)
             self.library.remove_media(media_id)
         except Exception as exc:  # noqa: BLE001
             self.show_message(f"The file could not be removed: {exc}")
+        else:
+            self._mark_stale(self.current_id, "removed", None, Path(str(engine.row_get(row, "path", ""))).name)
         self.refresh_candidates()
         self._show_current()
 
@@ -547,7 +835,8 @@ class MainWindow(QMainWindow):
                 self.refresh_candidates()
                 self.candidateErased.emit(cid, False)
                 return
-            self.statusBar().showMessage("Stopping this candidate's analysis before erasing…", 2000)
+            if not self.messages.text.startswith("Stopping"):
+                self.show_message("Stopping this candidate's analysis before erasing…", "info")
             QTimer.singleShot(ERASE_POLL_MS, lambda: self._erase_when_idle(cid))
             return
         ok = True
@@ -621,7 +910,7 @@ class MainWindow(QMainWindow):
         self.last_status[job.job_id] = "queued"
         self.jobs_panel.add_job(job)
         self.jobs_dock.show()
-        self.jobs_scroll.setMinimumHeight(JOBS_DOCK_HEIGHT)
+        self.jobs_scroll.setMinimumHeight(min(JOBS_DOCK_HEIGHT, max(60, self.height() // 5)))
         self.resizeDocks([self.jobs_dock], [JOBS_DOCK_HEIGHT], Qt.Orientation.Vertical)
         self._track(job.job_id, self.pool.start(job))
         self.refresh_candidates()
@@ -654,6 +943,8 @@ class MainWindow(QMainWindow):
             try:
                 if self.library is not None:
                     self.library.save_report(job.candidate_id, report)
+                    self.library.clear_stale(job.candidate_id)
+                    self._mark_reuse_partners(job.candidate_id, report)
             except Exception as exc:  # noqa: BLE001
                 log.error("%s", traceback.format_exc())
                 self.show_message(f"The report for {name} could not be saved in the library: {exc}")
@@ -678,6 +969,7 @@ class MainWindow(QMainWindow):
         if not self.jobs_panel.boxes:
             self.jobs_scroll.setMinimumHeight(0)
             self.resizeDocks([self.jobs_dock], [JOBS_DOCK_IDLE_HEIGHT], Qt.Orientation.Vertical)
+            self.jobs_dock.hide()  # nothing to show: the page gets the height back (View > Analyses panel)
 
     def cancel_all(self) -> None:
         for job in self.jobs.values():
@@ -728,10 +1020,11 @@ class MainWindow(QMainWindow):
             self.show_message("There is no report to export yet: analyse the candidate first.", "warning")
             return None
         if path is None:
-            default = Path.home() / f"telltale-{_safe(engine.row_get(cand, 'name', 'report'))}.pdf"
+            default = Path(self._last_folder()) / f"telltale-{_safe(engine.row_get(cand, 'name', 'report'))}.pdf"
             path, _ = QFileDialog.getSaveFileName(self, "Export PDF report", str(default), "PDF (*.pdf)")
             if not path:
                 return None
+            self._remember_folder(path)
         try:
             out = export_pdf(report, path, self._media(self.current_id))
         except Exception as exc:  # noqa: BLE001
@@ -759,16 +1052,43 @@ class MainWindow(QMainWindow):
             self.show_message("There is no report to export yet: analyse the candidate first.", "warning")
             return None
         if path is None:
-            default = Path.home() / f"telltale-{_safe(engine.row_get(cand, 'name', 'report'))}.json"
+            default = Path(self._last_folder()) / f"telltale-{_safe(engine.row_get(cand, 'name', 'report'))}.json"
             path, _ = QFileDialog.getSaveFileName(self, "Export JSON report", str(default), "JSON (*.json)")
             if not path:
                 return None
+            self._remember_folder(path)
         try:
             out = export_json(report, path)
         except Exception as exc:  # noqa: BLE001
             self.show_message(f"The JSON report could not be written to “{path}”: {exc}")
             return None
         self._exported(out, "report-json")
+        return out
+
+    def export_comparison_pdf(self, path: str | None = None) -> Path | None:
+        """The comparison on the Compare tab as a PDF (owner-only, audited for each candidate)."""
+        items = self.compare_view.items
+        if len(items) < 2:
+            self.show_message("Compare two or more candidates first.", "warning")
+            return None
+        if path is None:
+            default = Path(self._last_folder()) / f"telltale-comparison-{len(items)}.pdf"
+            path, _ = QFileDialog.getSaveFileName(self, "Export comparison PDF", str(default), "PDF (*.pdf)")
+            if not path:
+                return None
+            self._remember_folder(path)
+        try:
+            out = self.compare_view.export_pdf(path)
+        except Exception as exc:  # noqa: BLE001
+            self.show_message(f"The comparison PDF could not be written to “{path}”: {exc}")
+            return None
+        try:
+            for it in items:
+                self.library.log_export(engine.row_get(it.candidate, "id"), out, "comparison-pdf")
+        except Exception as exc:  # noqa: BLE001
+            self.show_message(f"Comparison saved as {out}, but the audit log could not record it: {exc}", "warning")
+            return out
+        self.show_message(f"Comparison saved as {out} (readable by you only).", "info")
         return out
 
     # ------------------------------------------------------------------ settings
@@ -813,6 +1133,21 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
+def fit_to_screen(size: tuple[int, int]) -> tuple[int, int]:
+    """``size`` shrunk to the primary screen's free area (a laptop's 1366x768 takes the whole of it)."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is None:
+        return size
+    free = screen.availableGeometry()
+    return (max(MIN_WINDOW[0], min(size[0], free.width())), max(MIN_WINDOW[1], min(size[1], free.height())))
+
+
+def _html(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
 def _safe(name: Any) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in str(name)) or "report"
 
@@ -840,10 +1175,35 @@ def create_app(argv: Sequence[str] | None = None) -> QApplication:
     return app  # type: ignore[return-value]
 
 
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="telltale-desktop",
+        description="Telltale desktop app: analyse interview recordings and ID photos for fake candidates.",
+        epilog="The library location given here is remembered (Settings shows it).",
+    )
+    parser.add_argument("--library", metavar="PATH", help="case library file to open (default: the one in Settings, "
+                        "else the user data folder, the same as the command line's)")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    args, _qt = parser.parse_known_args(list(argv[1:]) if argv is not None else sys.argv[1:])  # Qt's own options pass
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.version:
+        from importlib import metadata
+
+        try:
+            print(f"telltale-desktop {metadata.version('telltale')}")
+        except metadata.PackageNotFoundError:
+            print("telltale-desktop (development copy)")
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(argv)
-    window = MainWindow(AppConfig(QSettings()))
+    config = AppConfig(QSettings())
+    if args.library:
+        config.library_path = Path(args.library).expanduser().absolute()
+    window = MainWindow(config)
     install_excepthook(window)
     window.show()
     QTimer.singleShot(0, window.raise_)

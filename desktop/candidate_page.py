@@ -1,11 +1,15 @@
 """The candidate page: score and verdict, the checks, the media, and the evidence.
 
-Tabs:
-  * Summary: the reasons, each check (risk, confidence, points off, reason), the files.
+Tabs (each scrolls on its own, so the page fits a 1024x700 window):
+  * Summary: each check (risk, confidence, points off, reason), the files with their own risk.
   * Recordings: player + timeline per recording (a click on the timeline seeks the player),
     the top suspicious frames with their heat maps (a click seeks too).
   * Identity: the ID portrait beside faces from the interview; reuse matches with the other
     candidate's photo beside this one.
+  * Evidence pictures: every picture any check attached (evidence keys ending in ``_png``);
+    a double click shows one large, heat maps with their colour scale.
+The header keeps a fixed height (reasons scroll inside it), so nothing below it moves when
+results change.
 Everything is drawn from the saved JSON report, defensively: a missing key hides that part.
 """
 
@@ -16,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QPixmap
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -24,9 +28,11 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -38,21 +44,32 @@ from . import engine
 from .images import pixmap_from_b64, pixmap_from_file, video_thumbnail
 from .player import VideoPlayer
 from .timeline import TimelineWidget
-from .widgets import FlowLayout, PictureCard, ScoreBadge, clear_layout, hint_label, section_title
+from .widgets import FlowLayout, PictureCard, ScoreBadge, clear_layout, elided, hint_label, section_title, show_enlarged
 
 log = logging.getLogger(__name__)
 
 THUMB = 128
+FRAME_THUMB = 96  # the suspicious frames beside the player: two per card, the column stays narrow
 TOP_FRAMES_SHOWN = 8
 CAPTION_CHARS = 22
-FRAMES_COLUMN_PX = 2 * THUMB + 76  # two pictures, card margins and a scroll bar
+FRAMES_COLUMN_MIN_PX = 2 * FRAME_THUMB + 44  # one card (two pictures, margins) and a scroll bar
+HEADER_REASONS_PX = 92  # the reasons box in the header: fixed, it scrolls inside (no page jumps)
+SEEK_STEP_S, SEEK_BIG_STEP_S = 1.0, 5.0  # Left/Right and Shift+Left/Right in the player
 TIMELINE_LEGEND = (
-    "Face-swap risk (red): the face-swap check's risk for each second; purple ticks mark the frames shown below.\n"
+    "Face-swap risk (red): the face-swap check's risk for each second; purple ticks mark the frames shown beside the player.\n"
     "Lip-sync offset (blue): how far the voice runs ahead (+) or behind (−) the lips, per window.\n"
     "Orange: segments where the lips and the voice do not match (speech with a still mouth, or the reverse).\n"
     "Mouth (green) and voice (brown): the mouth opening and the speech energy the lip-sync check compared.\n"
-    "Face vs ID (purple): distance of the interview face to the ID photo; the dashed line is the same-person limit."
+    "Face vs ID (dark grey): distance of the interview face to the ID photo; the dashed line is the same-person limit."
 )
+LEGEND_HTML = (  # one line (a wrapping label would make the tab's height depend on its width)
+    "<span style='color:#c62828'>■</span> face-swap risk · <span style='color:#1565c0'>■</span> lip-sync offset · "
+    "<span style='color:#ff9800'>■</span> lips/voice disagree · <span style='color:#6a1b9a'>▮</span> frames at the right · "
+    "<span style='color:#37474f'>■</span> face vs ID photo"
+)
+FRAME_SCORE_TIP = ("The face-swap model's score for this one frame (0-1). The check's risk weighs every frame, so a "
+                   "genuine recording can have a few frames that score high. Double-click to enlarge with the colour scale.")
+LEVEL_COLOURS = {"high": "#c62828", "some": "#b26a00", "low": "#2e7d32", "not judged": "#78909c"}
 
 
 def short(name: str, n: int = CAPTION_CHARS) -> str:
@@ -97,34 +114,43 @@ class CandidatePage(QWidget):
         # header ----------------------------------------------------------------------
         self.name_label = QLabel("No candidate selected")
         self.name_label.setObjectName("CandidateName")
-        self.meta_label = hint_label("Create a candidate, then drop recordings and ID photos here.")
-        self.badge = ScoreBadge()
+        self.name_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.meta_label = QLabel("Create a candidate, then drop recordings and ID photos here.")
+        self.meta_label.setObjectName("Hint")
+        self.meta_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.badge = ScoreBadge(big=44)
+        self.stale: list[str] = []
         self.reasons_label = QLabel()
         self.reasons_label.setWordWrap(True)
         self.reasons_label.setTextFormat(Qt.TextFormat.RichText)
         self.reasons_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.reasons_label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.analyse_button = QPushButton("Analyse")
+        self.reasons_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        reasons_area = _scroll(self.reasons_label)
+        reasons_area.setFixedHeight(HEADER_REASONS_PX)
+        self.reasons_area = reasons_area
+        self.analyse_button = QPushButton("&Analyse")
         self.analyse_button.setObjectName("Primary")
         self.analyse_button.setToolTip("Analyse every recording and photo of this candidate")
         self.analyse_button.clicked.connect(self.analyseRequested)
-        self.pdf_button = QPushButton("Export PDF…")
+        self.pdf_button = QPushButton("Export &PDF…")
         self.pdf_button.clicked.connect(self.exportPdfRequested)
-        self.json_button = QPushButton("Export JSON…")
+        self.json_button = QPushButton("Export &JSON…")
         self.json_button.clicked.connect(self.exportJsonRequested)
-        self.erase_button = QPushButton("Erase candidate…")
+        self.erase_button = QPushButton("&Erase candidate…")
         self.erase_button.setObjectName("Danger")
         self.erase_button.setToolTip("Remove this candidate and everything the library holds about them "
                                      "(photo hashes, face embeddings, reports); asks first")
         self.erase_button.clicked.connect(self.eraseRequested)
         actions = QVBoxLayout()
+        actions.setSpacing(3)
         for b in (self.analyse_button, self.pdf_button, self.json_button, self.erase_button):
             actions.addWidget(b)
         actions.addStretch(1)
         titles = QVBoxLayout()
+        titles.setSpacing(2)
         titles.addWidget(self.name_label)
         titles.addWidget(self.meta_label)
-        titles.addWidget(self.reasons_label, 1)
+        titles.addWidget(reasons_area)
         header = QHBoxLayout()
         header.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignTop)
         header.addLayout(titles, 1)
@@ -132,9 +158,11 @@ class CandidatePage(QWidget):
 
         # tabs ------------------------------------------------------------------------
         self.tabs = QTabWidget()
-        self.tabs.addTab(self._build_summary(), "Summary")
-        self.tabs.addTab(self._build_recordings(), "Recordings")
-        self.tabs.addTab(self._build_identity(), "Identity && reuse")
+        self.tabs.addTab(_scroll(self._build_summary()), "&Summary")
+        self.tabs.addTab(self._build_recordings(), "&Recordings")
+        self.tabs.addTab(self._build_identity(), "&Identity && reuse")
+        self.tabs.addTab(self._build_evidence(), "E&vidence pictures")
+        self.dialogs: list[Any] = []  # enlarged pictures (kept alive while open)
 
         layout = QVBoxLayout(self)
         layout.addLayout(header)
@@ -158,6 +186,7 @@ class CandidatePage(QWidget):
         hh.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         self.checks_table.setSizeAdjustPolicy(QAbstractItemView.SizeAdjustPolicy.AdjustToContents)
         self.checks_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.checks_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         v.addWidget(self.checks_table)
         self.checks_hint = hint_label("")
         v.addWidget(self.checks_hint)
@@ -165,25 +194,32 @@ class CandidatePage(QWidget):
         row = QHBoxLayout()
         row.addWidget(section_title("Recordings and photos"))
         row.addStretch(1)
-        self.add_videos_button = QPushButton("Add recordings…")
+        self.add_videos_button = QPushButton("Add re&cordings…")
         self.add_videos_button.clicked.connect(self.addVideosRequested)
-        self.add_photos_button = QPushButton("Add ID photos…")
+        self.add_photos_button = QPushButton("Add ID p&hotos…")
         self.add_photos_button.clicked.connect(self.addPhotosRequested)
-        self.remove_button = QPushButton("Remove")
+        self.remove_button = QPushButton("Re&move")
         self.remove_button.setToolTip("Remove the selected file from this candidate (the file itself is kept)")
         self.remove_button.clicked.connect(self._remove_selected)
         for b in (self.add_videos_button, self.add_photos_button, self.remove_button):
             row.addWidget(b)
         v.addLayout(row)
-        self.media_table = QTableWidget(0, 3)
-        self.media_table.setHorizontalHeaderLabels(["File", "Kind", "Result"])
+        self.media_table = QTableWidget(0, 4)
+        self.media_table.setHorizontalHeaderLabels(["File", "Kind", "Risk", "Result"])
         self.media_table.verticalHeader().setVisible(False)
         self.media_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.media_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.media_table.setWordWrap(True)
+        self.media_table.setMinimumHeight(120)
+        self.media_table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.media_table.customContextMenuRequested.connect(self._media_menu)
+        self.media_table.cellDoubleClicked.connect(lambda row, _col: self._play_row(row))
         mh = self.media_table.horizontalHeader()
-        mh.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        mh.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        mh.resizeSection(0, 220)
         mh.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        mh.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        mh.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        mh.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         v.addWidget(self.media_table, 1)
         v.addWidget(hint_label("Drop recordings (mp4, mov, mkv, webm, avi) and ID photos (jpg, png, webp) anywhere on this page."))
         return w
@@ -200,30 +236,44 @@ class CandidatePage(QWidget):
         self.player = VideoPlayer()
         self.player.errorOccurred.connect(self.errorOccurred)
         self.player.positionChanged.connect(self._on_position)
-        v.addWidget(self.player, 3)
+        v.addWidget(self.player, 1)
         self.timeline_holder = QVBoxLayout()
         v.addLayout(self.timeline_holder)
-        legend = hint_label("Click the timeline to see that moment. Red: face-swap risk · Blue: lip-sync offset · "
-                            "Orange: lips and voice disagree · Purple: face distance to the ID photo (hover for more).")
-        legend.setToolTip(TIMELINE_LEGEND)
+        legend = QLabel(LEGEND_HTML)
+        legend.setObjectName("Hint")
+        legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        legend.setToolTip("Click the timeline to see that moment; Space plays, ←/→ step (Shift: 5 s).\n" + TIMELINE_LEGEND)
         v.addWidget(legend)
-        # the suspicious frames in a column beside the player: the player keeps the height
+        # the suspicious frames in a column beside the player (a splitter: the user can widen it)
         side = QWidget()
-        side.setFixedWidth(FRAMES_COLUMN_PX)
+        side.setMinimumWidth(FRAMES_COLUMN_MIN_PX)
         sv = QVBoxLayout(side)
         sv.setContentsMargins(0, 0, 0, 0)
         title = section_title("Most suspicious frames")
-        title.setToolTip("The face-swap check's strongest frames: the face, and where the model saw blending (heat map). Click one to see it in the player.")
+        title.setToolTip("The face-swap check's strongest frames: the face, and where the model saw blending (heat map). "
+                         "Click one to see it in the player; double-click to enlarge it.")
         sv.addWidget(title)
         frames = QWidget()
         self.frames_flow = FlowLayout(frames)
         sv.addWidget(_scroll(frames), 1)
-        row = QHBoxLayout()
-        row.addWidget(w, 1)
-        row.addWidget(side)
-        outer = QWidget()
-        outer.setLayout(row)
-        return outer
+        split = QSplitter()
+        split.addWidget(w)
+        split.addWidget(side)
+        split.setStretchFactor(0, 1)
+        split.setCollapsible(0, False)
+        split.setSizes([700, FRAMES_COLUMN_MIN_PX + 40])
+        self.recordings_split = split
+        # keyboard: Space plays/pauses, Left/Right step (Shift: a bigger step), when the tab has focus
+        for key, slot in (("Space", self.player.toggle),
+                          ("Left", lambda: self.seek(max(0.0, self.player.position - SEEK_STEP_S))),
+                          ("Right", lambda: self.seek(self.player.position + SEEK_STEP_S)),
+                          ("Shift+Left", lambda: self.seek(max(0.0, self.player.position - SEEK_BIG_STEP_S))),
+                          ("Shift+Right", lambda: self.seek(self.player.position + SEEK_BIG_STEP_S))):
+            sc = QShortcut(QKeySequence(key), split)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(slot)
+        split.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        return _scroll(split)
 
     def _build_identity(self) -> QWidget:
         inner = QWidget()
@@ -243,6 +293,16 @@ class CandidatePage(QWidget):
         v.addStretch(1)
         return _scroll(inner)
 
+    def _build_evidence(self) -> QWidget:
+        inner = QWidget()
+        self.evidence_layout = QVBoxLayout(inner)
+        self.evidence_layout.addStretch(1)
+        return _scroll(inner)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        elided(self.meta_label, getattr(self, "_meta_text", self.meta_label.text()), self.meta_label.width())
+
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         if self.candidate is not None and event.mimeData().hasUrls() and _local_files(event.mimeData().urls()):
@@ -257,11 +317,17 @@ class CandidatePage(QWidget):
             self.filesDropped.emit(files)
 
     # ------------------------------------------------------------------ filling in
-    def set_candidate(self, candidate: Any, media_rows: list[Any], report: dict[str, Any] | None) -> None:
+    def set_candidate(self, candidate: Any, media_rows: list[Any], report: dict[str, Any] | None,
+                      stale: list[str] | None = None) -> None:
+        """Show a candidate. ``stale``: why the saved results no longer match the library (a later
+        candidate reuses this one's face or photo, a file was removed): marked, with Re-analyse."""
+        changed = engine.row_get(candidate, "id") != engine.row_get(self.candidate, "id")
         self.candidate = candidate
         self.media_rows = list(media_rows)
         self.report = report
+        self.stale = list(stale or []) if report else []
         has = candidate is not None
+        self.analyse_button.setText("Re-&analyse" if self.stale else "&Analyse")
         for w in (self.analyse_button, self.add_videos_button, self.add_photos_button, self.remove_button, self.erase_button):
             w.setEnabled(has)
         self.pdf_button.setEnabled(bool(report))
@@ -282,17 +348,26 @@ class CandidatePage(QWidget):
                 parts.append(f"evidence coverage {conf:.0%}")
             if not report:
                 parts.append("not analysed yet — press Analyse")
+            if self.stale:
+                parts.insert(0, "OUT OF DATE")
             self.meta_label.setText(" · ".join(parts))
-        self.badge.set_report(report)
+        self._meta_text = self.meta_label.text()
+        elided(self.meta_label, self._meta_text, self.meta_label.width())
+        self.badge.set_report(report, stale=bool(self.stale))
         reasons = (report or {}).get("reasons") or []
         errors = (report or {}).get("errors") or []
-        html = "".join(f"<li>{_esc(r)}</li>" for r in reasons[:5])
-        html += "".join(f"<li style='color:#c62828'>{_esc(e)}</li>" for e in errors[:5])
-        self.reasons_label.setText(f"<ul style='margin-left:-20px'>{html}</ul>" if html else "")
+        html = "".join(f"<li style='color:#8a5300'><b>Out of date:</b> {_esc(r)} Press Re-analyse.</li>" for r in self.stale)
+        html += "".join(f"<li>{_esc(r)}</li>" for r in reasons)
+        html += "".join(f"<li style='color:#c62828'>{_esc(e)}</li>" for e in errors)
+        self.reasons_label.setText(f"<ul style='margin-left:-20px; margin-top:0'>{html}</ul>" if html else "")
+        self.reasons_area.verticalScrollBar().setValue(0)
         self._fill_checks()
         self._fill_media()
+        if changed:
+            self.player.open(None)  # a new candidate starts at the beginning, never at the last one's moment
         self._fill_recordings()
         self._fill_identity()
+        self._fill_evidence()
 
     def _fill_checks(self) -> None:
         checks = (self.report or {}).get("checks") or {}
@@ -334,6 +409,8 @@ class CandidatePage(QWidget):
         entries = {}
         for m in (self.report or {}).get("media") or []:
             entries[str(m.get("path"))] = m
+        verdicts = engine.file_verdicts(self.report or {})
+        self.media_table.setSortingEnabled(False)
         self.media_table.setRowCount(len(self.media_rows))
         for row, r in enumerate(self.media_rows):
             path = str(engine.row_get(r, "path", ""))
@@ -360,12 +437,52 @@ class CandidatePage(QWidget):
             name_item = QTableWidgetItem(Path(path).name)
             name_item.setToolTip(path)
             name_item.setData(Qt.ItemDataRole.UserRole, engine.row_get(r, "id"))
+            verdict = verdicts.get(path)
+            if verdict is not None and role == "video":
+                result = f"{verdict['summary']} — {result}" if verdict.get("summary") else result
             res_item = QTableWidgetItem(result)
+            res_item.setToolTip(result)
             if result.startswith(("Could not", "File is missing")):
                 res_item.setForeground(QColor("#c62828"))
+            risk_item = QTableWidgetItem("—")
+            risk_item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+            if verdict is not None:
+                r = engine.finite(verdict.get("risk"))
+                level = str(verdict.get("level", ""))
+                risk_item.setText(f"{r:.2f} {level}" if r is not None else "not judged")
+                risk_item.setToolTip("This recording's own risk: the strongest reading of any check on it "
+                                     "(0 = no sign, 1 = certain). " + "; ".join(
+                                         f"{engine.check_title(k)} {v:.2f}" for k, v in (verdict.get("checks") or {}).items()))
+                risk_item.setBackground(QColor(LEVEL_COLOURS.get(level, "#78909c")))
+                risk_item.setForeground(QColor("white"))
             self.media_table.setItem(row, 0, name_item)
             self.media_table.setItem(row, 1, QTableWidgetItem(kind))
-            self.media_table.setItem(row, 2, res_item)
+            self.media_table.setItem(row, 2, risk_item)
+            self.media_table.setItem(row, 3, res_item)
+        self.media_table.resizeRowsToContents()
+
+    def _media_menu(self, pos: Any) -> None:
+        row = self.media_table.rowAt(pos.y())
+        if row < 0:
+            return
+        self.media_table.selectRow(row)
+        menu = QMenu(self)
+        item = self.media_table.item(row, 0)
+        path = item.toolTip() if item is not None else ""
+        if engine.guess_role(path) == "video":
+            menu.addAction("Show in the player", lambda: self._play_row(row))
+        menu.addAction("Remove from this candidate", self._remove_selected)
+        menu.exec(self.media_table.viewport().mapToGlobal(pos))
+
+    def _play_row(self, row: int) -> None:
+        """Open a recording of the files table in the Recordings tab."""
+        item = self.media_table.item(row, 0)
+        if item is None:
+            return
+        index = self.recording_combo.findData(item.toolTip())
+        if index >= 0:
+            self.recording_combo.setCurrentIndex(index)
+            self.tabs.setCurrentIndex(1)
 
     def _remove_selected(self) -> None:
         rows = {i.row() for i in self.media_table.selectedItems()}
@@ -408,18 +525,27 @@ class CandidatePage(QWidget):
         for f in ev.top_frames[:TOP_FRAMES_SHOWN]:
             t = engine.finite(f.get("t"))
             risk = engine.finite(engine.first_key(f, "risk", "blend_probability", "score"))
-            face = pixmap_from_b64(f.get("face_png"), THUMB)
-            heat = pixmap_from_b64(f.get("heatmap_png"), THUMB)
+            face = pixmap_from_b64(f.get("face_png"), FRAME_THUMB)
+            heat = pixmap_from_b64(f.get("heatmap_png"), FRAME_THUMB)
             caption = f"at {t:.1f} s" if t is not None else "frame"
             if risk is not None:
-                caption += f" · risk {risk:.2f}"
-            card = PictureCard([face, heat] if heat is not None else [face], caption, THUMB)
+                caption += f" · frame score {risk:.2f}"
+            card = PictureCard([face, heat] if heat is not None else [face], caption, FRAME_THUMB)
+            card.setToolTip(("Click to show this moment in the player. " if t is not None else "") + FRAME_SCORE_TIP)
             if t is not None:
-                card.setToolTip("Click to show this moment in the player")
                 card.clicked.connect(lambda t=t: self.seek(t))
+            card.enlargeRequested.connect(lambda f=f, caption=caption: self._enlarge_frame(f, caption))
             self.frames_flow.addWidget(card)
         if not ev.top_frames:
             self.frames_flow.addWidget(hint_label("No suspicious frames were reported for this recording."))
+
+    def _enlarge_frame(self, frame: dict[str, Any], caption: str) -> None:
+        pictures = [(pixmap_from_b64(frame.get("face_png")), "the face in this frame")]
+        if frame.get("heatmap_png"):
+            pictures.append((pixmap_from_b64(frame.get("heatmap_png")), "where the model saw blending"))
+        self.dialogs.append(show_enlarged(self, f"Frame {caption}", pictures, FRAME_SCORE_TIP.rsplit(". Double", 1)[0] + ".",
+                                          "inferno" if frame.get("heatmap_png") else None,
+                                          "no sign of blending", "strong sign of blending"))
 
     def seek(self, t: float) -> None:
         self.player.seek(t)
@@ -461,7 +587,7 @@ class CandidatePage(QWidget):
                     continue
                 t = engine.finite(f.get("t"))
                 when = f" at {t:.1f} s" if t is not None else ""
-                card = PictureCard([pixmap_from_b64(f["face_png"], THUMB)], f"Interview{when}\n{short(Path(rec.path).name, 18)}", THUMB)
+                card = PictureCard([pixmap_from_b64(f["face_png"], THUMB)], f"Interview{when}\n{Path(rec.path).name}", THUMB)
                 self.identity_flow.addWidget(card)
                 interview += 1
         if not portraits and not interview:
@@ -474,6 +600,15 @@ class CandidatePage(QWidget):
             thr = engine.finite(id_ev.get("threshold"))
             if med is not None:
                 lines.append(f"Median face distance interview ↔ ID photo: {med:.2f}" + (f" (same person below {thr:.2f})" if thr else ""))
+            cross = id_ev.get("cross_recording") or {}
+            for pair in (cross.get("pairs") or [])[:10]:
+                d = engine.finite(pair.get("distance"))
+                if d is None:
+                    continue
+                colour = "#2e7d32" if pair.get("same_person") else "#c62828"
+                lines.append(f"Recording ↔ recording: {_esc(Path(str(pair.get('a'))).name)} ↔ {_esc(Path(str(pair.get('b'))).name)}: "
+                             f"<span style='color:{colour}'>face distance {d:.2f} "
+                             f"({'same person' if pair.get('same_person') else 'different people'})</span>")
             self.identity_summary.setText("<br>".join(lines))
         else:
             self.identity_summary.setText("The identity check has not reported for this candidate.")
@@ -502,6 +637,40 @@ class CandidatePage(QWidget):
             self.reuse_flow.addWidget(PictureCard([mine, theirs], caption, THUMB))
         if not matches:
             self.reuse_flow.addWidget(hint_label("No match in the library."))
+
+
+    def _fill_evidence(self) -> None:
+        """Every picture any check attached to its evidence (keys ending in ``_png``), by check."""
+        clear_layout(self.evidence_layout)
+        checks = (self.report or {}).get("checks") or {}
+        shown = 0
+        for name, c in checks.items():
+            pics = engine.png_fields((c or {}).get("evidence") or {})
+            if not pics:
+                continue
+            self.evidence_layout.addWidget(section_title(f"{engine.check_title(name)}: {len(pics)} picture(s)"))
+            summary = hint_label(str((c or {}).get("summary", "")))
+            self.evidence_layout.addWidget(summary)
+            holder = QWidget()
+            flow = FlowLayout(holder)
+            for key, b64 in pics[:engine.EVIDENCE_PICTURES_PER_CHECK]:
+                label = engine.evidence_label(key)
+                card = PictureCard([pixmap_from_b64(b64, THUMB)], label.replace(": ", "\n"), THUMB)
+                card.setToolTip(f"{key}: double-click to enlarge")
+                card.enlargeRequested.connect(lambda key=key, b64=b64, name=name: self._enlarge_evidence(name, key, b64))
+                flow.addWidget(card)
+                shown += 1
+            self.evidence_layout.addWidget(holder)
+        if not shown:
+            self.evidence_layout.addWidget(hint_label("No check attached pictures to this report." if self.report
+                                                      else "Analyse the candidate to see the checks' pictures."))
+        self.evidence_layout.addStretch(1)
+
+    def _enlarge_evidence(self, check: str, key: str, b64: str) -> None:
+        scale = engine.evidence_scale(key)
+        self.dialogs.append(show_enlarged(self, f"{engine.check_title(check)}: {engine.evidence_label(key)}",
+                                          [(pixmap_from_b64(b64), engine.evidence_label(key))], key,
+                                          scale, "low", "high"))
 
 
 def _esc(text: Any) -> str:

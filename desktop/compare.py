@@ -1,5 +1,8 @@
 """Compare view: two or more candidates side by side (face, score, verdict, each check) and the
-face distance between every pair (computed in the background from ID photos or report faces)."""
+face distance between every pair (computed in the background from ID photos or report faces).
+
+Any number of candidates: the columns scroll sideways inside the view, so the window never
+grows with them; the comparison exports as a PDF (``export_pdf``)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -28,10 +32,11 @@ from PySide6.QtWidgets import (
 
 from . import engine
 from .images import pixmap_from_b64, pixmap_from_file, placeholder
-from .widgets import ScoreBadge, clear_layout, hint_label, section_title
+from .widgets import ScoreBadge, clear_layout, elided, hint_label, section_title
 from .workers import FaceDistanceJob, WorkerPool
 
-FACE = 120
+FACE = 96
+COLUMN_PX = 2 * FACE + 24  # one candidate's column: two faces side by side
 SAME_PERSON_DISTANCE = 0.6
 """dlib distance under which two faces are read as the same person (face_recognition's tolerance)."""
 
@@ -66,6 +71,7 @@ class CompareView(QWidget):
     """Pick candidates on the left; see them side by side on the right."""
 
     compareRequested = Signal(list)  # noqa: N815 - candidate ids
+    exportPdfRequested = Signal()  # noqa: N815
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -77,31 +83,54 @@ class CompareView(QWidget):
 
         self.picker = QListWidget()
         self.picker.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.compare_button = QPushButton("Compare checked")
+        self.compare_button = QPushButton("C&ompare checked")
         self.compare_button.setObjectName("Primary")
         self.compare_button.clicked.connect(self._request)
+        self.pdf_button = QPushButton("Export comparison PDF…")
+        self.pdf_button.setEnabled(False)
+        self.pdf_button.clicked.connect(self.exportPdfRequested)
         left = QWidget()
+        left.setMinimumWidth(150)
         lv = QVBoxLayout(left)
         lv.addWidget(section_title("Candidates"))
         lv.addWidget(hint_label("Tick two or more, then Compare."))
         lv.addWidget(self.picker, 1)
         lv.addWidget(self.compare_button)
+        lv.addWidget(self.pdf_button)
 
-        right = QWidget()
-        rv = QVBoxLayout(right)
-        self.columns = QGridLayout()
+        grid_holder = QWidget()
+        self.columns = QGridLayout(grid_holder)
         self.columns.setHorizontalSpacing(18)
-        rv.addLayout(self.columns)
+        self.columns.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.columns_area = QScrollArea()
+        self.columns_area.setWidgetResizable(True)
+        self.columns_area.setWidget(grid_holder)
+        self.columns_area.setMinimumHeight(160)
+        bottom = QWidget()
+        rv = QVBoxLayout(bottom)
+        rv.setContentsMargins(0, 0, 0, 0)
         rv.addWidget(section_title("Face distance between candidates"))
         rv.addWidget(hint_label(f"dlib face embedding distance: below {SAME_PERSON_DISTANCE} usually means the same person."))
         self.distance_table = QTableWidget(0, 4)
         self.distance_table.setHorizontalHeaderLabels(["Candidates", "Closest face distance", "Faces compared", "Reading"])
         self.distance_table.verticalHeader().setVisible(False)
         self.distance_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.distance_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        dh = self.distance_table.horizontalHeader()
+        for col in range(3):
+            dh.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        dh.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.distance_table.setSortingEnabled(False)
+        self.distance_table.setMinimumHeight(80)
         rv.addWidget(self.distance_table, 1)
         self.empty = hint_label("Nothing to compare yet.")
         rv.addWidget(self.empty)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.columns_area)
+        right.addWidget(bottom)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+        right.setChildrenCollapsible(False)
+        right.setSizes([330, 170])
 
         split = QSplitter()
         split.addWidget(left)
@@ -147,6 +176,7 @@ class CompareView(QWidget):
     def show_items(self, items: list[CompareItem]) -> None:
         self.items = items
         clear_layout(self.columns)
+        self.pdf_button.setEnabled(len(items) >= 2)
         self.empty.setVisible(len(items) < 2)
         if len(items) < 2:
             self.empty.setText("Tick at least two candidates to compare them.")
@@ -173,9 +203,14 @@ class CompareView(QWidget):
                 lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
                 lab.setToolTip(label)
                 fl.addWidget(lab)
-            name = QLabel(f"<b>{it.name}</b>")
+            name = QLabel()
             name.setObjectName("CompareName")
-            badge = ScoreBadge(big=34)
+            name.setTextFormat(Qt.TextFormat.PlainText)
+            font = name.font()
+            font.setBold(True)
+            name.setFont(font)
+            elided(name, it.name, COLUMN_PX)
+            badge = ScoreBadge(big=30)
             badge.set_report(it.report)
             self.columns.addWidget(face, 0, col, Qt.AlignmentFlag.AlignHCenter)
             self.columns.addWidget(name, 1, col, Qt.AlignmentFlag.AlignHCenter)
@@ -193,6 +228,7 @@ class CompareView(QWidget):
                     value = f"{risk:.2f}" if conf > 0 else "n/a"
                     lab = QLabel(f"{engine.check_title(check)}: <span style='color:{colour}; font-weight:700'>{value}</span>")
                     lab.setToolTip(str(c.get("summary", "")))
+                lab.setMaximumWidth(COLUMN_PX)
                 self.columns.addWidget(lab, row, col, Qt.AlignmentFlag.AlignHCenter)
         self.distance_table.setRowCount(0)
         if len(items) >= 2:
@@ -241,6 +277,21 @@ class CompareView(QWidget):
         self.distance_table.setItem(row, 1, item)
         self.distance_table.setItem(row, 2, QTableWidgetItem(via))
         self.distance_table.setItem(row, 3, reading_item)
+
+    def distance_rows(self) -> list[tuple[str, str, str, str]]:
+        """The distance table as text rows (for the PDF)."""
+        out = []
+        for row in range(self.distance_table.rowCount()):
+            out.append(tuple(self.distance_table.item(row, c).text() if self.distance_table.item(row, c) else ""
+                             for c in range(4)))  # type: ignore[misc]
+        return out
+
+    def export_pdf(self, path: str | Path) -> Path:
+        """The comparison as a PDF: each candidate's score, verdict and checks, and the face distances."""
+        from .export import comparison_pdf
+
+        return comparison_pdf([(it.name, it.report, it.photo_paths(), it.interview_crops()) for it in self.items],
+                              self.distance_rows(), path)
 
     def wait_idle(self, msecs: int = 60_000) -> bool:
         return self.pool.waitForDone(msecs)

@@ -357,3 +357,42 @@ def close_quietly(library: Any) -> None:
             close()
         except Exception:  # noqa: BLE001 - closing must never take the app down
             log.debug("closing the library failed", exc_info=True)
+
+
+def file_verdicts(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """path -> that recording's own verdict (risk, level, checks, summary): the report's ``files``,
+    or worked out from its checks for reports saved before the list existed."""
+    files = report.get("files")
+    if not isinstance(files, list):
+        try:
+            from detectors.report import file_findings
+
+            files = [f.to_dict() for f in file_findings(report.get("checks") or {}, list(report.get("media") or []))]
+        except Exception:  # noqa: BLE001 - a malformed old report shows no per-file risk, nothing breaks
+            log.debug("per-file verdicts unavailable", exc_info=True)
+            files = []
+    return {str(f.get("path")): f for f in files if isinstance(f, Mapping)}
+
+
+EVIDENCE_PICTURES_PER_CHECK = 24
+"""At most this many of one check's evidence pictures on the Evidence tab."""
+EVIDENCE_SCALES = (("heat", "inferno"), ("ela", "viridis"), ("spectrum", "viridis"), ("residual", "viridis"))
+"""Evidence keys that name a false-colour picture, and the colour map the engine draws it with."""
+
+
+def evidence_label(key: str) -> str:
+    """"top_frames.0.heatmap_png" -> "top frames 1: heatmap"; "portrait_png" -> "portrait"."""
+    parts = key.split(".")
+    out = []
+    for p in parts:
+        if p.isdigit():
+            out.append(str(int(p) + 1))
+        else:
+            out.append(p.removesuffix("_png").replace("_", " "))
+    head, last = " ".join(out[:-1]), out[-1]
+    return f"{head}: {last}" if head else last
+
+
+def evidence_scale(key: str) -> str | None:
+    low = key.lower()
+    return next((scale for word, scale in EVIDENCE_SCALES if word in low), None)

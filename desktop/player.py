@@ -26,7 +26,7 @@ MIN_TICK_MS = 15
 """The play timer never fires more often than this."""
 
 SLIDER_STEPS_PER_S = 100
-MIN_VIEW_W, MIN_VIEW_H = 280, 150  # px: small enough that the timeline always fits below
+MIN_VIEW_W, MIN_VIEW_H = 280, 170  # px: the smallest useful picture; below it the tab scrolls instead
 
 
 class FrameSource:
@@ -165,12 +165,12 @@ class VideoPlayer(QWidget):
         self.view = FrameView(self)
         self.play_button = QPushButton(self)
         self.play_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
-        self.play_button.setToolTip("Play / pause (no sound)")
+        self.play_button.setToolTip("Play / pause (Space; ←/→ step 1 s, Shift 5 s). No sound: the player shows moments")
         self.play_button.clicked.connect(self.toggle)
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.sliderMoved.connect(lambda v: self.seek(v / SLIDER_STEPS_PER_S))
         self.time_label = QLabel("0:00.0 / 0:00.0", self)
-        self.time_label.setMinimumWidth(110)
+        self.time_label.setMinimumWidth(self.time_label.fontMetrics().horizontalAdvance("00:00.0 / 00:00.0") + 8)
         controls = QHBoxLayout()
         controls.addWidget(self.play_button)
         controls.addWidget(self.slider, 1)
@@ -206,6 +206,7 @@ class VideoPlayer(QWidget):
         if not path:
             self.view.set_image(None, "No recording selected")
             self.set_enabled(False)
+            self._reset_position()
             return False
         try:
             self.source = FrameSource(path)
@@ -278,6 +279,14 @@ class VideoPlayer(QWidget):
             return
         self.view.set_image(image)
         self._update_position()
+
+    def _reset_position(self) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, 0)
+        self.slider.setValue(0)
+        self.slider.blockSignals(False)
+        self.time_label.setText(f"{_clock(0.0)} / {_clock(0.0)}")
+        self.positionChanged.emit(0.0)
 
     def _update_position(self) -> None:
         pos = self.position

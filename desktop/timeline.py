@@ -33,8 +33,9 @@ def _x(rect: QRectF, t: float, duration: float) -> float:
 
 MOUTH_COLOUR = QColor("#2e7d32")
 VOICE_COLOUR = QColor("#8d6e63")
-ID_COLOUR = QColor("#6a1b9a")
+ID_COLOUR = QColor("#37474f")  # dark grey: purple is the suspicious-frame ticks
 LANE_HEIGHT = 46
+COMPACT_LANE_HEIGHT = 30  # px: the least a lane gets when the window is short (two label lines still fit)
 LANE_GAP = 6
 
 
@@ -48,9 +49,9 @@ def lanes_for(ev: RecordingEvidence) -> list[str]:
     return lanes
 
 
-def timeline_height(ev: RecordingEvidence) -> int:
+def timeline_height(ev: RecordingEvidence, lane: int = LANE_HEIGHT) -> int:
     n = len(lanes_for(ev))
-    return int(n * LANE_HEIGHT + (n - 1) * LANE_GAP + AXIS_HEIGHT + 12)
+    return int(n * lane + (n - 1) * LANE_GAP + AXIS_HEIGHT + 12)
 
 
 def _line(p: QPainter, lane: QRectF, pts: list[tuple[float, float]], duration: float, lo: float, hi: float, colour: QColor, width: float = 1.5) -> None:
@@ -213,8 +214,10 @@ class TimelineWidget(QWidget):
         self.evidence = evidence
         self.playhead: float | None = None
         self._plot = QRectF()
-        self.setFixedHeight(timeline_height(evidence))
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # full lanes when there is room, compact ones on a short window (the picture never overlaps)
+        self.setMinimumHeight(timeline_height(evidence, COMPACT_LANE_HEIGHT))
+        self.setMaximumHeight(timeline_height(evidence))
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("Click to show this moment in the player")
 
