@@ -137,11 +137,56 @@ def main() -> int:
             "eer": equal_error_rate(y, d),
             **oof_err,
         }
+    # the check's decisions on candidates made of two clips (whole prints, >= 2 s speech each)
+    from detectors.voice_check import DIFFERENT_VOICE, MIN_SPEECH_S
+
+    whole = [q for q in prints if q[3] == "whole" and q[4].speech_s >= MIN_SPEECH_S]
+    flagged = {True: 0, False: 0}
+    total = {True: 0, False: 0}
+    for a, b in combinations(whole, 2):
+        same = a[0] == b[0]
+        total[same] += 1
+        flagged[same] += a[4].distance(b[4]) >= DIFFERENT_VOICE.default
+    out["two_clip_candidates"] = {
+        "one_speaker": total[True], "one_speaker_flagged_proxy": flagged[True],
+        "two_speakers": total[False], "two_speakers_flagged_proxy": flagged[False],
+    }
+    halves = [q for q in pairs if q[0]]  # every same-speaker pair: a clip's halves, or two takes
+    out["two_clip_candidates"]["same_speaker_pairs_incl_halves"] = len(halves)
+    out["two_clip_candidates"]["same_speaker_pairs_incl_halves_flagged"] = int(sum(q[1] >= DIFFERENT_VOICE.default for q in halves))
+    out["turns"] = _turns(rows)
     print(json.dumps(out, indent=2))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=2) + "\n")
     return 0
+
+
+def _turns(rows: list[dict[str, str]], seconds: float = 8.0) -> dict[str, int]:
+    """Voices found in single clips (should be 1) and in two clips' audio joined (should be 2)."""
+    wavs = {}
+    for r in rows:
+        wav = voice.read_audio(MEDIA / r["path"])[: int(seconds * voice.AUDIO_RATE)]
+        rv = _heard(wav)
+        if rv.speech_s >= seconds / 2:
+            wavs[r["path"]] = (r["speaker"], wav, len(rv.voices))
+    one = [n for _, _, n in wavs.values()]
+    two = []
+    for a, b in combinations(sorted(wavs), 2):
+        if wavs[a][0] != wavs[b][0]:
+            two.append(len(_heard(np.concatenate([wavs[a][1], wavs[b][1]])).voices))
+    return {
+        "single_clips": len(one), "single_clips_one_voice": int(sum(n == 1 for n in one)),
+        "joined_pairs": len(two), "joined_pairs_two_voices": int(sum(n >= 2 for n in two)),
+    }
+
+
+def _heard(wav: np.ndarray) -> voice.RecordingVoice:
+    listener, feats = voice.VoiceListener(), AudioFeatureExtractor()
+    for i in range(0, wav.size, CHUNK):
+        listener.push(wav[i : i + CHUNK], i / voice.AUDIO_RATE)
+        feats.push(wav[i : i + CHUNK], i / voice.AUDIO_RATE)
+    return voice.analyse_recording_voice("joined", listener.finish(), feats.finish())
 
 
 def _eer_threshold(pairs: list[tuple]) -> float:
