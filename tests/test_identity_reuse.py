@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,9 +15,10 @@ from detectors import hashing
 from detectors.faces import faces_in_image
 from detectors.base import CandidateContext, RecordingContext
 from detectors.identity import IdentityDetector
-from detectors.library import Library
 from detectors.media import load_image
 from detectors.reuse import ReuseDetector
+from detectors.store import open_library
+from store.backends import Locations, backend, locations, pg_server  # noqa: F401  (pytest fixtures: both back ends)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
 IMAGES = SHARED / "images"
@@ -42,16 +44,17 @@ def shared() -> dict[str, object]:
     return {"ids": ids, "imgs": imgs, "enc": enc}
 
 
-def _library(tmp_path: Path, shared: dict, names: list[str]) -> Library:
-    lib = Library(tmp_path / "lib.sqlite")
+def _library(locations: Locations, shared: dict, names: list[str]) -> Any:
+    """A fresh library of the module's back end (SQLite or PostgreSQL) holding these photos."""
+    lib = open_library(locations.new())
     with lib.transaction():
         for n in names:
             lib.add_encoded(n, str(IMAGES / n), "photo", shared["enc"][n], sha256=shared["imgs"][n].sha256)
     return lib
 
 
-def test_obama_copies_found_as_same_image_and_plain_phash_misses_letterbox(tmp_path: Path, shared: dict) -> None:
-    lib = _library(tmp_path, shared, [n for n in shared["ids"] if n not in ("obama_1_480p.jpg", "obama_partial.jpg")])
+def test_obama_copies_found_as_same_image_and_plain_phash_misses_letterbox(locations: Locations, shared: dict) -> None:
+    lib = _library(locations, shared, [n for n in shared["ids"] if n not in ("obama_1_480p.jpg", "obama_partial.jpg")])
     for query in ("obama_1_480p.jpg", "obama_partial.jpg"):
         top = lib.search_encoded(shared["enc"][query])[0]
         print(f"\n{query}: top-1 {top.candidate} {top.kind} d={top.distance:.3f} {dict(top.detail)}")
@@ -63,9 +66,9 @@ def test_obama_copies_found_as_same_image_and_plain_phash_misses_letterbox(tmp_p
     assert plain > hashing.SAME_IMAGE_PHASH_BITS >= trimmed
 
 
-def test_no_different_person_photo_matches_as_same_image(tmp_path: Path, shared: dict) -> None:
+def test_no_different_person_photo_matches_as_same_image(locations: Locations, shared: dict) -> None:
     names = list(shared["ids"])
-    lib = _library(tmp_path, shared, names)
+    lib = _library(locations, shared, names)
     lines = []
     for q in names:
         for m in lib.search_encoded(shared["enc"][q], exclude_candidate=q):
@@ -130,8 +133,8 @@ def test_identity_decides_over_frames(shared: dict) -> None:
     assert det.analyze(CandidateContext("c", [_rec("a.mp4", _jitter(obama, 3))], [])) is None  # no ID photo
 
 
-def test_reuse_same_face_under_another_name(tmp_path: Path, shared: dict) -> None:
-    lib = _library(tmp_path, shared, [])
+def test_reuse_same_face_under_another_name(locations: Locations, shared: dict) -> None:
+    lib = _library(locations, shared, [])
     lib.add_encoded("Alice", str(IMAGES / "obama_1.jpg"), "id", shared["enc"]["obama_1.jpg"], sha256=shared["imgs"]["obama_1.jpg"].sha256)
     det = ReuseDetector()
     for query, kind in (("obama_partial.jpg", "same-image"), ("obama_2.jpg", "same-face")):
@@ -159,9 +162,9 @@ def test_reuse_without_library_says_so(tmp_path: Path) -> None:
     assert f.risk == 0 and f.confidence <= 0.1 and "No library open" in f.summary
 
 
-def test_reuse_generated_copy_under_another_candidate(tmp_path: Path) -> None:
+def test_reuse_generated_copy_under_another_candidate(tmp_path: Path, locations: Locations) -> None:
     rgb = skdata.astronaut()
-    with Library(tmp_path / "lib.sqlite") as lib:
+    with open_library(locations.new()) as lib:
         lib.add_encoded("Alice", "alice_id.png", "id", hashing.encode_image(rgb))
         copy = tmp_path / "bob_id.jpg"
         Image.fromarray(np.ascontiguousarray(rgb[40:-30, 20:-50, :][:, ::-1])).save(copy, quality=70)

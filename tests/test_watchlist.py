@@ -1,4 +1,8 @@
-"""Watchlists: exported by one library without photos, imported into another, found by search."""
+"""Watchlists: exported by one library without photos, imported into another, found by search.
+
+Every library here is opened by location through ``open_library`` and the module runs once per
+back end (SQLite file, PostgreSQL server): the ``backend`` / ``locations`` fixtures of
+tests/store/backends.py."""
 
 from __future__ import annotations
 
@@ -12,10 +16,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from detectors.library import Library, LibraryError
+from detectors.library import LibraryError
 from detectors.library_cli import main as lib_cli
+from detectors.store import open_library
 from detectors.watchlist import FORMAT, VERSION, Watchlist, WatchlistError
 from fixtures.simple_media import astronaut_face
+from store.backends import Locations, backend, locations, pg_server  # noqa: F401  (pytest fixtures)
 
 NAME = "Persona Quixotica"
 IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"RIFF", b"II*\x00", b"MM\x00*", b"BM")
@@ -30,7 +36,7 @@ def _save(path: Path, rgb: np.ndarray, quality: int = 92) -> Path:
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def exported(tmp_path_factory: pytest.TempPathFactory, locations: Locations) -> dict[str, Any]:
     """Library A: the persona with an ID photo and an interview identity, plus another
     candidate; a watchlist of the persona written by the CLI."""
     root = tmp_path_factory.mktemp("watch")
@@ -41,16 +47,16 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     other = _save(root / "other" / "coffee.jpg", np.ascontiguousarray(data.coffee()[::2, ::2]))
     rng = np.random.default_rng(7)
     interview = (rng.standard_normal(128) * 0.09).astype(np.float32)
-    lib_a = root / "a" / "lib.sqlite"
-    with Library(lib_a) as lib:
+    lib_a = locations.new("a")
+    with open_library(lib_a) as lib:
         row = lib.add_media(NAME, photo, "id")
         assert row.faces == 1
         lib.add_face_embeddings(NAME, None, [interview])
         lib.add_media("Unrelated Person", other, "photo")
-        id_embedding = np.frombuffer(lib._db.execute("SELECT embedding FROM faces WHERE media_id = ?", (row.id,)).fetchone()[0], np.float32)
+        id_embedding = lib.encode(photo).faces[0].embedding  # what add_media stored for the ID photo's face
     out = root / "share" / "watchlist.json"
     out.parent.mkdir()
-    code = lib_cli(["--library", str(lib_a), "library", "export-watchlist", str(out), "--candidate", NAME,
+    code = lib_cli(["--library", lib_a, "library", "export-watchlist", str(out), "--candidate", NAME,
                     "--label", "known fakes 2026-11"])
     assert code == 0
     return {"root": root, "photo": photo, "other": other, "interview": interview, "id_embedding": id_embedding,
@@ -74,19 +80,20 @@ def test_file_carries_no_photos_paths_or_names(exported: dict[str, Any]) -> None
         assert secret not in text, secret
     assert "/" not in "".join(str(v) for e in data["entries"] for v in e.values() if isinstance(v, str))
     assert stat.S_IMODE(exported["file"].stat().st_mode) == 0o600  # biometric data: owner-only
-    with Library(exported["lib_a"]) as lib:
+    with open_library(exported["lib_a"]) as lib:
         entry = lib.audit_log()[0]
         assert entry["action"] == "export-watchlist" and entry["detail"]["entries"] == 2
         assert entry["subject"] == f"candidate#{lib.get_candidate(NAME).id}"
 
 
-def test_imported_watchlist_is_found_by_search_in_another_library(exported: dict[str, Any], tmp_path: Path) -> None:
-    lib_b = tmp_path / "b" / "lib.sqlite"
-    assert lib_cli(["--library", str(lib_b), "library", "import-watchlist", str(exported["file"])]) == 0
+def test_imported_watchlist_is_found_by_search_in_another_library(exported: dict[str, Any], tmp_path: Path,
+                                                                  locations: Locations) -> None:
+    lib_b = locations.new("b")
+    assert lib_cli(["--library", lib_b, "library", "import-watchlist", str(exported["file"])]) == 0
     photo = exported["photo"]
     recompressed = _save(tmp_path / "q" / "resaved.jpg",
                          np.asarray(Image.open(photo).resize((180, 212), Image.BICUBIC)), quality=55)
-    with Library(lib_b) as lib:
+    with open_library(lib_b) as lib:
         (coll,) = lib.collections()
         assert coll.name == "watchlist: known fakes 2026-11" and coll.media_count == 2
         assert lib.candidates() == []
@@ -106,19 +113,19 @@ def test_imported_watchlist_is_found_by_search_in_another_library(exported: dict
         assert lib.search(exported["other"]) == []  # not exported: not found
         assert lib.audit_log()[0]["action"] == "import-watchlist"
     # the same import again is refused unless replaced; a second name is a second collection
-    assert lib_cli(["--library", str(lib_b), "library", "import-watchlist", str(exported["file"])]) == 1
-    assert lib_cli(["--library", str(lib_b), "library", "import-watchlist", str(exported["file"]), "--replace"]) == 0
-    assert lib_cli(["--library", str(lib_b), "library", "import-watchlist", str(exported["file"]), "--name", "team B"]) == 0
-    with Library(lib_b) as lib:
+    assert lib_cli(["--library", lib_b, "library", "import-watchlist", str(exported["file"])]) == 1
+    assert lib_cli(["--library", lib_b, "library", "import-watchlist", str(exported["file"]), "--replace"]) == 0
+    assert lib_cli(["--library", lib_b, "library", "import-watchlist", str(exported["file"]), "--name", "team B"]) == 0
+    with open_library(lib_b) as lib:
         assert sorted((c.name, c.media_count) for c in lib.collections()) == [("team B", 2), ("watchlist: known fakes 2026-11", 2)]
         assert lib.erase_collection("team B") == 2
         assert [c.name for c in lib.collections()] == ["watchlist: known fakes 2026-11"]
 
 
-def test_reuse_check_reports_a_watchlist_hit(exported: dict[str, Any], tmp_path: Path) -> None:
+def test_reuse_check_reports_a_watchlist_hit(exported: dict[str, Any], locations: Locations) -> None:
     from detectors import analyze_candidate
 
-    with Library(tmp_path / "lib.sqlite") as lib:
+    with open_library(locations.new()) as lib:
         lib.import_watchlist(exported["file"])
         report = analyze_candidate([], [exported["photo"]], "New Applicant", library=lib)
     reuse = report.checks["reuse"]
@@ -126,10 +133,10 @@ def test_reuse_check_reports_a_watchlist_hit(exported: dict[str, Any], tmp_path:
     assert reuse.evidence["matches"][0]["collection"] == "watchlist: known fakes 2026-11"
 
 
-def test_collection_export_round_trip(tmp_path: Path) -> None:
+def test_collection_export_round_trip(tmp_path: Path, locations: Locations) -> None:
     folder = tmp_path / "personas"
     _save(folder / "a.jpg", astronaut_face())
-    with Library(tmp_path / "a.sqlite") as lib:
+    with open_library(locations.new("a")) as lib:
         assert lib.import_collection("stock personas", folder) == 1
         w = lib.export_watchlist(tmp_path / "w.json", collection="stock personas", label="stock")
         with pytest.raises(ValueError):
@@ -139,7 +146,7 @@ def test_collection_export_round_trip(tmp_path: Path) -> None:
         with pytest.raises(LibraryError):
             lib.export_watchlist(tmp_path / "x.json", collection="nope", label="missing")
     assert len(w.entries) == 1 and w.entries[0].persona == 0 and w.source == {"collection": True}
-    with Library(tmp_path / "b.sqlite") as lib:
+    with open_library(locations.new("b")) as lib:
         name, n = lib.import_watchlist(tmp_path / "w.json", name="shared stock")
         assert (name, n) == ("shared stock", 1)
         assert lib.search(folder / "a.jpg")[0].collection == "shared stock"
@@ -166,7 +173,7 @@ def _valid(exported: dict[str, Any]) -> dict[str, Any]:
     ],
 )
 def test_damaged_or_foreign_files_are_refused_with_the_reason(
-    exported: dict[str, Any], tmp_path: Path, mutate: Any, message: str
+    exported: dict[str, Any], tmp_path: Path, mutate: Any, message: str, locations: Locations
 ) -> None:
     data = _valid(exported)
     mutate(data)
@@ -174,8 +181,9 @@ def test_damaged_or_foreign_files_are_refused_with_the_reason(
     bad.write_text(json.dumps(data))
     with pytest.raises(WatchlistError, match=message):
         Watchlist.read(bad)
-    with Library(tmp_path / "lib.sqlite") as lib:
-        assert lib_cli(["--library", str(tmp_path / "lib.sqlite"), "library", "import-watchlist", str(bad)]) == 1
+    where = locations.new()
+    with open_library(where) as lib:
+        assert lib_cli(["--library", where, "library", "import-watchlist", str(bad)]) == 1
         assert lib.collections() == []  # nothing half-imported
 
 

@@ -145,6 +145,8 @@ def test_erase_candidate_removes_everything_and_redacts_other_reports(library: A
     assert exports and all("alice" not in json.dumps(e["detail"]).lower() for e in exports)
     with pytest.raises(LibraryError):
         library.erase_candidate("Alice")
+    assert library.erase_candidate("Bob", vacuum=True) == 0  # VACUUM (SQLite) / VACUUM FULL (PostgreSQL)
+    assert library.candidates() == []
 
 
 def test_retention_erases_only_expired_candidates(library: Any) -> None:
@@ -216,6 +218,16 @@ def test_import_collection_and_cli_on_the_location(locations: Locations, photos:
         assert [(c.name, c.media_count) for c in lib.collections()] == [("stock", 3)]
         assert lib.import_collection("stock", folder) == 0  # the same files again: skipped
     assert "***" in describe_location(where) or "password" not in where
+
+
+def test_environment_variable_chooses_the_store(locations: Locations, monkeypatch: pytest.MonkeyPatch) -> None:
+    where = locations.new()
+    monkeypatch.setenv("TELLTALE_LIBRARY", where)
+    with open_library() as lib:
+        lib.add_candidate("From The Environment")
+    with open_library(where) as lib:
+        assert [c.name for c in lib.candidates()] == ["From The Environment"]
+        assert ("postgresql" in type(lib).__name__.lower()) == (locations.backend == "postgres")
 
 
 def test_schema_description_matches_the_sqlite_library(tmp_path: Path) -> None:
