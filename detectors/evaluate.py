@@ -36,7 +36,7 @@ from .base import Cancelled, Finding
 from .evaluation.cache import ResultCache, engine_fingerprint, file_digest, fold_fingerprint
 from .evaluation.cv import Fitted, fit_all, fit_logistic, oof_fuse
 from .evaluation.manifests import Row, read_manifest, read_manifests
-from .evaluation.metrics import TARGET_FPR, equal_error_rate, metrics, roc_auc, tpr_at_fpr
+from .evaluation.metrics import TARGET_FPR, equal_error_rate, grouped_auc_interval, metrics, roc_auc, tpr_at_fpr
 from .folds import N_FOLDS
 
 __all__ = [
@@ -213,11 +213,17 @@ def _judged(results: Sequence[RowResult], name: str) -> list[RowResult]:
     return [r for r in results if name in r.checks and r.checks[name]["confidence"] > 0]
 
 
+def _with_interval(m: dict[str, Any], rows: Sequence[RowResult], scores: Sequence[float]) -> dict[str, Any]:
+    ci = grouped_auc_interval([r.label for r in rows], scores, [r.row.group for r in rows])
+    m["auc_ci95"] = None if ci is None else [round(ci[0], 3), round(ci[1], 3)]
+    return m
+
+
 def _check_metrics(results: Sequence[RowResult], name: str, full: bool = True) -> dict[str, Any]:
     judged = _judged(results, name)
     labels, scores = [r.label for r in judged], [r.checks[name]["risk"] for r in judged]
     if full:
-        return metrics(labels, scores)
+        return _with_interval(metrics(labels, scores), judged, scores)
     return {"auc": roc_auc(labels, scores), "n_real": labels.count(0), "n_fake": labels.count(1)}
 
 
@@ -251,7 +257,8 @@ def summarise(results: Sequence[RowResult], fused_risk: Mapping[int, float], ver
         reals = [r for r in rows if r.label == 0]
 
         def fused(sub: Sequence[RowResult]) -> dict[str, Any]:
-            return metrics([r.label for r in sub], [fused_risk[index[id(r)]] for r in sub])
+            scores = [fused_risk[index[id(r)]] for r in sub]
+            return _with_interval(metrics([r.label for r in sub], scores), sub, scores)
 
         entry: dict[str, Any] = {
             "n_files": len(rows),
@@ -327,12 +334,14 @@ def _fmt(v: Any) -> str:
 
 def format_table(summary: Mapping[str, Any]) -> str:
     lines = ["All figures are out-of-fold (grouped folds; calibration and verdict thresholds fitted without the scored fold)."]
-    head = f"{'':<38}{'AUC':>7}{'EER':>7}{'TPR@5%':>8}{'real':>6}{'fake':>6}"
+    head = f"{'':<38}{'AUC':>7}{'95% CI':>14}{'EER':>7}{'TPR@5%':>8}{'real':>6}{'fake':>6}"
 
     def row(label: str, m: Mapping[str, Any] | None) -> None:
         if m is None:
             return
-        lines.append(f"{label:<38}{_fmt(m.get('auc')):>7}{_fmt(m.get('eer')):>7}{_fmt(m.get('tpr_at_5fpr')):>8}{m['n_real']:>6}{m['n_fake']:>6}")
+        ci = m.get("auc_ci95")
+        ci_text = f"{ci[0]:.2f}-{ci[1]:.2f}" if ci else "-"
+        lines.append(f"{label:<38}{_fmt(m.get('auc')):>7}{ci_text:>14}{_fmt(m.get('eer')):>7}{_fmt(m.get('tpr_at_5fpr')):>8}{m['n_real']:>6}{m['n_fake']:>6}")
 
     for kind, e in summary["kinds"].items():
         lines += ["", f"== {kind}s: {e['n_files']} files", head]

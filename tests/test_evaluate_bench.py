@@ -32,6 +32,7 @@ from detectors.evaluate import (
 from detectors.evaluation.cache import ResultCache, engine_fingerprint, file_digest, fold_fingerprint
 from detectors.evaluation.cv import cross_fit, fit_all, oof_fuse
 from detectors.evaluation.manifests import Row
+from detectors.evaluation.metrics import grouped_auc_interval
 from detectors.folds import fold_of, group_key
 from detectors.scoring import fuse
 from detectors.media import probe
@@ -58,6 +59,20 @@ def test_auc_matches_random_expectation() -> None:
     labels = rng.integers(0, 2, 4000)
     scores = rng.normal(labels * 1.0, 1.0)  # d' = 1 -> AUC = Phi(1/sqrt 2) = 0.760
     assert roc_auc(labels, scores) == pytest.approx(0.760, abs=0.02)
+
+
+def test_grouped_interval_widens_when_files_are_copies_of_one_group() -> None:
+    rng = np.random.default_rng(1)
+    group_labels = np.r_[np.zeros(6, int), np.ones(6, int)]
+    group_scores = rng.normal(group_labels * 1.0, 1.0)
+    labels = np.repeat(group_labels, 10)  # 12 groups of 10 near-copies (one clip cut ten ways)
+    scores = np.repeat(group_scores, 10) + rng.normal(0, 0.01, labels.size)
+    as_groups = grouped_auc_interval(labels, scores, [str(i // 10) for i in range(labels.size)], reps=400)
+    as_files = grouped_auc_interval(labels, scores, [str(i) for i in range(labels.size)], reps=400)
+    assert as_groups is not None and as_files is not None
+    assert as_files[0] <= roc_auc(labels, scores) <= as_files[1]
+    assert as_groups[1] - as_groups[0] > 1.5 * (as_files[1] - as_files[0])  # 12 pieces of evidence, not 120
+    assert grouped_auc_interval([1, 1], [0.2, 0.3], ["a", "b"]) is None
 
 
 def test_logistic_fit_orders_and_separates() -> None:

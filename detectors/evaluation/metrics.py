@@ -78,3 +78,30 @@ def metrics(labels: Sequence[int], scores: Sequence[float]) -> dict[str, Any]:
         "n_real": sum(1 for v in y if v == 0),
         "n_fake": sum(1 for v in y if v == 1),
     }
+
+
+BOOTSTRAP_REPS = 1000
+"""Resamples behind an AUC's confidence interval."""
+
+
+def grouped_auc_interval(
+    labels: Sequence[int], scores: Sequence[float], groups: Sequence[str], reps: int = BOOTSTRAP_REPS, seed: int = 0,
+) -> tuple[float, float] | None:
+    """95% interval of the AUC by resampling whole groups with replacement (files of one group
+    are not independent evidence); None when a class is missing."""
+    y, s = _split(labels, scores)
+    if (y == 1).sum() == 0 or (y == 0).sum() == 0:
+        return None
+    names, index = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
+    members = [np.flatnonzero(index == g) for g in range(names.size)]
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(reps):
+        pick = np.concatenate([members[g] for g in rng.integers(0, names.size, names.size)])
+        auc = roc_auc(y[pick], s[pick])
+        if auc is not None:
+            values.append(auc)
+    if not values:
+        return None
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return float(lo), float(hi)
