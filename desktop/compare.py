@@ -116,9 +116,9 @@ class CompareView(QWidget):
         self.distance_table.verticalHeader().setVisible(False)
         self.distance_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         dh = self.distance_table.horizontalHeader()
-        for col in range(3):
+        for col in range(4):  # whole texts; the table scrolls sideways when they do not fit
             dh.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        dh.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        dh.setStretchLastSection(True)
         self.distance_table.setSortingEnabled(False)
         self.distance_table.setMinimumHeight(80)
         rv.addWidget(self.distance_table, 1)

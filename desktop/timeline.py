@@ -175,7 +175,9 @@ def paint_timeline(p: QPainter, area: QRectF, ev: RecordingEvidence, playhead: f
     while t <= duration + 1e-6:
         x = _x(plot, t, duration)
         p.drawLine(QPointF(x, plot.bottom()), QPointF(x, plot.bottom() + 4))
-        p.drawText(QRectF(x - 30, plot.bottom() + 4, 60, AXIS_HEIGHT - 4), Qt.AlignmentFlag.AlignHCenter, f"{t:g} s")
+        label_x = min(x - 30, area.right() - 60)  # the last label stays inside the picture
+        p.drawText(QRectF(label_x, plot.bottom() + 4, 60, AXIS_HEIGHT - 4),
+                   Qt.AlignmentFlag.AlignHCenter if label_x == x - 30 else Qt.AlignmentFlag.AlignRight, f"{t:g} s")
         t += step
 
     if playhead is not None:

@@ -15,6 +15,7 @@ MUTED_CONFIDENCE = 0.3
 """Below this evidence coverage the score is shown small and grey: too little was judged for a
 big number (the same bound under which the engine never calls a candidate authentic)."""
 MUTED_COLOUR = "#90a4ae"
+BADGE_LABELS = ("Authentic", "Needs review", "Likely fake", "Not analysed")
 
 
 class ScoreBadge(QFrame):
@@ -37,7 +38,14 @@ class ScoreBadge(QFrame):
         layout.setSpacing(0)
         layout.addWidget(self.score_label)
         layout.addWidget(self.verdict_label)
-        self.setFixedWidth(int(big * 3.2))
+        self.stale = False
+        from PySide6.QtGui import QFont, QFontMetrics
+
+        bold = QFont(self.verdict_label.font())
+        bold.setPixelSize(max(13, big // 3))
+        bold.setBold(True)  # at least as wide as the label's semi-bold
+        longest = max(QFontMetrics(bold).horizontalAdvance(t) for t in (*BADGE_LABELS, "Too little judged"))
+        self.setFixedWidth(max(int(big * 3.2), longest + 40))  # fixed: a new verdict never moves the page
         self.setFixedHeight(int(big * 1.25) + max(13, big // 3) + 26)
         self.set_report(None)
 
@@ -64,10 +72,13 @@ class ScoreBadge(QFrame):
                 self.verdict_label.setText("Too little judged")
                 self.setToolTip(f"Only {conf:.0%} of the evidence could be judged (no face, no audio or no ID photo): "
                                 f"the score {score:.0f} says little. Review by hand." if score is not None else "")
-        if stale and report:
-            self.verdict_label.setText(self.verdict_label.text() + " · out of date")
+        self.stale = bool(stale and report)
+        border = "border: 3px dashed #ffd54f;" if self.stale else ""
+        if self.stale:
+            self.setToolTip("Out of date: the library changed after this analysis (see the reasons). Re-analyse. "
+                            + self.toolTip())
         self.score_label.setStyleSheet(f"font-size: {size}px; font-weight: 700; color: white;")
-        self.setStyleSheet(f"#ScoreBadge {{ background: {colour}; border-radius: 10px; }}")
+        self.setStyleSheet(f"#ScoreBadge {{ background: {colour}; border-radius: 10px; {border} }}")
 
     @property
     def score_text(self) -> str:

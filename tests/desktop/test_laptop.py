@@ -203,7 +203,11 @@ def test_little_judged_shows_no_big_number(qtbot: Any) -> None:
     badge.set_report({"score": 96.0, "verdict": "authentic", "confidence": 0.8})
     assert not badge.muted and "font-size: 44px" in badge.score_label.styleSheet()
     badge.set_report({"score": 96.0, "verdict": "authentic", "confidence": 0.8}, stale=True)
-    assert badge.verdict_label.text().endswith("out of date")
+    assert badge.stale and "Out of date" in badge.toolTip() and "dashed" in badge.styleSheet()
+    width = badge.width()
+    badge.set_report({"score": 10.0, "verdict": "likely-fake", "confidence": 0.05})
+    assert badge.width() == width  # the badge never changes size (the page does not move)
+    assert badge.verdict_label.fontMetrics().horizontalAdvance("Too little judged") <= badge.width() - 28
 
 
 def test_stale_results_are_marked_and_reanalysis_clears_them(window: Any, desktop_media: dict[str, Path], tmp_path: Path) -> None:
@@ -225,7 +229,7 @@ def test_stale_results_are_marked_and_reanalysis_clears_them(window: Any, deskto
     assert reasons and "Later Applicant" in reasons[0] and "photo" in reasons[0], reasons
     window.select_candidate(first)
     assert window.page.analyse_button.text().replace("&", "") == "Re-analyse"
-    assert "Out of date" in window.page.reasons_label.text() and "out of date" in window.page.badge.verdict_label.text()
+    assert "Out of date" in window.page.reasons_label.text() and window.page.badge.stale
     listed = [window.candidate_list.item(i).text() for i in range(window.candidate_list.count())]
     assert any("First Applicant" in t and "out of date" in t for t in listed)
     window.verdict_box.setCurrentIndex([k for _l, k in __import__("desktop.app", fromlist=["VERDICT_FILTERS"]).VERDICT_FILTERS].index("stale"))
