@@ -65,6 +65,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .base import Detector, Finding, RecordingContext, clamp01
 from .mesh_points import OUTER_LIPS, point
+from .models import lipsync_net as ln
+from .models.lipsync_net import GRID_S
 from .settings import setting
 
 log = logging.getLogger(__name__)
@@ -234,6 +236,19 @@ decide alone and a chance peak looks sharp and consistent (measured: the first 5
 LIPS_READABLE_MIN = 0.5
 """Below this readability (0..1) the parts that read the lips' motion do not count at all."""
 
+LOCK_CONFIDENCE_MIN = 0.1
+"""Below this sync confidence the lips do not lock onto the voice: the check says it cannot judge,
+with confidence 0 and no offset, mismatch or silent-motion risk at all (soft mouth aside)."""
+
+MISMATCH_WEIGHT = 1.0
+"""Share of the mismatch and silent-motion parts that counts (see the module docstring)."""
+
+SOFT_MOUTH_WEIGHT = 1.0
+"""Share of the generated-mouth part that counts (see the module docstring)."""
+
+DRIFT_REPORT_MS = 80.0
+"""A spread of the local offsets above this is said in the summary."""
+
 CANNOT_JUDGE_CONFIDENCE = 0.1
 """Below this sync confidence, with no risk found, the summary says the sync cannot be judged
 rather than that lips and voice agree."""
@@ -393,8 +408,9 @@ class Readability:
 def lip_readability(landmarks: np.ndarray, est: "SyncEstimate") -> Readability:
     noise = landmark_noise(landmarks)
     steady = 1.0 - _ramp(noise, LIP_NOISE_OK, LIP_NOISE_BAD) if math.isfinite(noise) else 0.0
-    locked = float(est.sharpness >= SHARPNESS_FULL and est.consistency >= LOCK_CONSISTENCY_MIN
-                   and est.peak_corr >= PEAK_CORR_FULL and est.speech_s >= LOCK_MIN_SPEECH_S)
+    sc = scale_of(est)
+    locked = float(est.sharpness >= sc.sharpness_full and est.consistency >= LOCK_CONSISTENCY_MIN
+                   and lock_of(est) >= sc.lock_full and est.speech_s >= LOCK_MIN_SPEECH_S)
     return Readability(noise, steady, locked, max(steady, locked))
 
 
@@ -466,6 +482,9 @@ class SyncEstimate:
     window_offsets_s: np.ndarray  # per-window peak lag (NaN when the window has no weight)
     window_corr: np.ndarray  # per-window peak correlation
     window_weights: np.ndarray
+    method: str = "xcorr"  # "learned" (the sync model's scores) or "xcorr" (mouth/voice correlation)
+    local_offsets_s: np.ndarray | None = None  # per window: the offset over the span around it (drift)
+    lock: float = 0.0  # the peak's contrast over the curve's median (the method's own units)
 
 
 def estimate_offset(sig: SyncSignals, search_s: float) -> SyncEstimate | None:
@@ -486,50 +505,155 @@ def estimate_offset(sig: SyncSignals, search_s: float) -> SyncEstimate | None:
     speech_face = (sig.voiced & sig.face).astype(np.float64)
     csum = np.concatenate([[0.0], np.cumsum(speech_face)])
     win_speech = (csum[np.minimum(starts + width, speech_face.size)] - csum[starts]) * hop
-    weights = np.where(np.isfinite(curves).any(axis=1), np.clip(win_speech - MIN_WINDOW_SPEECH_S, 0.0, None), 0.0)
-    if weights.sum() <= 0:  # no window holds enough speech: use what there is, evenly
-        weights = np.isfinite(curves).any(axis=1).astype(np.float64) * 1e-3
-    lags = (np.arange(-max_lag, max_lag + 1)) * hop
-    filled = np.where(np.isfinite(curves), curves, 0.0)
-    have = np.isfinite(curves) * weights[:, None]
-    curve = (filled * weights[:, None]).sum(axis=0) / np.maximum(have.sum(axis=0), 1e-12)
-    curve[have.sum(axis=0) <= 0] = np.nan
-    i = int(np.nanargmax(curve))
-    pos = _parabolic_peak(curve, i)
-    offset = float(lags[0] + pos * hop)
-    peak = float(curve[i])
-    rival_mask = np.abs(lags - lags[i]) > PEAK_RIVAL_EXCLUSION_S
-    rival = float(np.nanmax(curve[rival_mask])) if np.isfinite(curve[rival_mask]).any() else float("nan")
-    sharpness = peak - rival if math.isfinite(rival) else 0.0
-
-    win_off = np.full(starts.size, np.nan)
-    win_corr = np.full(starts.size, np.nan)
-    for w in range(starts.size):
-        if weights[w] > 0 and np.isfinite(curves[w]).any():
-            k = int(np.nanargmax(curves[w]))
-            win_off[w] = lags[0] + _parabolic_peak(curves[w], k) * hop
-            win_corr[w] = curves[w, k]
-    agree = np.abs(win_off - offset) <= CONSISTENT_S
-    consistency = float((weights * agree).sum() / weights.sum()) if weights.sum() > 0 else 0.0
-    speech_s = float(speech_face.sum() * hop)
-
-    evidence_term = 1.0 - math.exp(-speech_s / SPEECH_EVIDENCE_S)
-    sharp_term = clamp01(sharpness / SHARPNESS_FULL)
-    lock_term = clamp01((peak - PEAK_CORR_MIN) / (PEAK_CORR_FULL - PEAK_CORR_MIN))
-    confidence = evidence_term * lock_term * (0.5 * sharp_term + 0.5 * consistency)
-    if speech_s < MIN_SPEECH_S:
-        confidence = 0.0
-    centres = sig.times[0] + (starts + width / 2.0) * hop
-    return SyncEstimate(
-        offset_s=offset, peak_corr=peak, sharpness=float(sharpness), consistency=consistency,
-        speech_s=speech_s, confidence=float(confidence), lags_s=lags, curve=curve,
-        window_times=centres, window_offsets_s=win_off, window_corr=win_corr, window_weights=weights,
-    )
+    return _combine_windows(curves, starts, width, win_speech, float(speech_face.sum() * hop), hop, float(sig.times[0]), max_lag,
+                            XCORR_SCALE, "xcorr")
 
 
 def offset_reliability(est: SyncEstimate) -> float:
-    """How established the offset's peak is: half sharpness (over SHARPNESS_FULL), half window agreement."""
-    return 0.5 * clamp01(est.sharpness / SHARPNESS_FULL) + 0.5 * est.consistency
+    """How established the offset's peak is: half sharpness (over the method's full sharpness), half window agreement."""
+    return 0.5 * clamp01(est.sharpness / scale_of(est).sharpness_full) + 0.5 * est.consistency
+
+
+def scale_of(est: SyncEstimate) -> "SyncScale":
+    return LEARNED_SCALE if est.method == "learned" else XCORR_SCALE
+
+
+def lock_of(est: SyncEstimate) -> float:
+    """How clearly the lips lock onto the voice, in the method's units (see SyncScale)."""
+    return est.lock if est.method == "learned" else est.peak_corr
+
+
+def typical_offset_s(est: SyncEstimate) -> float:
+    """The offset the recording mostly has: the speech-weighted median of the windows' local
+    offsets (the offset may drift over a long recording), else the global one."""
+    local = est.local_offsets_s
+    if local is None:
+        return est.offset_s
+    ok = np.isfinite(local) & (est.window_weights > 0)
+    if not ok.any():
+        return est.offset_s
+    order = np.argsort(local[ok])
+    vals, w = local[ok][order], est.window_weights[ok][order]
+    return float(vals[np.searchsorted(np.cumsum(w), 0.5 * w.sum())])
+
+
+def _grid_voiced(audio: Any, n: int) -> np.ndarray:
+    """Voice activity on the learned model's grid (two hops per step, gaps closed as for the signals)."""
+    k = int(round(GRID_S / float(audio.hop_s)))
+    voiced = _close_gaps(np.asarray(audio.voiced, bool), int(round(SPEECH_SMOOTH_S / float(audio.hop_s))))
+    m = min(n * k, voiced.size)
+    out = np.zeros(n, bool)
+    out[: m // k] = voiced[: (m // k) * k].reshape(-1, k).any(axis=1)
+    return out
+
+
+def learned_offset(track: Any, audio: Any, search_s: float) -> SyncEstimate | None:
+    """Offset from the learned sync model: per step, the cosine between the lips' and the voice's
+    embeddings at every lag in +-``search_s``; averaged over sliding windows (speech with a face
+    only) and over the recording. None when face and speech never meet. Raises FileNotFoundError
+    when the model is not installed."""
+    grid = ln.audio_grid(audio.times.astype(np.float64))
+    if grid.size < 2 or audio.mel_db.shape[0] == 0:
+        return None
+    video, face = ln.mouth_features(track.times, track.landmarks, grid)
+    feats = ln.audio_features(audio.mel_db)
+    n = min(grid.size, feats.shape[0])
+    grid, video, face, feats = grid[:n], video[:n], face[:n], feats[:n]
+    weight = (face & _grid_voiced(audio, n)).astype(np.float64)
+    if weight.sum() <= 0:
+        return None
+    emb = ln.embed(video, feats)
+    hop = ln.GRID_S
+    max_lag = int(round(search_s / hop))
+    width = int(round(WINDOW_S / hop))
+    step = max(1, int(round(WINDOW_STEP_S / hop)))
+    starts, curves, _ = ln.window_curves(emb, weight, max_lag, width, step)
+    width = min(width, n)
+    csum = np.concatenate([[0.0], np.cumsum(weight)])
+    win_speech = (csum[np.minimum(starts + width, n)] - csum[starts]) * hop
+    return _combine_windows(curves, starts, width, win_speech, float(weight.sum() * hop), hop, float(grid[0]), max_lag,
+                            LEARNED_SCALE, "learned")
+
+
+@dataclass(frozen=True)
+class SyncScale:
+    """What counts as a sharp peak and a clear lock in a method's own units."""
+
+    sharpness_full: float  # peak over the best rival lag, for a fully sharp peak
+    lock_min: float  # peak over the curve's median below which nothing locks
+    lock_full: float  # ...and from which the lock is clear
+
+
+XCORR_SCALE = SyncScale(sharpness_full=SHARPNESS_FULL, lock_min=PEAK_CORR_MIN, lock_full=PEAK_CORR_FULL)
+"""The mouth/voice correlation's units (its peak correlation is its lock)."""
+
+LEARNED_SCALE = SyncScale(sharpness_full=0.06, lock_min=0.03, lock_full=0.15)
+"""Learned model's cosine units. Measured out-of-fold on the real dev clips (bench/lipsync_bench.py):
+see the module docstring."""
+
+DRIFT_SPAN_S = 20.0
+"""The offset is followed over a recording: each window's local offset is the peak of the window
+curves pooled over this span around it (a recording whose audio drifts is read piece by piece)."""
+
+
+def _peak(curve: np.ndarray, lags: np.ndarray) -> tuple[float, float, float, int]:
+    """(offset s, peak value, sharpness over the best rival lag, index) of a lag curve."""
+    i = int(np.nanargmax(curve))
+    pos = _parabolic_peak(curve, i)
+    hop = float(lags[1] - lags[0]) if lags.size > 1 else 0.0
+    rival_mask = np.abs(lags - lags[i]) > PEAK_RIVAL_EXCLUSION_S
+    rival = float(np.nanmax(curve[rival_mask])) if np.isfinite(curve[rival_mask]).any() else float("nan")
+    return float(lags[0] + pos * hop), float(curve[i]), (float(curve[i]) - rival) if math.isfinite(rival) else 0.0, i
+
+
+def _combine_windows(curves: np.ndarray, starts: np.ndarray, width: int, win_speech: np.ndarray, speech_s: float, hop: float,
+                     t0: float, max_lag: int, scale: SyncScale, method: str) -> SyncEstimate | None:
+    """One estimate from per-window lag curves: their speech-weighted mean, its peak, the windows'
+    agreement, and each window's local offset (the curves pooled over DRIFT_SPAN_S around it)."""
+    if curves.size == 0 or not np.isfinite(curves).any():
+        return None
+    have_any = np.isfinite(curves).any(axis=1)
+    weights = np.where(have_any, np.clip(win_speech - MIN_WINDOW_SPEECH_S, 0.0, None), 0.0)
+    if weights.sum() <= 0:
+        weights = have_any.astype(np.float64) * 1e-3
+    lags = np.arange(-max_lag, max_lag + 1) * hop
+    filled = np.where(np.isfinite(curves), curves, 0.0)
+    have = np.isfinite(curves) * weights[:, None]
+
+    def pooled(sel: slice | np.ndarray) -> np.ndarray:
+        den = have[sel].sum(axis=0)
+        c = (filled[sel] * weights[sel, None]).sum(axis=0) / np.maximum(den, 1e-12)
+        c[den <= 0] = np.nan
+        return c
+
+    curve = pooled(slice(None))
+    offset, peak, sharpness, _ = _peak(curve, lags)
+    lock = peak - float(np.nanmedian(curve))
+    win_off = np.full(starts.size, np.nan)
+    win_corr = np.full(starts.size, np.nan)
+    local = np.full(starts.size, np.nan)
+    span = max(1, int(round(DRIFT_SPAN_S / WINDOW_STEP_S / 2)))
+    for w in range(starts.size):
+        if weights[w] > 0 and np.isfinite(curves[w]).any():
+            win_off[w], win_corr[w], _, _ = _peak(curves[w], lags)
+            near = pooled(slice(max(0, w - span), w + span + 1))
+            if np.isfinite(near).any():
+                local[w] = _peak(near, lags)[0]
+    # a window agrees when its own peak, or the offset of its stretch, matches the recording's
+    agree = np.abs(win_off - offset) <= CONSISTENT_S
+    consistency = float((weights * agree).sum() / weights.sum()) if weights.sum() > 0 else 0.0
+    evidence_term = 1.0 - math.exp(-speech_s / SPEECH_EVIDENCE_S)
+    sharp_term = clamp01(sharpness / scale.sharpness_full)
+    lock_term = clamp01(((lock if method == "learned" else peak) - scale.lock_min) / (scale.lock_full - scale.lock_min))
+    confidence = evidence_term * lock_term * (0.5 * sharp_term + 0.5 * consistency)
+    if speech_s < MIN_SPEECH_S:
+        confidence = 0.0
+    centres = t0 + (starts + width / 2.0) * hop
+    return SyncEstimate(
+        offset_s=offset, peak_corr=peak, sharpness=float(sharpness), consistency=consistency, speech_s=speech_s,
+        confidence=float(confidence), lags_s=lags, curve=curve, window_times=centres, window_offsets_s=win_off,
+        window_corr=win_corr, window_weights=weights, method=method, local_offsets_s=local, lock=lock,
+    )
 
 
 # --------------------------------------------------------------------------- mismatch
@@ -653,6 +777,19 @@ def mouth_eye_sharpness(frame: Any, landmarks: np.ndarray) -> float:
 # --------------------------------------------------------------------------- detector
 
 
+def _drift_ms(est: SyncEstimate) -> float:
+    """Spread (ms) of the local offsets over the windows that hold speech (10th to 90th percentile)."""
+    local = est.local_offsets_s
+    if local is None:
+        return 0.0
+    ok = np.isfinite(local) & (est.window_weights > 0)
+    if ok.sum() < 2:
+        return 0.0
+    lo, hi = np.percentile(local[ok], [10, 90])
+    return float(hi - lo) * 1000.0
+
+
+
 def _ramp(x: float, lo: float, hi: float) -> float:
     return clamp01((x - lo) / (hi - lo)) if hi > lo else float(x >= hi)
 
@@ -693,7 +830,10 @@ class LipSyncDetector(Detector):
     scope = "recording"
     observe_every = 2  # the mouth/eye sharpness: ~1 ms a frame, 7 samples a second at 15 fps are plenty
 
-    def __init__(self) -> None:
+    def __init__(self, method: str = "learned") -> None:
+        if method not in ("learned", "xcorr"):
+            raise ValueError(f"unknown lip-sync method {method!r}")
+        self.method = method
         self._sharpness: list[float] = []
 
     def observe(self, frame: Any, face: Any) -> None:
@@ -728,70 +868,76 @@ class LipSyncDetector(Detector):
                 why = "no speech heard" if audio.speech_seconds < MIN_SPEECH_S else "no speech while the face is in view"
                 return Finding(self.name, 0.0, 0.0, f"Lip sync not checked: {why} ({speech_face_s:.1f} s).",
                                {**base, "reason": why, "speech_seconds": round(speech_face_s, 2)})
-            est = estimate_offset(sig, cfg[SEARCH_MS.key] / 1000.0)
+            est = None
+            if self.method == "learned":
+                try:
+                    est = learned_offset(track, audio, cfg[SEARCH_MS.key] / 1000.0)
+                except FileNotFoundError as exc:  # an installation without the model: say so, use the correlation
+                    log.warning("lipsync: %s; falling back to the mouth/voice correlation", exc)
+            if est is None:
+                est = estimate_offset(sig, cfg[SEARCH_MS.key] / 1000.0)
             if est is None:
                 return Finding(self.name, 0.0, 0.0, "Lip sync not checked: face and audio never overlap long enough.",
                                {**base, "reason": "face and audio do not overlap"})
             # the voice is re-aligned to the lips only by an offset that is established; a flat,
             # inconsistent peak may sit anywhere in +-1 s, and undoing it would invent mismatch
             trusted = offset_reliability(est) >= OFFSET_TRUST_MIN
-            mism = find_mismatch(sig, est.offset_s if trusted else 0.0)
+            mism = find_mismatch(sig, typical_offset_s(est) if trusted else 0.0)
             read = lip_readability(track.landmarks, est)
         return self._finding(sig, est, mism, read, cfg)
 
     def _finding(self, sig: SyncSignals, est: SyncEstimate, mism: Mismatch, read: Readability, cfg: dict[str, float]) -> Finding:
-        offset_ms = est.offset_s * 1000.0
+        offset_ms = typical_offset_s(est) * 1000.0  # the offset most of the recording has (it may drift)
+        # unreadable lips: whatever peak there is, is as sure as the lips are readable
+        sync_conf = est.confidence if read.readable else est.confidence * read.value
+        # honest abstention: when the lips never lock onto the voice, nothing about the sync is said
+        locked = sync_conf >= LOCK_CONFIDENCE_MIN
         # an offset counts as far as its peak is established: sharp and agreed on by the windows
         reliability = offset_reliability(est)
         # every part reads the lips' motion: each counts as far as the lips can be read, and none
         # when they cannot (a small or shaky face that never locks onto the voice: cannot judge)
-        lips = read.value if read.readable else 0.0
+        lips = read.value if (read.readable and locked) else 0.0
         offset_risk = _ramp(abs(offset_ms), cfg[OFFSET_OK_MS.key], cfg[OFFSET_BAD_MS.key]) * reliability * (lips > 0)
-        mismatch_risk = _ramp(mism.fraction, cfg[MISMATCH_OK.key], cfg[MISMATCH_BAD.key]) * lips
-        # plenty of speech and a steadily tracked mouth, yet the lips follow the voice at no lag at
-        # all (a lock cannot vouch for readability here: there is none by definition)
-        nosync_risk = 0.0
-        if est.speech_s >= NOSYNC_MIN_SPEECH_S and read.steady >= LIPS_READABLE_MIN:
-            nosync_risk = (1.0 - clamp01((est.peak_corr - PEAK_CORR_MIN) / (PEAK_CORR_FULL - PEAK_CORR_MIN))) * read.steady
+        mismatch_risk = _ramp(mism.fraction, cfg[MISMATCH_OK.key], cfg[MISMATCH_BAD.key]) * lips * MISMATCH_WEIGHT
         contrast = mism.contrast
-        contrast_risk = _ramp(contrast, cfg[CONTRAST_OK.key], cfg[CONTRAST_BAD.key]) * lips if math.isfinite(contrast) else 0.0
+        contrast_risk = (_ramp(contrast, cfg[CONTRAST_OK.key], cfg[CONTRAST_BAD.key]) * lips * MISMATCH_WEIGHT
+                         if math.isfinite(contrast) else 0.0)
         # a mouth much softer than the eyes: a generated lower face (independent of the sound)
         sharp, sharp_n = self.soft_mouth()
         soft_risk = 0.0
         if math.isfinite(sharp):
-            soft_risk = _ramp(cfg[SOFT_MOUTH_OK.key] - sharp, 0.0, cfg[SOFT_MOUTH_OK.key] - cfg[SOFT_MOUTH_BAD.key])
-        parts = {"offset": offset_risk, "mismatch": mismatch_risk, "no_lock": nosync_risk, "silent_motion": contrast_risk,
-                 "soft_mouth": soft_risk}
+            soft_risk = _ramp(cfg[SOFT_MOUTH_OK.key] - sharp, 0.0, cfg[SOFT_MOUTH_OK.key] - cfg[SOFT_MOUTH_BAD.key]) * SOFT_MOUTH_WEIGHT
+        parts = {"offset": offset_risk, "mismatch": mismatch_risk, "silent_motion": contrast_risk, "soft_mouth": soft_risk}
         risk = max(parts.values())
-        # the offset is as sure as its peak; the others as sure as the speech (and silence) observed
-        # and the lips are readable
         evidence_term = 1.0 - math.exp(-est.speech_s / SPEECH_EVIDENCE_S)
-        # unreadable lips: whatever peak there is, is as sure as the lips are readable
-        sync_conf = est.confidence if read.readable else est.confidence * read.value
         if risk <= 0.0 or risk == offset_risk:
-            confidence = sync_conf
+            confidence = sync_conf if locked else 0.0
         elif risk == soft_risk:
             confidence = SOFT_MOUTH_CONFIDENCE * clamp01(sharp_n / (2 * SHARP_MIN_FRAMES))
         elif risk == contrast_risk:
             confidence = max(sync_conf, evidence_term * lips * clamp01(mism.silence_s / (3 * MIN_CONTRAST_SILENCE_S)))
-        elif risk == nosync_risk:
-            confidence = max(sync_conf, evidence_term * read.steady)
         else:
             confidence = max(sync_conf, evidence_term * lips)
         direction = "late" if offset_ms > 0 else "early"
-        cannot_judge = risk <= 0.0 and (sync_conf < CANNOT_JUDGE_CONFIDENCE or not read.readable)
+        cannot_judge = not locked
+        drift_ms = _drift_ms(est)
+        how = "learned sync model" if est.method == "learned" else "mouth/voice correlation"
         if cannot_judge:
             if not read.readable:
                 why = (f"the lips are too small or unsteady to read (landmark jitter {read.noise:.4f} eye widths) "
                        "and never lock onto the voice")
             else:
                 why = "the lips never lock clearly onto the voice"
-            summary = (f"Lip sync cannot be judged: {why} (best offset {offset_ms:+.0f} ms, sync confidence "
-                       f"{sync_conf:.2f}, {est.speech_s:.1f} s of speech).")
+            summary = (f"Lip sync cannot be judged: {why} (sync confidence {sync_conf:.2f}, {est.speech_s:.1f} s of speech; "
+                       f"no offset is claimed).")
+            if risk > 0.0 and risk == soft_risk:
+                summary += (f" The mouth is much softer than the eyes (sharpness ratio {sharp:.2f}): it may be generated "
+                            "by a lip-sync model.")
         elif risk <= 0.0:
-            summary = f"Lips and voice agree (offset {offset_ms:+.0f} ms, sync confidence {sync_conf:.2f}, {est.speech_s:.1f} s of speech)."
+            summary = (f"Lips and voice agree (offset {offset_ms:+.0f} ms, sync confidence {sync_conf:.2f}, {est.speech_s:.1f} s "
+                       f"of speech, {how}).")
         elif risk == offset_risk:
-            summary = f"The audio is {abs(offset_ms):.0f} ms {direction} against the lips (sync confidence {sync_conf:.2f})."
+            summary = f"The audio is {abs(offset_ms):.0f} ms {direction} against the lips (sync confidence {sync_conf:.2f}, {how})."
         elif risk == soft_risk:
             summary = (f"The mouth is much softer than the eyes (sharpness ratio {sharp:.2f}, a real face in focus "
                        f"reads above {cfg[SOFT_MOUTH_OK.key]:.2f}): it may be generated by a lip-sync model "
@@ -799,18 +945,22 @@ class LipSyncDetector(Detector):
         elif risk == mismatch_risk:
             summary = (f"Lips and voice disagree for {mism.fraction:.0%} of the talking time "
                        f"({mism.speech_still_s:.1f} s speech with a still mouth, {mism.silent_talking_s:.1f} s mouth moving in silence).")
-        elif risk == contrast_risk:
+        else:
             summary = (f"The mouth moves as much in silence as while speaking (ratio {contrast:.2f}): "
                        "the lips may not be driven by this voice.")
-        else:
-            summary = f"The lips do not follow the voice at any offset (best correlation {est.peak_corr:.2f} over {est.speech_s:.1f} s of speech)."
-        if sync_conf < 0.3 and risk == offset_risk and not cannot_judge:
+        if drift_ms > DRIFT_REPORT_MS and not cannot_judge:
+            summary += f" The offset drifts by {drift_ms:.0f} ms over the recording."
+        if sync_conf < 0.3 and risk == offset_risk and risk > 0 and not cannot_judge:
             summary += " Too little clear speech to be sure."
 
         keep = np.isfinite(est.window_offsets_s)
         step = max(1, int(round(CURVE_STEP_S / sig.hop_s)))
         evidence = {
             "offset_ms": round(offset_ms, 1),
+            "offset_global_ms": round(est.offset_s * 1000.0, 1),
+            "offset_drift_ms": round(drift_ms, 1),
+            "method": est.method,
+            "lock": round(lock_of(est), 4),
             "sync_confidence": round(sync_conf, 4),
             "peak_correlation": round(est.peak_corr, 4),
             "peak_sharpness": round(est.sharpness, 4),
@@ -823,8 +973,10 @@ class LipSyncDetector(Detector):
             "landmark_noise": round(read.noise, 5) if math.isfinite(read.noise) else None,
             "lip_lock": round(read.locked, 3),
             "windows": [
-                {"t": round(float(t), 2), "offset_ms": round(float(o) * 1000, 1), "correlation": round(float(c), 3), "weight": round(float(w), 2)}
-                for t, o, c, w in zip(est.window_times[keep], est.window_offsets_s[keep], est.window_corr[keep], est.window_weights[keep])
+                {"t": round(float(t), 2), "offset_ms": round(float(o) * 1000, 1), "correlation": round(float(c), 3), "weight": round(float(w), 2),
+                 "local_offset_ms": round(float(lo) * 1000, 1) if math.isfinite(lo) else None}
+                for t, o, c, w, lo in zip(est.window_times[keep], est.window_offsets_s[keep], est.window_corr[keep], est.window_weights[keep],
+                                          (est.local_offsets_s if est.local_offsets_s is not None else est.window_offsets_s)[keep])
             ],
             "mismatch_segments": mism.segments,
             "mismatch_fraction": round(mism.fraction, 4),
