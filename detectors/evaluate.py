@@ -1,7 +1,7 @@
 """`telltale eval`: detection quality that cannot flatter, and the score's calibration.
 
-    telltale eval MANIFEST [MANIFEST...] --cv group [--folds 5] [--fold-models DIR] [--kind video|image]
-                  [--json OUT] [--fit] [--cache DIR | --no-cache] [--set KEY=VALUE]...
+    telltale eval MANIFEST [MANIFEST...] --cv group [--folds 5] [--fold-models DIR]... [--kind video|image]
+                  [--json OUT] [--fit] [--cache DIR | --no-cache] [--shard K/N] [--set KEY=VALUE]...
 
 1. Rows: the manifests' files (see :mod:`detectors.evaluation.manifests`), each once; its fold
    is ``fold_of(group_key(group, source, path))`` from :mod:`detectors.folds`, so files of one
@@ -450,6 +450,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"telltale: --fold-models: {exc}", file=sys.stderr)
             return 1
+    shard = None
+    if args.shard:
+        try:
+            shard = parse_shard(args.shard)
+        except ValueError as exc:
+            print(f"telltale: --shard: {exc}", file=sys.stderr)
+            return 2
+        if args.no_cache or args.fit:
+            print("telltale: --shard only fills the cache for a later run: it takes neither --no-cache nor --fit", file=sys.stderr)
+            return 2
+        rows = rows[shard[0] :: shard[1]]
     settings = _parse_settings(args.set or [])
     cache = ResultCache(None if args.no_cache else (args.cache or Path(__file__).resolve().parents[1] / "out" / "eval-cache"))
     cancel = threading.Event()
@@ -461,6 +472,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 130
     if sys.stderr.isatty():
         sys.stderr.write("\n")
+    if shard is not None:
+        errors = [r for r in results if r.error]
+        print(f"Shard {shard[0]}/{shard[1]}: {len(results)} files ({cache.hits} from the cache, {cache.misses} analysed, "
+              f"{len(errors)} not analysed). Figures come from a run over all files without --shard.")
+        return 0 if len(errors) < len(results) else 1
     summary, _ = evaluate(results, settings)
     summary["leaks"] = leaks
     summary["shipped_without_fold_copy"] = shipped_without_fold_copy(fold_dir)
@@ -534,6 +550,17 @@ def incomplete_fold_sets(fold_dir: str | Path | None, k: int) -> dict[str, list[
     return {name: sorted(folds) for name, folds in sorted(have.items()) if len(folds) < k}
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """'K/N' -> (K, N) with 0 <= K < N: every N-th file from the K-th."""
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise ValueError(f"expected K/N such as 0/2, got {text!r}") from None
+    if not 0 <= k < n:
+        raise ValueError(f"K must be in 0..N-1, got {text!r}")
+    return k, n
+
+
 def _fold_number(name: str) -> int:
     tail = name.rsplit("_fold", 1)[-1]
     digits = "".join(ch for ch in tail.split(".")[0] if ch.isdigit())
@@ -553,5 +580,6 @@ def register(sub: Any) -> None:
     p.add_argument("--fit-out", metavar="FILE", help="where --fit writes (default assets/calibration.json)")
     p.add_argument("--cache", metavar="DIR", help="per-file result cache (default out/eval-cache)")
     p.add_argument("--no-cache", action="store_true", help="analyse every file, keep nothing")
+    p.add_argument("--shard", metavar="K/N", help="only analyse every N-th file from the K-th into the cache (parallel runs); prints no figures")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting")
     p.set_defaults(func=cmd_eval)

@@ -313,7 +313,7 @@ def test_fold_model_folders_are_merged_and_checked(tmp_path: Path) -> None:
         merge_fold_folders([tmp_path / "missing"], 5, tmp_path / "links")
 
 
-def test_eval_command_runs_out_of_fold_and_reuses_its_cache(talking_head_factory, tmp_path: Path) -> None:
+def test_eval_command_runs_out_of_fold_and_reuses_its_cache(talking_head_factory, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     clips = {
         "real_a.mkv": talking_head_factory(duration_s=3.0, seed=1),
         "real_b.mkv": talking_head_factory(duration_s=3.0, seed=2),
@@ -352,6 +352,11 @@ def test_eval_command_runs_out_of_fold_and_reuses_its_cache(talking_head_factory
     second = json.loads(out.read_text())
     assert second["cache"]["hits"] == 5 and second["cache"]["misses"] == 0
     assert second["kinds"] == first["kinds"] and second["files"] == first["files"]
+
+    shard_args = ["eval", str(manifest), "--cache", str(cache), "--set", "pipeline.analysis_fps=8", "--shard", "1/2"]
+    assert cli_main(shard_args) == 0  # rows 1 and 3 of 5: both cached already, nothing printed but the count
+    assert "2 from the cache, 0 analysed" in capsys.readouterr().out
+    assert cli_main(shard_args[:-1] + ["2/2"]) == 2 and cli_main(shard_args + ["--fit"]) == 2
 
     fresh = talking_head_factory(duration_s=3.0, seed=3)
     (tmp_path / "real_b.mkv").write_bytes(Path(fresh["path"]).read_bytes())  # content changed, name kept
