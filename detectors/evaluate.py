@@ -22,9 +22,12 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -525,13 +528,19 @@ def merge_fold_folders(folders: Sequence[str | Path], k: int, links_dir: Path = 
             found[f.name] = f.resolve()
     if len(folders) == 1:
         return Path(folders[0]).resolve()
-    links_dir.mkdir(parents=True, exist_ok=True)
-    for old in links_dir.iterdir():
-        if old.is_symlink():
-            old.unlink()
-    for name, target in found.items():
-        (links_dir / name).symlink_to(target)
-    return links_dir
+    # one folder per set of links, made whole then renamed into place: parallel runs (--shard) share it
+    tag = hashlib.sha256(json.dumps(sorted((n, str(t)) for n, t in found.items())).encode("utf-8")).hexdigest()[:16]
+    merged = links_dir / tag
+    if not merged.is_dir():
+        links_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=links_dir, prefix=".tmp-"))
+        for name, target in found.items():
+            (tmp / name).symlink_to(target)
+        try:
+            tmp.rename(merged)
+        except OSError:  # another run made the same folder meanwhile
+            shutil.rmtree(tmp, ignore_errors=True)
+    return merged
 
 
 def incomplete_fold_sets(fold_dir: str | Path | None, k: int) -> dict[str, list[int]]:

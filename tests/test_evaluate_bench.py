@@ -302,6 +302,7 @@ def test_fold_model_folders_are_merged_and_checked(tmp_path: Path) -> None:
     assert sorted(p.name for p in merged.iterdir()) == sorted([*(f"faceswap_net_fold{k}.onnx" for k in range(5)),
                                                                 *(f"idphoto_fold{k}.json" for k in range(5)), "faceswap_net_fold0.json"])
     assert (merged / "idphoto_fold3.json").read_text() == "photo 3"
+    assert merge_fold_folders([a, b], 5, tmp_path / "links") == merged  # a second (parallel) run shares it
     assert fold_fingerprint(merged, 3) != fold_fingerprint(merged, 2)
     assert merge_fold_folders([a], 5) == a.resolve()
     with pytest.raises(ValueError, match="more than 4 folds"):
