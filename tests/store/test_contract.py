@@ -227,7 +227,7 @@ def test_environment_variable_chooses_the_store(locations: Locations, monkeypatc
         lib.add_candidate("From The Environment")
     with open_library(where) as lib:
         assert [c.name for c in lib.candidates()] == ["From The Environment"]
-        assert ("postgresql" in type(lib).__name__.lower()) == (locations.backend == "postgres")
+        assert (type(lib).__name__ == "PostgresLibrary") == (locations.backend == "postgres")
 
 
 def test_schema_description_matches_the_sqlite_library(tmp_path: Path) -> None:
