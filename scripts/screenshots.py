@@ -1,12 +1,19 @@
 """Start the desktop app in a real window under Xvfb, load demo candidates, and save a PNG of
-each main view to docs/screenshots/.
+each page at each laptop size to docs/screenshots/<width>x<height>/.
 
-    uv run python scripts/screenshots.py [--out docs/screenshots] [--fps 10]
+    uv run python scripts/screenshots.py [--out docs/screenshots] [--fps 10] [--sizes 1366x768 1024x700]
+
+Pages: the candidate (summary with the files' own risk), recordings (player and timeline),
+identity and reuse, evidence pictures, a proxy-interview candidate, the comparison of six
+candidates, settings; and an analysis in progress. The window is resized to each size and must
+stay there (a page that forced it bigger is reported and the script fails).
 
 Demo media: ../shared/media when present (a lip-sync fake whose ID photo is a re-published
-copy of another candidate's photo, that other candidate, and a real presenter); otherwise the
-test fixture's astronaut talking head. The library is a temporary one: nothing is written to
-the user's own. Needs Xvfb (``apt-get install -y xvfb``) unless a display is already set.
+copy of another candidate's photo, that other candidate, a real presenter, a real speech with
+its ID photo, two recordings of two different people under one name, a face swap beside its
+real source); otherwise the test fixture's astronaut talking head. The library is a temporary
+one: nothing is written to the user's own. Needs Xvfb (``apt-get install -y xvfb
+libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 ...``, see the README) unless a display is set.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "media"
 SCREEN = "1600x1000x24"
-WINDOW_SIZE = (1440, 920)
+SIZES = ("1366x768", "1024x700")
 
 
 def start_xvfb() -> subprocess.Popen | None:
@@ -54,7 +61,10 @@ def demo_plan(work: Path) -> list[dict[str, Any]]:
         return [
             {"name": "Barack Osei", "files": [i / "obama_1.jpg", i / "obama_2.jpg"]},
             {"name": "Kim Navarro", "files": [v / "real_presenter.mp4"]},
-            {"name": "Sam Rivera", "files": [v / "fake_lipsync_presenter.mp4", i / "obama_1_480p.jpg"]},
+            {"name": "Lin Miranda", "files": [v / "real_stage_speech.mp4", i / "miranda_1.png"]},
+            {"name": "Pat Proxy", "files": [v / "real_talking_01.mp4", v / "real_talking_02.mp4"], "proxy": True},
+            {"name": "Dana Swap", "files": [v / "real_news_519.mp4", v / "fake_faceswap_519_515.mp4"]},
+            {"name": "Sam Rivera", "files": [v / "fake_lipsync_presenter.mp4", i / "obama_1_480p.jpg"], "lead": True},
         ]
     sys.path.insert(0, str(ROOT / "tests"))
     from PIL import Image
@@ -70,7 +80,8 @@ def demo_plan(work: Path) -> list[dict[str, Any]]:
     Image.fromarray(astronaut_face()).save(photo, quality=92)
     return [
         {"name": "Eileen Demo", "files": [real, photo]},
-        {"name": "Late Audio Demo", "files": [late, photo]},
+        {"name": "Proxy Demo", "files": [real, late], "proxy": True},
+        {"name": "Late Audio Demo", "files": [late, photo], "lead": True},
     ]
 
 
@@ -108,13 +119,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--fps", type=float, default=10.0, help="analysis frames per second")
+    parser.add_argument("--sizes", nargs="+", default=list(SIZES), help="window sizes, WIDTHxHEIGHT")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     xvfb = start_xvfb()
     work = Path(tempfile.mkdtemp(prefix="telltale-screens-"))
     try:
-        return run(out, work, args.fps)
+        return run(out, work, args.fps, [tuple(int(x) for x in s.split("x")) for s in args.sizes])
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if xvfb is not None:
@@ -122,7 +134,7 @@ def main() -> int:
             xvfb.wait(10)
 
 
-def run(out: Path, work: Path, fps: float) -> int:
+def run(out: Path, work: Path, fps: float, sizes: list[tuple[int, ...]]) -> int:
     from PySide6.QtCore import QSettings
 
     from desktop.app import MainWindow, create_app, install_excepthook
@@ -134,23 +146,25 @@ def run(out: Path, work: Path, fps: float) -> int:
     config.set_overrides({"pipeline.analysis_fps": fps})
     w = MainWindow(config)
     install_excepthook(w)
-    w.resize(*WINDOW_SIZE)
+    w.resize(*sizes[0])
     w.show()
     settle(app)
     plan = demo_plan(work)
-    ids = []
+    ids: dict[str, Any] = {}
     shots: list[Path] = []
+    problems: list[str] = []
 
-    def shot(widget: Any, name: str) -> None:
+    def shot(widget: Any, name: str, folder: Path = out) -> None:
         settle(app, 0.3)
-        path = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
         widget.grab().save(str(path))
         shots.append(path)
-        print(f"saved {path}", flush=True)
+        print(f"saved {path} ({widget.width()}x{widget.height()})", flush=True)
 
     for i, cand in enumerate(plan):
-        cid = w.new_candidate(cand["name"])
-        ids.append(cid)
+        cid = w.new_candidate(cand["name"], duplicate="new")
+        ids[cand["name"]] = cid
         w.add_files([str(p) for p in cand["files"]])
         wait(app, w.mediaAdded, 120)
         job = w.analyse()
@@ -167,45 +181,55 @@ def run(out: Path, work: Path, fps: float) -> int:
             t_end = time.monotonic() + 120
             while time.monotonic() < t_end and not (seen and max(seen) >= 0.3) and w.last_status.get(job.job_id) in ("queued", "running"):
                 settle(app, 0.2)
-            shot(w, "analysis-running.png")
+            shot(w, "analysis-running.png", out / "x".join(map(str, sizes[0])))
         while w.last_status.get(job.job_id) in ("queued", "running"):
             wait(app, w.analysisFinished, 600)
         print(f"{cand['name']}: {w.last_status.get(job.job_id)}; {w.messages.text}", flush=True)
 
-    lead = ids[-1]
-    w.select_candidate(lead)
-    w.messages.hide()
+    lead = next((ids[c["name"]] for c in plan if c.get("lead")), list(ids.values())[-1])
+    proxy = next((ids[c["name"]] for c in plan if c.get("proxy")), None)
     for jid in list(w.jobs_panel.boxes):
         w.jobs_panel.remove_job(jid)
-    w.page.tabs.setCurrentIndex(0)
-    shot(w, "candidate-summary.png")
-
-    w.page.tabs.setCurrentIndex(1)
-    recs = w.page.recordings
-    if recs:
-        ev = recs[0]
-        t = None
-        if ev.mismatch_segments:
-            t = ev.mismatch_segments[0][0]
-        elif ev.top_frames and isinstance(ev.top_frames[0].get("t"), (int, float)):
-            t = float(ev.top_frames[0]["t"])
-        w.page.seek(t if t is not None else ev.duration_s / 3)
-    shot(w, "candidate-recording.png")
-
-    w.page.tabs.setCurrentIndex(2)
-    shot(w, "candidate-identity.png")
-
-    w.compare(ids)
-    w.compare_view.wait_idle(120_000)
-    settle(app, 0.5)
-    shot(w, "compare.png")
-
     from desktop.settings_dialog import SettingsDialog
 
-    dialog = SettingsDialog(config, w)
-    dialog.show()
-    shot(dialog, "settings.png")
-    dialog.close()
+    for size in sizes:
+        folder = out / "x".join(map(str, size))
+        w.resize(*size)
+        settle(app, 0.5)
+        w.select_candidate(lead)
+        w.messages.hide()
+        for index, name in enumerate(("candidate-summary.png", "candidate-recording.png", "candidate-identity.png",
+                                      "candidate-evidence.png")):
+            w.page.tabs.setCurrentIndex(index)
+            if index == 1 and w.page.recordings:
+                ev = w.page.recordings[0]
+                t = None
+                if ev.top_frames and isinstance(ev.top_frames[0].get("t"), (int, float)):
+                    t = float(ev.top_frames[0]["t"])
+                elif ev.mismatch_segments:
+                    t = ev.mismatch_segments[0][0]
+                w.page.seek(t if t is not None else ev.duration_s / 3)
+            shot(w, name, folder)
+        if proxy is not None:
+            w.select_candidate(proxy)
+            w.page.tabs.setCurrentIndex(0)
+            shot(w, "proxy-interview-summary.png", folder)
+            w.page.tabs.setCurrentIndex(2)
+            shot(w, "proxy-interview-identity.png", folder)
+        w.compare(list(ids.values()))
+        w.compare_view.wait_idle(120_000)
+        settle(app, 0.5)
+        shot(w, f"compare-{len(ids)}.png", folder)
+        dialog = SettingsDialog(config, w)
+        dialog.resize(min(dialog.sizeHint().width(), size[0]), min(dialog.sizeHint().height(), size[1]))
+        dialog.show()
+        shot(dialog, "settings.png", folder)
+        if dialog.width() > size[0] or dialog.height() > size[1]:
+            problems.append(f"settings dialog is {dialog.width()}x{dialog.height()} at {size[0]}x{size[1]}")
+        dialog.close()
+        if (w.width(), w.height()) != tuple(size):
+            problems.append(f"the window is {w.width()}x{w.height()}, not {size[0]}x{size[1]}: a page forced it bigger")
+        w.views.setCurrentIndex(0)
 
     from desktop.export import export_pdf
 
@@ -215,7 +239,9 @@ def run(out: Path, work: Path, fps: float) -> int:
         print(f"PDF report: {pdf.stat().st_size} bytes", flush=True)
     w.close()
     print(f"{len(shots)} screenshots in {out}")
-    return 0
+    for p in problems:
+        print("PROBLEM:", p, file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":  # the embedding worker process is spawned: keep this guard
