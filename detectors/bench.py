@@ -278,12 +278,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0 if any("error" not in r for r in rows) else 1
 
 
+MAX_LOOP_MINUTES = 600.0
+"""Longest loop bench makes (10 hours)."""
+HEIGHT_RANGE = (16, 4320)
+"""Heights bench re-encodes to (px; H.264 needs an even height)."""
+
+
+def _loop_minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes, got {text!r}") from None
+    if not 0 < value <= MAX_LOOP_MINUTES:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_LOOP_MINUTES:g} minutes, got {text}")
+    return value
+
+
+def _height(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
+    low, high = HEIGHT_RANGE
+    if not low <= value <= high or value % 2:
+        raise argparse.ArgumentTypeError(f"must be an even number from {low} to {high}, got {value}")
+    return value
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("bench", help="full analysis time against plain decoding, peak memory")
     p.add_argument("media", nargs="+", help="recordings to measure")
     p.add_argument("--json", metavar="OUT", help="write the figures as JSON")
-    p.add_argument("--loop-minutes", type=float, metavar="N", help="measure an N-minute loop of each file instead")
-    p.add_argument("--height", type=int, metavar="H", help="measure a copy re-encoded to H px high (H.264, see TRANSCODE_OPTIONS) instead")
+    p.add_argument("--loop-minutes", type=_loop_minutes, metavar="N", help="measure an N-minute loop of each file instead")
+    p.add_argument("--height", type=_height, metavar="H", help="measure a copy re-encoded to H px high (H.264, see TRANSCODE_OPTIONS) instead")
     p.add_argument("--loop-dir", metavar="DIR", help="where re-encoded and looped clips are written (default: here)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting")
     p.set_defaults(func=cmd_bench)

@@ -2,8 +2,11 @@
 
     telltale [--library PATH] analyze [--candidate NAME] [--id PHOTO]... [--json OUT] MEDIA...
 
-Exit codes: 0 when at least one file was analysed, 1 when nothing could be analysed,
-2 for usage errors, 130 when interrupted.
+Exit codes: 0 when at least one file was analysed, 1 when nothing could be analysed (or a
+command failed: unknown candidate, unusable file), 2 for usage errors (bad name, bad output
+path, bad option value), 3 when the library cannot be used or refused the result (the
+analysis's report is then kept in ``--json`` when given, and the message says so), 130 when
+interrupted. Every message is one sentence on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_NOTHING_ANALYSED = 1
+EXIT_USAGE = 2
+EXIT_LIBRARY = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -73,18 +78,63 @@ def open_library(path: str | None, settings: dict[str, float] | None = None) -> 
     return open_store(path, retention_days=(settings or {}).get("library.retention_days"))
 
 
+class StoreAfterReport:
+    """The library as the analysis sees it: searches go to the library, but what the pipeline
+    asks to store at its end (``record_candidate``) is held back and written by
+    :func:`cmd_analyze` together with the report, in one transaction
+    (:meth:`detectors.library.Library.record_analysis`): no candidate is left half-stored."""
+
+    def __init__(self, library: Any) -> None:
+        self.library = library
+        self.images: list[Any] = []
+        self.recordings: list[Any] = []
+
+    def record_candidate(self, name: str, images: Sequence[Any] = (), recordings: Sequence[Any] = ()) -> list[Any]:
+        self.images, self.recordings = list(images), list(recordings)
+        return []
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.library, attr)
+
+
+def say(message: Any) -> None:
+    """One line on stderr, safe for the terminal (control characters escaped)."""
+    from .library import printable
+
+    print(f"telltale: {printable(message)}", file=sys.stderr)
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from .base import Cancelled
+    from .library import InvalidName, LibraryError, normalize_name, printable
     from .pipeline import analyze_candidate
+    from .privacy import output_problem
 
     settings = _parse_settings(args.set or [])
-    name = args.candidate or Path(args.media[0] if args.media else args.id[0]).stem
+    # what can be checked before the analysis is checked now: finished work is never thrown away
+    try:
+        given = args.candidate if args.candidate is not None else Path(args.media[0] if args.media else args.id[0]).stem
+        name = normalize_name(given)
+    except InvalidName as exc:
+        say(f"{exc} (give one with --candidate NAME)")
+        return EXIT_USAGE
+    if args.json and (problem := output_problem(args.json)):
+        say(f"--json {problem}")
+        return EXIT_USAGE
+    library = None
+    if args.use_library:
+        try:
+            library = open_library(args.library, settings)
+        except LibraryError as exc:
+            say(f"{exc}; nothing was analysed (--no-library analyses without the case store)")
+            return EXIT_LIBRARY
+        library.on_wait = say
     progress = _TerminalProgress(sys.stderr.isatty() and not args.quiet)
     cancel = threading.Event()
-    library = open_library(args.library, settings) if args.use_library else None
+    store = StoreAfterReport(library) if library is not None else None
     try:
         try:
-            report = analyze_candidate(args.media, args.id or [], name, library=library, progress=progress, cancel=cancel, settings=settings)
+            report = analyze_candidate(args.media, args.id or [], name, library=store, progress=progress, cancel=cancel, settings=settings)
         except (KeyboardInterrupt, Cancelled):
             cancel.set()
             progress.close()
@@ -92,16 +142,31 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
         finally:
             progress.close()
-        if library is not None:
-            library.save_report(name, report.to_dict())
-        print(report.summary_text())
+        print(printable(report.summary_text(), keep_newlines=True))
         for err in report.errors:
-            print(f"telltale: {err}", file=sys.stderr)
-        if args.json:
-            report.write_json(args.json)
-            if library is not None:
-                library.log_export(name, args.json, "report-json")
-            print(f"Report written to {args.json}")
+            say(err)
+        written = False
+        if args.json:  # first: the report is safe on disk before the library is asked to store it
+            try:
+                report.write_json(args.json)
+                written = True
+                print(f"Report written to {printable(args.json)}")
+            except OSError as exc:
+                say(f"--json {args.json}: could not be written ({exc.strerror or exc})")
+        if store is not None:
+            try:
+                if hasattr(library, "record_analysis"):  # one transaction for the whole candidate
+                    library.record_analysis(name, store.images, store.recordings, report.to_dict())
+                else:  # a store without it (yet): the two writes the pipeline used to make
+                    library.record_candidate(name, store.images, store.recordings)
+                    library.save_report(name, report.to_dict())
+                if written:
+                    library.log_export(name, args.json, "report-json")
+            except (LibraryError, OSError) as exc:
+                kept = (f"the report is kept in {args.json}" if written
+                        else "only the summary above is kept; analyse again with --json OUT to keep the report")
+                say(f"the analysis was not stored in the library ({exc}); {kept}")
+                return EXIT_LIBRARY
     finally:
         if library is not None:
             library.close()
@@ -155,13 +220,15 @@ def _extensions() -> list[Callable[[Any], None]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .library_cli import run_guarded
+
     _quiet_native_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "analyze" and not args.media and not args.id:
         parser.error("analyze needs at least one recording or --id photo")
-    return int(args.func(args) or 0)
+    return run_guarded(args.func, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

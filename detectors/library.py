@@ -19,8 +19,8 @@ Data protection (issue 8; face embeddings and face hashes are biometric data):
   the stored reports.
 * Erasure: :meth:`Library.erase_candidate` removes the candidate, every media row, hash, crop
   segment, keypoint set, face embedding and report (``ON DELETE CASCADE``), redacts the
-  candidate's name and file paths from other candidates' reports (a reuse finding that named
-  them) and from the audit details, and zeroes the freed pages (``secure_delete``); a WAL
+  candidate from other candidates' reports (the search matches of a reuse finding that named
+  them, found by structure, never by text search) and file paths from the audit details, and zeroes the freed pages (``secure_delete``); a WAL
   is checkpointed and truncated.
 * Retention: ``library.retention_days`` (0 = keep forever); :meth:`Library.apply_retention`
   erases candidates whose last activity (created, file added, analysed) is older, one log line
@@ -40,6 +40,8 @@ import logging
 import os
 import sqlite3
 import threading
+import time
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -164,8 +166,135 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file."""
+OWN_TABLES = ("schema_migrations", "candidates", "media", "reports")
+"""Tables whose presence (all of them) makes an SQLite file a Telltale library."""
+
+BUSY_STEP_S = 1.0
+"""SQLite's own busy wait per attempt (``busy_timeout``); between attempts the wait is reported."""
+BUSY_NOTICE_S = 3.0
+"""A writer waiting this long for another process's write says so (once), then keeps waiting."""
+BUSY_MAX_WAIT_S = 900.0
+"""A writer gives up after waiting this long for the library (a 100,000-entry watchlist import
+takes well under that on two cores); the error says the library was busy."""
+
+MAX_NAME_CHARS = 200
+"""Longest candidate or collection name accepted (characters, after NFC normalisation)."""
+FORBIDDEN_NAME_CATEGORIES = ("Cc", "Zl", "Zp")
+"""Unicode categories refused in names: control characters (newline, ESC...), line and
+paragraph separators; with BIDI_CONTROLS they could forge lines or reorder text on a terminal."""
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
 class LibraryError(Exception):
     """The library file cannot be used (newer schema, damaged file, unknown candidate...)."""
+
+
+class LibraryBusy(LibraryError):
+    """Another process kept the library locked for longer than :data:`BUSY_MAX_WAIT_S`."""
+
+
+class InvalidName(LibraryError, ValueError):
+    """A candidate or collection name that is empty, too long or holds control characters."""
+
+
+def _unsafe_char(c: str) -> bool:
+    return unicodedata.category(c) in FORBIDDEN_NAME_CATEGORIES or c in BIDI_CONTROLS
+
+
+def normalize_name(name: str, what: str = "candidate name") -> str:
+    """``name`` as stored: NFC-normalised (two spellings of "é" are one name), surrounding
+    white space removed. Raises :class:`InvalidName` when it is empty, longer than
+    :data:`MAX_NAME_CHARS` or holds a control character (newline, escape, bidi override)."""
+    if not isinstance(name, str):
+        raise InvalidName(f"{what} must be text")
+    text = unicodedata.normalize("NFC", name).strip()
+    if not text:
+        raise InvalidName(f"{what} is empty")
+    bad = sorted({c for c in text if _unsafe_char(c)})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad[:5])
+        raise InvalidName(f"{what} '{printable(text)}' holds control characters ({shown}); use letters, digits and punctuation")
+    if len(text) > MAX_NAME_CHARS:
+        raise InvalidName(f"{what} is {len(text)} characters long; at most {MAX_NAME_CHARS} are accepted")
+    return text
+
+
+def lookup_name(name: Any) -> str:
+    """How a name given to look a candidate up is compared with stored names (NFC, stripped)."""
+    return unicodedata.normalize("NFC", str(name)).strip()
+
+
+def printable(text: Any, keep_newlines: bool = False) -> str:
+    """``text`` safe to print on a terminal: control characters (ESC, CR, newline unless
+    ``keep_newlines``...), line separators and bidi controls shown as escapes (``\\x1b``)."""
+    out = []
+    for c in str(text):
+        if (c == "\n" and keep_newlines) or not _unsafe_char(c):
+            out.append(c)
+        else:
+            out.append(c.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
+
+
+def _is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
+def _db_problem(exc: BaseException) -> str:
+    """One sentence for an SQLite error, with SQLite's own words kept."""
+    text = str(exc)
+    if "full" in text:
+        return f"the disk is full ({text})"
+    if "disk I/O error" in text:
+        return f"the disk could not be written: full, read-only or failing ({text})"
+    if "readonly" in text or "read-only" in text:
+        return f"the library is read-only ({text})"
+    if "not a database" in text or "malformed" in text:
+        return f"not a Telltale library, or damaged ({text})"
+    if _is_busy(exc):
+        return f"the library is busy ({text})"
+    return text
+
+
+def check_recording(path: str | Path) -> None:
+    """Raise a MediaError unless ``path`` is a recording with a video track (a text file, an
+    empty file or a file merely named .mp4 is not stored as a "video")."""
+    from .media import probe
+
+    probe(path)
+
+
+def check_library_path(path: str | Path) -> None:
+    """Raise a :class:`LibraryError` (one sentence) unless ``path`` can be a Telltale library:
+    missing (it will be created), an empty file, or an SQLite file holding Telltale's tables.
+    Reads only: a folder, another kind of file or another program's database is never changed."""
+    p = Path(path)
+    if p.is_dir():
+        raise LibraryError(f"{p}: is a folder; give the library file's path (e.g. {p / LIBRARY_FILE})")
+    if not p.exists():
+        parent = p.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise LibraryError(f"{p}: cannot be created ({parent} is not a folder)")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise LibraryError(f"{p}: cannot be created (the folder {parent} is read-only)")
+        return
+    if not p.is_file():
+        raise LibraryError(f"{p}: is not a regular file")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise LibraryError(f"{p}: cannot be read ({exc.strerror})") from exc
+    if head and head != SQLITE_HEADER:
+        raise LibraryError(f"{p}: is not an SQLite database (another kind of file, or damaged); Telltale leaves it as it is")
+    if not os.access(p, os.W_OK):
+        raise LibraryError(f"{p}: the library file is read-only; Telltale needs to write to it")
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        raise LibraryError(f"{p}: the library's folder {p.parent} is read-only; Telltale needs to write its journal there")
 
 
 def _now() -> str:
@@ -183,36 +312,66 @@ def _timestamp(iso: str) -> float:
     return t.timestamp()
 
 
-def redact(value: Any, name: str, paths: Sequence[str]) -> Any:
-    """``value`` (JSON data) with ``name`` and ``paths`` (and the paths' file names) replaced by
-    :data:`ERASED_NAME` / :data:`ERASED_FILE`, in whole strings and inside sentences."""
-    import re
+MATCH_KEYS = frozenset({"candidate", "collection", "file", "kind", "distance"})
+"""The keys of a stored search match (:meth:`Match.to_dict`): how erasure finds references."""
 
-    bases = sorted({Path(p).name for p in paths if Path(p).name}, key=len, reverse=True)
-    name_re = re.compile(r"(?<!\w)" + re.escape(name) + r"(?!\w)") if name else None
 
-    def clean(text: str) -> str:
-        if text == name:
-            return ERASED_NAME
-        for p in paths:
-            text = text.replace(p, ERASED_FILE)
-        for b in bases:
-            text = re.sub(r"(?<![\w.-])" + re.escape(b) + r"(?![\w.-])", ERASED_FILE, text)
-        if name_re is not None:
-            text = name_re.sub(ERASED_NAME, text)
-        return text
+def redact(report: Any, name: str) -> tuple[Any, bool]:
+    """Another candidate's stored report with every reference to the erased candidate ``name``
+    removed, by structure, never by text search: a search match (a dict shaped like
+    :meth:`Match.to_dict`) whose ``candidate`` field is ``name`` (names are unique) gets
+    :data:`ERASED_NAME` and :data:`ERASED_FILE`; ``other_candidates`` lists lose the name; a check's one-line summary
+    built from such a match (the reuse finding names its top match: "under candidate NAME
+    (FILE, ...") and the reason that quotes that summary are rebuilt with the placeholders.
+    Other words, other names that start with ``name``, check names and paths are untouched.
+    Returns (report, changed)."""
+    changed = False
+
+    def is_erased(m: Mapping[str, Any]) -> bool:
+        return MATCH_KEYS <= set(m) and m.get("candidate") == name
 
     def walk(v: Any) -> Any:
-        if isinstance(v, str):
-            return clean(v)
+        nonlocal changed
         if isinstance(v, list):
             return [walk(x) for x in v]
-        if isinstance(v, dict):
-            return {clean(k) if isinstance(k, str) else k: x if str(k).endswith("_png") else walk(x)
-                    for k, x in v.items()}  # evidence images (base64 PNG) stay intact
-        return v
+        if not isinstance(v, dict):
+            return v
+        out = {}
+        for k, x in v.items():
+            if k == "other_candidates" and isinstance(x, list) and name in x:
+                changed = True
+                out[k] = [ERASED_NAME if y == name else y for y in x]
+            else:
+                out[k] = walk(x)
+        if is_erased(v):
+            changed = True
+            out["candidate"] = ERASED_NAME
+            out["file"] = ERASED_FILE if v.get("file") else v.get("file")
+        return out
 
-    return walk(value)
+    summaries: dict[str, tuple[str, str]] = {}  # check -> (old summary, new summary)
+    checks = report.get("checks") if isinstance(report, dict) else None
+    if isinstance(checks, dict):
+        for check, finding in checks.items():
+            if not isinstance(finding, dict) or not isinstance(finding.get("summary"), str):
+                continue
+            matches = (finding.get("evidence") or {}).get("matches") if isinstance(finding.get("evidence"), dict) else None
+            if not matches or not isinstance(matches[0], dict) or not is_erased(matches[0]):
+                continue
+            top = matches[0]
+            old = finding["summary"]
+            base = str(top.get("file") or "").rsplit("/", 1)[-1] or "interview"
+            new = old.replace(f"under candidate {name} ({base}, ", f"under candidate {ERASED_NAME} ({ERASED_FILE}, ", 1)
+            if new != old:
+                summaries[check] = (old, new)
+    out = walk(report)
+    for check, (old, new) in summaries.items():
+        out["checks"][check]["summary"] = new
+        changed = True
+        if isinstance(out.get("reasons"), list):
+            out["reasons"] = [new + r[len(old):] if isinstance(r, str) and r.startswith(old) else r
+                              for r in out["reasons"]]
+    return out, changed
 
 
 def default_path() -> Path:
@@ -332,20 +491,42 @@ class Library:
         self._whole_cid = np.zeros(0, dtype=np.int64)  # owner candidate per whole-hash row (-1: none)
         self._face_cid = np.zeros(0, dtype=np.int64)  # owner candidate per face row (-1: none)
         self._retention_override = validate(RETENTION_DAYS.key, retention_days) if retention_days is not None else None
+        self.on_wait: Callable[[str], None] = lambda message: log.warning("%s", message)
+        """Called once when a write has waited :data:`BUSY_NOTICE_S` for another process (the
+        CLI prints it); the write then keeps waiting up to :data:`BUSY_MAX_WAIT_S`."""
+        self.busy_max_wait_s = BUSY_MAX_WAIT_S
+        self.longest_wait_s = 0.0
+        """The longest this connection waited for another process's write (seconds)."""
         memory = str(self.path) == ":memory:"
         if not memory:
+            check_library_path(self.path)  # reads only: refuses folders, foreign and read-only files
             privacy.make_private_dir(self.path.parent)
-            privacy.create_private_file(self.path)
-            for side in privacy.sqlite_files(self.path):
-                privacy.tighten(side)
+            try:
+                privacy.create_private_file(self.path, tighten_existing=False)
+            except OSError as exc:
+                raise LibraryError(f"{self.path}: cannot be created ({exc.strerror})") from exc
         try:
-            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
+                                       timeout=BUSY_STEP_S)
+        except sqlite3.Error as exc:
+            raise LibraryError(f"{self.path}: cannot be opened ({exc})") from exc
+        try:
+            self._retry_busy(self._check_ours)  # before anything is written: never adopt a foreign database
+            if not memory:
+                for side in privacy.sqlite_files(self.path):
+                    privacy.tighten(side)  # ours: make it private (also an older library's loose mode)
+                # WAL: readers are never blocked by a writer, and a writer by readers
+                self._retry_busy(lambda: self._db.execute("PRAGMA journal_mode = WAL").fetchone())
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA secure_delete = ON")
             self._db.execute("PRAGMA temp_store = MEMORY")  # no temporary files in TMPDIR
             self._migrate()
+        except LibraryError:
+            self._db.close()
+            raise
         except sqlite3.DatabaseError as exc:
-            raise LibraryError(f"{self.path}: not a Telltale library or damaged ({exc})") from exc
+            self._db.close()
+            raise LibraryError(f"{self.path}: {_db_problem(exc)}") from exc
         if apply_retention:
             self.apply_retention()
 
@@ -365,17 +546,33 @@ class Library:
     def schema_version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
+    def _check_ours(self) -> None:
+        """Refuse another program's database (read-only queries; nothing is changed)."""
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        version = self.schema_version
+        if not tables and version == 0:
+            return  # a new, empty file: ours to set up
+        if not set(OWN_TABLES) <= tables:
+            listed = ", ".join(sorted(tables)[:6]) + (", ..." if len(tables) > 6 else "")
+            raise LibraryError(
+                f"{self.path}: another program's SQLite database (tables: {listed or 'none'}, "
+                f"schema version {version}); Telltale leaves it as it is: choose another library file"
+            )
+        if version > SCHEMA_VERSION:
+            raise LibraryError(
+                f"{self.path}: written by a newer Telltale (schema {version}, this one knows {SCHEMA_VERSION})"
+            )
+
     def _migrate(self, upto: int | None = None) -> None:
+        """Apply the missing migrations. Each runs in a write transaction that re-reads the
+        version first, so processes opening a new library at once apply each step once."""
         with self._lock:
-            current = self.schema_version
-            if current > SCHEMA_VERSION:
-                raise LibraryError(
-                    f"{self.path}: written by a newer Telltale (schema {current}, this one knows {SCHEMA_VERSION})"
-                )
             for version, description, statements in MIGRATIONS:
-                if version <= current or (upto is not None and version > upto):
+                if version <= self.schema_version or (upto is not None and version > upto):
                     continue
                 with self.transaction():
+                    if version <= self.schema_version:  # another process did it while we waited
+                        continue
                     if version == 1:
                         self._db.execute(
                             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
@@ -390,27 +587,68 @@ class Library:
                     self._db.execute(f"PRAGMA user_version = {int(version)}")
                 log.info("%s: library schema upgraded to version %d (%s)", self.path, version, description)
 
+    def _retry_busy(self, step: Callable[[], Any]) -> Any:
+        """Run ``step`` (one SQLite call), waiting while another process holds the library:
+        SQLite waits :data:`BUSY_STEP_S` per attempt; after :data:`BUSY_NOTICE_S` in all,
+        :attr:`on_wait` is told once; after :attr:`busy_max_wait_s`, :class:`LibraryBusy`."""
+        start = time.monotonic()
+        told = False
+        while True:
+            try:
+                result = step()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                waited = time.monotonic() - start
+                self.longest_wait_s = max(self.longest_wait_s, waited)
+                if waited >= self.busy_max_wait_s:
+                    raise LibraryBusy(
+                        f"{self.path}: another process kept the library busy for {waited:.0f} s; nothing was written"
+                    ) from exc
+                if not told and waited >= BUSY_NOTICE_S:
+                    self.on_wait(f"{self.path}: another Telltale process is writing to the library; "
+                                 f"waiting for it (up to {self.busy_max_wait_s:.0f} s)...")
+                    told = True
+                continue
+            waited = time.monotonic() - start
+            self.longest_wait_s = max(self.longest_wait_s, waited)
+            if told:
+                self.on_wait(f"{self.path}: the library is free again after {waited:.1f} s; writing")
+            return result
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One transaction (nested calls join the outer one). Rolls back on any exception."""
         with self._lock:
             outer = self._depth == 0
             if outer:
-                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._retry_busy(lambda: self._db.execute("BEGIN IMMEDIATE"))
+                except sqlite3.Error as exc:
+                    raise LibraryError(f"{self.path}: cannot write ({_db_problem(exc)})") from exc
             self._depth += 1
             try:
                 yield self._db
-            except BaseException:
-                self._depth -= 1
                 if outer:
-                    self._db.execute("ROLLBACK")
+                    self._retry_busy(lambda: self._db.execute("COMMIT"))
+            except BaseException as exc:
+                if outer:
+                    self._rollback()
+                if outer and isinstance(exc, sqlite3.Error):
+                    raise LibraryError(f"{self.path}: {_db_problem(exc)}; nothing of this change was stored") from exc
                 raise
-            else:
-                self._depth -= 1
-                if outer:
-                    self._db.execute("COMMIT")
             finally:
+                self._depth -= 1
                 self._index = None
+
+    def _rollback(self) -> None:
+        """Undo the open transaction. SQLite has already rolled back after some errors (a full
+        disk): then there is nothing to undo, and the original error is the one to report."""
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error as exc:  # the first error matters, not this one
+                log.debug("rollback: %s", exc)
 
     def _audit(self, action: str, subject: str | None = None, detail: Mapping[str, Any] | None = None) -> None:
         try:
@@ -513,15 +751,16 @@ class Library:
     # -- candidates ----------------------------------------------------------------
     def add_candidate(self, name: str) -> int:
         """The candidate's id, creating the candidate if needed."""
-        name = name.strip()
-        if not name:
-            raise ValueError("candidate name is empty")
+        name = normalize_name(name)
         with self._lock:
             row = self._db.execute("SELECT id FROM candidates WHERE name = ?", (name,)).fetchone()
             if row:
                 return int(row[0])
             with self.transaction():
-                cur = self._db.execute("INSERT INTO candidates(name, created_at) VALUES (?, ?)", (name, _now()))
+                # another process may have created the same name meanwhile: take theirs, no error
+                cur = self._db.execute("INSERT OR IGNORE INTO candidates(name, created_at) VALUES (?, ?)", (name, _now()))
+                if cur.rowcount == 0:
+                    return int(self._db.execute("SELECT id FROM candidates WHERE name = ?", (name,)).fetchone()[0])
                 # the audit log names candidates by id only: erasing a candidate leaves no name behind
                 self._audit("add-candidate", f"candidate#{cur.lastrowid}")
                 return int(cur.lastrowid)
@@ -547,7 +786,7 @@ class Library:
             if isinstance(name_or_id, int):
                 row = self._db.execute(self._CANDIDATE_SQL + " WHERE c.id = ?", (name_or_id,)).fetchone()
             else:
-                row = self._db.execute(self._CANDIDATE_SQL + " WHERE c.name = ?", (str(name_or_id).strip(),)).fetchone()
+                row = self._db.execute(self._CANDIDATE_SQL + " WHERE c.name = ?", (lookup_name(name_or_id),)).fetchone()
         return CandidateRow(*row) if row else None
 
     def _candidate_id(self, candidate: Any, create: bool = False) -> int:
@@ -561,7 +800,7 @@ class Library:
             return self.add_candidate(str(candidate))
         row = self.get_candidate(str(candidate))
         if row is None:
-            raise LibraryError(f"no candidate named {candidate!r}")
+            raise LibraryError(f"no candidate named '{printable(lookup_name(candidate))}'")
         return row.id
 
     def erase_candidate(self, candidate: Any, reason: str = "request", vacuum: bool = False) -> int:
@@ -572,7 +811,8 @@ class Library:
         crop segments, ORB keypoints and face embeddings, every report (with the face crops
         inside), and the in-memory search index and face cache entries. Other candidates'
         reports that named this candidate (a reuse match) keep the finding but their name
-        and file paths become :data:`ERASED_NAME` / :data:`ERASED_FILE`; audit entries about
+        and file paths become :data:`ERASED_NAME` / :data:`ERASED_FILE` (by structure, see
+        :func:`redact`: never by searching the text); audit entries about
         the candidate keep who/what/when but lose paths. Freed pages are zeroed
         (``secure_delete``), a WAL is checkpointed and truncated; ``vacuum`` also rebuilds the
         file. ``reason``: "request" or "retention" (audited).
@@ -580,15 +820,14 @@ class Library:
         with self._lock:
             cid = self._candidate_id(candidate)
             name = self._db.execute("SELECT name FROM candidates WHERE id = ?", (cid,)).fetchone()[0]
-            media = self._db.execute("SELECT path, sha256 FROM media WHERE candidate_id = ?", (cid,)).fetchall()
-            paths = sorted({str(p) for p, _sha in media if p}, key=len, reverse=True)
+            media = self._db.execute("SELECT id, sha256 FROM media WHERE candidate_id = ?", (cid,)).fetchall()
             with self.transaction():
                 counts = {
                     table: int(self._db.execute(f"SELECT COUNT(*) FROM {table} WHERE candidate_id = ?", (cid,)).fetchone()[0])
                     for table in ("media", "faces", "reports")
                 }
                 self._db.execute("DELETE FROM candidates WHERE id = ?", (cid,))
-                redacted = self._redact_others(name, paths)
+                redacted = self._redact_others(name)
                 for aid, detail in self._db.execute(
                     "SELECT id, detail FROM audit WHERE subject = ?", (f"candidate#{cid}",)
                 ).fetchall():
@@ -597,7 +836,7 @@ class Library:
                     if new != old:
                         self._db.execute("UPDATE audit SET detail = ? WHERE id = ?", (json.dumps(new), aid))
                 self._audit("erase-candidate", f"candidate#{cid}", {**counts, "reason": reason, "reports_redacted": redacted})
-            for _path, sha in media:
+            for _mid, sha in media:
                 forget_image_faces(sha)
             self._scrub(vacuum)
             why = f"retention of {self.retention_days:g} days" if reason == "retention" else reason
@@ -605,16 +844,20 @@ class Library:
                      cid, counts["media"], counts["faces"], counts["reports"], why)
             return counts["media"]
 
-    def _redact_others(self, name: str, paths: Sequence[str]) -> int:
-        """Replace an erased candidate's name and file paths inside the other stored reports."""
-        needles = {name, *paths}
-        needles |= {json.dumps(n)[1:-1] for n in list(needles)}  # as json.dumps stores them
+    def _redact_others(self, name: str) -> int:
+        """Remove the erased candidate from the other stored reports (see :func:`redact`).
+        Only reports holding the name as a whole JSON string are read (a quick filter); what
+        changes in them is decided by structure."""
+        needles = {json.dumps(name), json.dumps(name, ensure_ascii=False)}
         clauses = " OR ".join("instr(report, ?) > 0" for _ in needles)
         rows = self._db.execute(f"SELECT id, report FROM reports WHERE {clauses}", tuple(needles)).fetchall()
+        n = 0
         for rid, text in rows:
-            cleaned = redact(json.loads(text), name, paths)
-            self._db.execute("UPDATE reports SET report = ? WHERE id = ?", (json.dumps(cleaned), rid))
-        return len(rows)
+            cleaned, changed = redact(json.loads(text), name)
+            if changed:
+                self._db.execute("UPDATE reports SET report = ? WHERE id = ?", (json.dumps(cleaned), rid))
+                n += 1
+        return n
 
     def _scrub(self, vacuum: bool = False) -> None:
         """After an erasure: no old copy of the pages left in a WAL; optionally rebuild the file."""
@@ -630,13 +873,13 @@ class Library:
         """Erase a reference collection (e.g. an imported watchlist) and all its hashes and
         faces. Returns the number of media rows removed."""
         with self._lock:
-            row = self._db.execute("SELECT id FROM collections WHERE name = ?", (name.strip(),)).fetchone()
+            row = self._db.execute("SELECT id FROM collections WHERE name = ?", (lookup_name(name),)).fetchone()
             if row is None:
-                raise LibraryError(f"no collection named {name!r}")
+                raise LibraryError(f"no collection named '{printable(lookup_name(name))}'")
             with self.transaction():
                 n = int(self._db.execute("SELECT COUNT(*) FROM media WHERE collection_id = ?", (row[0],)).fetchone()[0])
                 self._db.execute("DELETE FROM collections WHERE id = ?", (row[0],))
-                self._audit("erase-collection", name.strip(), {"media": n})
+                self._audit("erase-collection", lookup_name(name), {"media": n})
             self._scrub()
             return n
 
@@ -662,9 +905,9 @@ class Library:
             raise ValueError("give candidates or a collection, not both or neither")
         with self._lock:
             if collection is not None:
-                row = self._db.execute("SELECT id FROM collections WHERE name = ?", (collection.strip(),)).fetchone()
+                row = self._db.execute("SELECT id FROM collections WHERE name = ?", (lookup_name(collection),)).fetchone()
                 if row is None:
-                    raise LibraryError(f"no collection named {collection!r}")
+                    raise LibraryError(f"no collection named '{printable(lookup_name(collection))}'")
                 owners = [("collection_id", int(row[0]), 0)]
                 source: dict[str, Any] = {"collection": True}
             else:
@@ -716,60 +959,89 @@ class Library:
             out.append(wl.WatchEntry("interview", "video", persona, faces))
         return out
 
-    def import_watchlist(self, source: Any, name: str | None = None, replace: bool = False) -> tuple[str, int]:
+    def import_watchlist(
+        self, source: Any, name: str | None = None, replace: bool = False, file: str | Path | None = None,
+    ) -> tuple[str, int]:
         """Store a watchlist (a path or a Watchlist) as a reference collection named ``name``
         (default "watchlist: LABEL"); searches and the reuse check then find its faces and
         photos. An existing collection of that name is an error unless ``replace``. Returns
-        (collection name, entries stored). All or nothing: one transaction."""
+        (collection name, entries stored). All or nothing: one transaction. ``file``: where
+        a Watchlist given as ``source`` was read from (for the audit entry)."""
         from . import watchlist as wl
 
         watch = source if isinstance(source, wl.Watchlist) else wl.Watchlist.read(source)
-        coll_name = (name or f"watchlist: {watch.label}").strip()
+        coll_name = normalize_name(name or f"watchlist: {watch.label}", "collection name")
+        # every row is prepared first, so the library is held only for the bulk inserts
+        now = _now()
+        media_rows: list[tuple[Any, ...]] = []  # (index, path, role, sha256, width, height)
+        hash_rows: list[tuple[int, ...]] = []  # (index, 4 hashes)
+        seg_rows: list[tuple[int, int, int]] = []  # (index, seq, value)
+        face_rows: list[tuple[Any, ...]] = []  # (index, source, box, embedding, face_hash)
+        for i, entry in enumerate(watch.entries):
+            photo = entry.kind == "photo"
+            media_rows.append((i, wl.entry_label(watch.label, i, entry), entry.role if photo else "video",
+                               (entry.sha256 or "") if photo else "", entry.width if photo else None,
+                               entry.height if photo else None))
+            if photo:
+                h = entry.hashes or {}
+                hash_rows.append((i, *(hashing.to_signed(h[k]) for k in hashing.WHOLE_HASH_KINDS)))
+                seg_rows += [(i, j, hashing.to_signed(v)) for j, v in enumerate(entry.segments)]
+            for f in entry.faces:
+                face_rows.append((i, entry.role if photo else "interview", json.dumps([0, 0, 0, 0]) if photo else None,
+                                  np.asarray(f.embedding, np.float32).tobytes(),
+                                  hashing.to_signed(f.face_hash) if f.face_hash is not None else None))
+        detail = {"label": watch.label, "created_at": watch.created_at, "entries": len(watch.entries),
+                  "version": watch.version}
+        if file is not None or not isinstance(source, wl.Watchlist):
+            detail["file"] = str(Path(file if file is not None else source).absolute())
+        replaced = False
         with self._lock:
-            if self._db.execute("SELECT 1 FROM collections WHERE name = ?", (coll_name,)).fetchone():
-                if not replace:
-                    raise LibraryError(f"a collection named {coll_name!r} already exists (choose another name or replace it)")
-                self.erase_collection(coll_name)
-            now = _now()
             with self.transaction() as db:
+                old = db.execute("SELECT id FROM collections WHERE name = ?", (coll_name,)).fetchone()
+                if old is not None:
+                    if not replace:
+                        raise LibraryError(f"a collection named '{printable(coll_name)}' already exists "
+                                           "(choose another name or replace it)")
+                    db.execute("DELETE FROM collections WHERE id = ?", (old[0],))  # the same transaction
+                    replaced = True
                 coll = self.add_collection(coll_name, f"watchlist {watch.label!r} of {watch.created_at}")
-                for i, entry in enumerate(watch.entries):
-                    label = wl.entry_label(watch.label, i, entry)
-                    if entry.kind == "photo":
-                        self.add_encoded(None, label, entry.role, entry.encoded(), sha256=entry.sha256 or "", collection=coll)
-                        continue
-                    cur = db.execute(
-                        "INSERT INTO media(collection_id, path, role, sha256, size, added_at) VALUES (?, ?, 'video', '', 0, ?)",
-                        (coll, label, now),
-                    )
-                    db.executemany(
-                        "INSERT INTO faces(collection_id, media_id, source, embedding, face_hash, added_at) "
-                        "VALUES (?, ?, 'interview', ?, ?, ?)",
-                        [(coll, cur.lastrowid, np.asarray(f.embedding, np.float32).tobytes(),
-                          hashing.to_signed(f.face_hash) if f.face_hash is not None else None, now) for f in entry.faces],
-                    )
-                detail = {"label": watch.label, "created_at": watch.created_at, "entries": len(watch.entries),
-                          "version": watch.version}
-                if not isinstance(source, wl.Watchlist):
-                    detail["file"] = str(Path(source).absolute())
-                self._audit("import-watchlist", coll_name, detail)
+                base = int(db.execute("SELECT COALESCE(MAX(id), 0) FROM media").fetchone()[0]) + 1  # we hold the write lock
+                db.executemany(
+                    "INSERT INTO media(id, collection_id, path, role, sha256, size, width, height, added_at) "
+                    "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                    ((base + i, coll, path, role, sha, w, h, now) for i, path, role, sha, w, h in media_rows),
+                )
+                db.executemany(
+                    "INSERT INTO image_hashes(media_id, phash, dhash, phash_trim, dhash_trim) VALUES (?, ?, ?, ?, ?)",
+                    ((base + i, *codes) for i, *codes in hash_rows),
+                )
+                db.executemany("INSERT INTO segments(media_id, seq, value) VALUES (?, ?, ?)",
+                               ((base + i, j, v) for i, j, v in seg_rows))
+                db.executemany(
+                    "INSERT INTO faces(collection_id, media_id, source, box, embedding, face_hash, added_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    ((coll, base + i, src, box, emb, fh, now) for i, src, box, emb, fh in face_rows),
+                )
+                self._audit("import-watchlist", coll_name, {**detail, "replaced": replaced})
+            if replaced:
+                self._scrub()
         log.info("watchlist %r imported as %r: %d entries", watch.label, coll_name, len(watch.entries))
         return coll_name, len(watch.entries)
 
     # -- collections -----------------------------------------------------------------
     def add_collection(self, name: str, folder: str | Path | None = None) -> int:
-        name = name.strip()
-        if not name:
-            raise ValueError("collection name is empty")
+        name = normalize_name(name, "collection name")
         with self._lock:
             row = self._db.execute("SELECT id FROM collections WHERE name = ?", (name,)).fetchone()
             if row:
                 return int(row[0])
             with self.transaction():
                 cur = self._db.execute(
-                    "INSERT INTO collections(name, folder, created_at) VALUES (?, ?, ?)",
+                    "INSERT OR IGNORE INTO collections(name, folder, created_at) VALUES (?, ?, ?)",
                     (name, str(folder) if folder else None, _now()),
                 )
+                if cur.rowcount == 0:  # created meanwhile by another process
+                    return int(self._db.execute("SELECT id FROM collections WHERE name = ?", (name,)).fetchone()[0])
                 return int(cur.lastrowid)
 
     def collections(self) -> list[CollectionRow]:
@@ -834,8 +1106,7 @@ class Library:
         with self._lock:
             cid = self._candidate_id(candidate, create=True)
         if role == "video":
-            if not p.is_file():
-                raise MediaError(p, "file not found")
+            check_recording(p)
             sha, size = file_sha256(p)
             with self._lock:
                 existing = self._find_media(cid, sha, role)
@@ -997,21 +1268,53 @@ class Library:
         """Store what an analysis saw, so later candidates are searched against it: every photo
         (LoadedImage; its role "id"/"photo") and every recording's main face identity
         (RecordingContext-like: ``.path`` and ``.track.main_identity``). Re-analysing the same
-        files replaces the recording's stored identity instead of piling up copies."""
-        rows = []
+        files replaces the recording's stored identity instead of piling up copies. One
+        transaction: all of it is stored, or (on an error) none of it."""
+        return self.record_analysis(name, images, recordings, None)
+
+    def record_analysis(
+        self, name: str, images: Sequence[Any] = (), recordings: Sequence[Any] = (),
+        report_dict: Mapping[str, Any] | None = None,
+    ) -> list[MediaRow]:
+        """:meth:`record_candidate` and :meth:`save_report` in one transaction: a failed write
+        (full disk, busy past the wait, an interrupted process) leaves no half-stored candidate
+        (media and faces without their report). The hashing is done before the write starts,
+        so the library is held only for the inserts."""
+        name = normalize_name(name)
+        photos = []
         for img in images:
             role = img.role if img.role in ("id", "photo") else "photo"
-            rows.append(self.add_media(name, img.path, role, image=img))
+            photos.append((img, role, hashing.encode_image(img.rgb, faces_in_image(img), sha256=img.sha256)))
+        videos = []
         for rec in recordings:
             track = getattr(rec, "track", None)
             if track is None or getattr(track, "main_identity", None) is None:
                 continue
-            row = self.add_media(name, rec.path, "video")
-            with self._lock, self.transaction():
+            path = Path(rec.path).absolute()
+            videos.append((path, *file_sha256(path), track.main_identity))
+        with self._lock, self.transaction():
+            cid = self._candidate_id(name, create=True)
+            ids = []
+            for img, role, enc in photos:
+                row = self._find_media(cid, img.sha256, role)
+                if row is None:
+                    row = self.add_encoded(cid, str(Path(img.path).absolute()), role, enc, sha256=img.sha256,
+                                           size=img.file_size)
+                ids.append(row.id)
+            for path, sha, size, identity in videos:
+                row = self._find_media(cid, sha, "video")
+                if row is None:
+                    cur = self._db.execute(
+                        "INSERT INTO media(candidate_id, path, role, sha256, size, added_at) VALUES (?, ?, 'video', ?, ?, ?)",
+                        (cid, str(path), sha, size, _now()),
+                    )
+                    row = self.get_media(int(cur.lastrowid))
                 self._db.execute("DELETE FROM faces WHERE media_id = ? AND source = 'interview'", (row.id,))
-                self.add_face_embeddings(name, row, [track.main_identity])
-            rows.append(self.get_media(row.id))
-        return rows
+                self.add_face_embeddings(cid, row, [identity])
+                ids.append(row.id)
+            if report_dict is not None:
+                self.save_report(cid, report_dict)
+            return [self.get_media(i) for i in ids]
 
     # -- reports -------------------------------------------------------------------
     def save_report(self, candidate: Any, report_dict: Mapping[str, Any]) -> None:
@@ -1270,14 +1573,12 @@ class Library:
 
     def rename_candidate(self, candidate: Any, new_name: str) -> None:
         """Give a candidate another name (refused when another candidate has it)."""
-        name = new_name.strip()
-        if not name:
-            raise ValueError("candidate name is empty")
+        name = normalize_name(new_name)  # an InvalidName is a ValueError
         with self._lock:
             cid = self._candidate_id(candidate)
             row = self._db.execute("SELECT id FROM candidates WHERE name = ?", (name,)).fetchone()
             if row is not None and int(row[0]) != cid:
-                raise LibraryError(f"another candidate is already called {name!r}")
+                raise LibraryError(f"another candidate is already called '{printable(name)}'")
             with self.transaction():
                 self._db.execute("UPDATE candidates SET name = ? WHERE id = ?", (name, cid))
                 self._audit("rename-candidate", f"candidate#{cid}")

@@ -17,19 +17,92 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_LIBRARY = 3
+EXIT_INTERRUPTED = 130
+MAX_LIST_LIMIT = 1_000_000
+"""Largest --limit accepted by search and audit."""
+
+
+def say(message: Any) -> None:
+    """One line on stderr, safe for the terminal (control characters escaped)."""
+    from .library import printable
+
+    print(f"telltale: {printable(message)}", file=sys.stderr)
+
+
+def show(text: Any) -> str:
+    """A stored name, path or label as it may be printed (no control characters reach the terminal)."""
+    from .library import printable
+
+    return printable(text)
+
+
+def run_guarded(func: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    """Run a command handler; the expected failures (a library that cannot be used, a bad
+    name, a file that cannot be read or written) end in one sentence and an exit code, not a
+    traceback."""
+    from .base import MediaError
+    from .library import InvalidName, LibraryError
+    from .watchlist import WatchlistError
+
+    try:
+        return int(func(args) or 0)
+    except InvalidName as exc:
+        say(exc)
+        return EXIT_USAGE
+    except LibraryError as exc:
+        say(exc)
+        return EXIT_LIBRARY
+    except (MediaError, WatchlistError) as exc:
+        say(exc)
+        return EXIT_FAILED
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        say(f"{where}{exc.strerror or exc}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        say("interrupted")
+        return EXIT_INTERRUPTED
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high] (``1e20``, ``-1`` get a usage error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
+        return value
+
+    return parse
 
 
 def _open(args: argparse.Namespace) -> Any:
     from .store import open_library
 
-    return open_library(getattr(args, "library", None))
+    lib = open_library(getattr(args, "library", None))
+    lib.on_wait = say
+    return lib
+
+
+def _output_ok(path: str | None) -> bool:
+    """False (after saying why) when ``path`` cannot receive an output file; checked first."""
+    from .privacy import output_problem
+
+    problem = output_problem(path) if path else None
+    if problem:
+        say(problem)
+    return problem is None
 
 
 def _write_json(path: str | None, data: Any) -> None:
@@ -38,25 +111,30 @@ def _write_json(path: str | None, data: Any) -> None:
     if not path:
         return
     write_private(path, json.dumps(data, indent=2) + "\n")
-    print(f"Written to {path}")
+    print(f"Written to {show(path)}")
 
 
 def cmd_add(args: argparse.Namespace) -> int:
     from .base import MediaError
     from .media import is_image_file
 
+    from .library import normalize_name
+
+    name = normalize_name(args.candidate)
     failed = 0
     with _open(args) as lib:
         for f in args.files:
             role = args.role or ("photo" if is_image_file(f) else "video")
             try:
-                row = lib.add_media(args.candidate, f, role)
+                row = lib.add_media(name, f, role)
             except MediaError as exc:
-                print(f"telltale: {exc}", file=sys.stderr)
+                say(exc)
                 failed += 1
                 continue
-            print(f"{args.candidate}: added {f} as {role} (media #{row.id}, {row.faces} face(s))")
-    return EXIT_FAILED if failed and failed == len(args.files) else EXIT_OK
+            print(f"{show(name)}: added {show(f)} as {role} (media #{row.id}, {row.faces} face(s))")
+    if failed:
+        say(f"{failed} of {len(args.files)} file(s) not added")
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -66,35 +144,40 @@ def cmd_import(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             print(f"\r{fraction:4.0%} {message[:60]:<60}", end="", file=sys.stderr)
 
+    from .library import normalize_name
+
+    name = normalize_name(args.name, "collection name")
     with _open(args) as lib:
         try:
-            n = lib.import_collection(args.name, args.folder, progress=progress)
+            n = lib.import_collection(name, args.folder, progress=progress)
         except MediaError as exc:
-            print(f"telltale: {exc}", file=sys.stderr)
+            say(exc)
             return EXIT_FAILED
         except KeyboardInterrupt:
             print("\ntelltale: interrupted; the photos imported so far are kept", file=sys.stderr)
             return 130
     if sys.stderr.isatty():
         print(file=sys.stderr)
-    print(f"{args.name}: {n} photo(s) imported from {args.folder}")
+    print(f"{show(name)}: {n} photo(s) imported from {show(args.folder)}")
     return EXIT_OK
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     from .base import MediaError
 
+    if not _output_ok(args.json):
+        return EXIT_USAGE
     with _open(args) as lib:
         try:
             matches = lib.search(args.file, exclude_candidate=args.exclude, limit=args.limit)
         except MediaError as exc:
-            print(f"telltale: {exc}", file=sys.stderr)
+            say(exc)
             return EXIT_FAILED
     if not matches:
-        print(f"{args.file}: not found in the library")
+        print(f"{show(args.file)}: not found in the library")
     for m in matches:
         owner = m.candidate if m.candidate is not None else f"[{m.collection}]"
-        print(f"{m.kind:<10} {m.distance:6.3f}  {owner:<24} {m.file}  ({m.detail.get('method')})")
+        print(f"{m.kind:<10} {m.distance:6.3f}  {show(owner):<24} {show(m.file)}  ({m.detail.get('method')})")
     if args.json:
         _write_json(args.json, {"query": str(args.file), "matches": [m.to_dict() for m in matches]})
         with _open(args) as lib:
@@ -108,16 +191,16 @@ def cmd_list(args: argparse.Namespace) -> int:
         colls = lib.collections()
     for c in rows:
         score = f"{c.score:5.1f}" if c.score is not None else "    -"
-        print(f"{c.name:<30} score {score}  {c.verdict or '-':<12} {c.media_count} file(s)")
+        print(f"{show(c.name):<30} score {score}  {show(c.verdict or '-'):<12} {c.media_count} file(s)")
     for k in colls:
-        print(f"[{k.name}] collection, {k.media_count} photo(s) from {k.folder}")
+        print(f"[{show(k.name)}] collection, {k.media_count} photo(s) from {show(k.folder)}")
     return EXIT_OK
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
     from .library import LibraryError
 
-    what = f"candidate {args.candidate}" if args.candidate else f"collection {args.collection}"
+    what = show(f"candidate {args.candidate}" if args.candidate else f"collection {args.collection}")
     if not args.yes:
         if not sys.stdin.isatty():
             print("telltale: erasing needs --yes when not run interactively", file=sys.stderr)
@@ -131,7 +214,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
             else:
                 n = lib.erase_collection(args.collection)
         except LibraryError as exc:
-            print(f"telltale: {exc}", file=sys.stderr)
+            say(exc)
             return EXIT_FAILED
     print(f"{what}: erased ({n} file(s) and everything derived from them)")
     return EXIT_OK
@@ -142,11 +225,12 @@ def cmd_retention(args: argparse.Namespace) -> int:
     from .store import open_library
 
     with open_library(getattr(args, "library", None), apply_retention=False) as lib:
+        lib.on_wait = say
         if args.days is not None:
             try:
                 lib.set_retention_days(args.days)
             except ValueError as exc:
-                print(f"telltale: {exc}", file=sys.stderr)
+                say(exc)
                 return EXIT_USAGE
         days = lib.retention_days
         if days <= 0:
@@ -162,30 +246,40 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    from .library import LibraryError
+
     with _open(args) as lib:
-        rows = lib.audit_log(limit=args.limit, candidate=args.candidate) if args.candidate else lib.audit_log(limit=args.limit)
+        try:
+            rows = lib.audit_log(limit=args.limit, candidate=args.candidate) if args.candidate else lib.audit_log(limit=args.limit)
+        except LibraryError as exc:  # an unknown candidate
+            say(exc)
+            return EXIT_FAILED
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(rows, indent=2))  # JSON escapes control characters itself
         return EXIT_OK
     for r in rows:
         detail = ", ".join(f"{k}={v}" for k, v in r["detail"].items())
-        print(f"{r['at']}  {r['user']:<12} {r['action']:<18} {r['subject'] or '-':<16} {detail}")
+        print(show(f"{r['at']}  {r['user']:<12} {r['action']:<18} {r['subject'] or '-':<16} {detail}"))
     return EXIT_OK
 
 
 def cmd_export_report(args: argparse.Namespace) -> int:
     from .library import LibraryError
 
+    if not _output_ok(args.out):
+        return EXIT_USAGE
     with _open(args) as lib:
         try:
+            if lib.get_candidate(args.candidate) is None:
+                raise LibraryError(f"no candidate named '{show(args.candidate)}'")
             report = lib.latest_report(args.candidate)
             if report is None:
-                print(f"telltale: {args.candidate} has no report yet; analyse them first", file=sys.stderr)
+                say(f"{args.candidate} has no report yet; analyse them first")
                 return EXIT_FAILED
             _write_json(args.out, report)
             lib.log_export(args.candidate, args.out, "report-json")
         except LibraryError as exc:
-            print(f"telltale: {exc}", file=sys.stderr)
+            say(exc)
             return EXIT_FAILED
     return EXIT_OK
 
@@ -193,28 +287,31 @@ def cmd_export_report(args: argparse.Namespace) -> int:
 def cmd_export_watchlist(args: argparse.Namespace) -> int:
     from .library import LibraryError
 
+    if not _output_ok(args.out):
+        return EXIT_USAGE
     with _open(args) as lib:
         try:
             w = lib.export_watchlist(args.out, candidates=args.candidate or (), collection=args.collection, label=args.label)
         except (LibraryError, ValueError) as exc:
-            print(f"telltale: {exc}", file=sys.stderr)
+            say(exc)
             return EXIT_FAILED
     faces = sum(len(e.faces) for e in w.entries)
-    print(f"Watchlist {w.label!r}: {len(w.entries)} entries, {faces} face(s), no photos; written to {args.out}")
+    print(f"Watchlist {show(repr(w.label))}: {len(w.entries)} entries, {faces} face(s), no photos; written to {show(args.out)}")
     return EXIT_OK
 
 
 def cmd_import_watchlist(args: argparse.Namespace) -> int:
     from .library import LibraryError
-    from .watchlist import WatchlistError
+    from .watchlist import Watchlist, WatchlistError
 
+    watch = Watchlist.read(args.file)  # checked (size, schema) before the library is opened
     with _open(args) as lib:
         try:
-            name, n = lib.import_watchlist(args.file, name=args.name, replace=args.replace)
+            name, n = lib.import_watchlist(watch, name=args.name, replace=args.replace, file=args.file)
         except (LibraryError, WatchlistError) as exc:
-            print(f"telltale: {exc}", file=sys.stderr)
+            say(exc)
             return EXIT_FAILED
-    print(f"[{name}]: {n} watchlist entries imported from {args.file}")
+    print(f"[{show(name)}]: {n} watchlist entries imported from {show(args.file)}")
     return EXIT_OK
 
 
@@ -223,17 +320,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .base import MediaError
     from .media import load_image
 
+    if not _output_ok(args.json):
+        return EXIT_USAGE
     try:
         a, b = load_image(args.a), load_image(args.b)
     except MediaError as exc:
-        print(f"telltale: {exc}", file=sys.stderr)
+        say(exc)
         return EXIT_FAILED
     ea = hashing.encode_image(a.rgb, mirrored=True, sha256=a.sha256)
     eb = hashing.encode_image(b.rgb, sha256=b.sha256)
     c = hashing.compare_encoded(ea, eb)
     out = {"a": str(args.a), "b": str(args.b), **c.to_dict()}
     if c.face_distance is None:
-        person = "no face in " + (str(args.a) if not c.faces_a else str(args.b))
+        person = "no face in " + show(args.a if not c.faces_a else args.b)
     else:
         person = f"face distance {c.face_distance:.3f}: {'same person' if c.same_person else 'different people'}"
     image = f"same image ({c.method})" if c.same_image else "different images"
@@ -263,7 +362,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("file", metavar="FILE")
     p.add_argument("--json", metavar="OUT", help="write the matches here")
     p.add_argument("--exclude", metavar="NAME", help="leave this candidate's own media out")
-    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--limit", type=bounded_int(1, MAX_LIST_LIMIT), default=10)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("list", help="candidates (with their latest score) and collections")
@@ -286,7 +385,7 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("audit", help="who ran which analysis, export or erasure, and when (newest first)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--candidate", metavar="NAME", help="only this candidate's entries")
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=bounded_int(1, MAX_LIST_LIMIT), default=100)
     p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("export-report", help="write a candidate's latest report as JSON (audited, owner-only file)")
@@ -324,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--library", metavar="PATH|URL", help="case store: a SQLite file or a postgresql:// URL")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    return run_guarded(args.func, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -74,13 +74,16 @@ def tighten(path: str | Path) -> bool:
     return False
 
 
-def create_private_file(path: str | Path) -> Path:
-    """Create an empty owner-only file if it does not exist (never widens an existing one)."""
+def create_private_file(path: str | Path, tighten_existing: bool = True) -> Path:
+    """Create an empty owner-only file if it does not exist (never widens an existing one).
+    ``tighten_existing``: also make an existing file owner-only (False: leave it untouched, e.g.
+    until it is known to be ours)."""
     p = Path(path)
     try:
         fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, OWNER_ONLY_FILE)
     except FileExistsError:
-        tighten(p)
+        if tighten_existing:
+            tighten(p)
         return p
     os.fchmod(fd, OWNER_ONLY_FILE)
     os.close(fd)
@@ -109,6 +112,26 @@ def write_private(path: str | Path, data: bytes | str, encoding: str = "utf-8") 
             pass
         raise
     return p
+
+
+def output_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot receive an output file (one sentence), or None when it can: checked
+    before long work starts, so a finished analysis is not lost to a typo in ``--json``."""
+    p = Path(path)
+    if str(path).endswith(("/", os.sep)) or p.is_dir():
+        return f"{p}: is a folder; give a file name for the output"
+    parent = p.absolute().parent
+    if not parent.exists():
+        return f"{p}: the folder {parent} does not exist"
+    if not parent.is_dir():
+        return f"{p}: {parent} is not a folder"
+    if p.exists() and not p.is_file():
+        return f"{p}: is not a regular file"
+    if p.exists() and not os.access(p, os.W_OK):
+        return f"{p}: the file is read-only"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{p}: the folder {parent} is read-only"
+    return None
 
 
 def sqlite_files(db_path: str | Path) -> list[Path]:
@@ -235,10 +258,37 @@ def without_matplotlib() -> Iterator[None]:
     ``~/.cache/matplotlib`` (or a temporary folder). Inside the block both names resolve to
     stand-ins; afterwards they are removed again, so a later real ``import matplotlib`` (a
     script that plots) gets the real package. Does nothing when matplotlib is already imported.
+
+    The same block keeps ``sounddevice`` out (:func:`without_sound_probe`): mediapipe's audio
+    task imports it, and its import runs ``ldconfig -p`` and gcc (``ctypes.util.find_library``)
+    to look for PortAudio, writing and deleting temporary files in ``TMPDIR`` on every analysis.
     """
-    if "matplotlib" in sys.modules:
+    with without_sound_probe():
+        if "matplotlib" in sys.modules:
+            yield
+            return
+        with _matplotlib_stubbed():
+            yield
+
+
+@contextmanager
+def without_sound_probe() -> Iterator[None]:
+    """Inside the block ``import sounddevice`` fails at once with ImportError (mediapipe's
+    ``audio_record`` catches it and leaves audio recording off, which Telltale never uses)
+    instead of probing the system for PortAudio. An already imported sounddevice is kept."""
+    if "sounddevice" in sys.modules:
         yield
         return
+    sys.modules["sounddevice"] = None  # type: ignore[assignment]  # import -> ImportError
+    try:
+        yield
+    finally:
+        if "sounddevice" in sys.modules and sys.modules["sounddevice"] is None:
+            del sys.modules["sounddevice"]
+
+
+@contextmanager
+def _matplotlib_stubbed() -> Iterator[None]:
     stub_pkg = types.ModuleType("matplotlib")
     stub_pkg.__path__ = []  # type: ignore[attr-defined]
     stub_plt = _NoPyplot("matplotlib.pyplot")

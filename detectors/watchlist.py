@@ -33,6 +33,20 @@ EMBEDDING_DECIMALS = 7
 """Decimals kept per embedding value (dlib values are about ±0.3; 1e-7 changes no distance)."""
 MAX_ENTRIES = 100_000
 """A file with more entries is refused (protects the importer from a runaway file)."""
+MAX_FILE_BYTES = 400 * 1024 * 1024
+"""A larger file is refused before it is parsed (a 100,000-entry list with one face per entry
+is about 160 MB; the check reads at most this many bytes, so /dev/zero cannot run away)."""
+MAX_FACES_PER_ENTRY = 64
+MAX_SEGMENTS_PER_ENTRY = 4 * hashing.CROP_MAX_SEGMENTS
+MAX_LABEL_CHARS = 200
+MAX_NOTE_CHARS = 2_000
+MAX_IMAGE_SIDE = 1_000_000
+"""Largest width/height (px) an entry may claim."""
+MAX_INT_DIGITS = 20
+"""Longest whole number accepted anywhere in the file (a 64-bit value has at most 20 digits):
+a longer one is refused while parsing, before it becomes a huge Python int."""
+MAX_NESTING = 8
+"""The format nests at most 5 levels deep; a deeper file is refused before it is parsed."""
 KINDS = ("photo", "interview")
 ROLES = ("id", "photo", "video")
 EMBEDDING_MODEL = "dlib_face_recognition_resnet_model_v1 (face_recognition 1.3), 128 float32, Euclidean; same person < 0.6"
@@ -80,7 +94,7 @@ class WatchFace:
             raise WatchlistError(f"{where}: embedding must be a list of {EMBEDDING_DIMS} numbers")
         try:
             arr = np.asarray([float(v) for v in emb], dtype=np.float32)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise WatchlistError(f"{where}: embedding holds a non-number") from exc
         if not np.all(np.isfinite(arr)):
             raise WatchlistError(f"{where}: embedding holds a non-finite number")
@@ -122,11 +136,13 @@ class WatchEntry:
         if role not in ROLES:
             raise WatchlistError(f"{where}: role must be one of {ROLES}, not {role!r}")
         persona = d.get("persona", 0)
-        if not isinstance(persona, int) or persona < 0:
-            raise WatchlistError(f"{where}: persona must be a whole number >= 0")
+        if not isinstance(persona, int) or isinstance(persona, bool) or not 0 <= persona <= MAX_ENTRIES:
+            raise WatchlistError(f"{where}: persona must be a whole number from 0 to {MAX_ENTRIES}")
         faces_raw = d.get("faces", [])
         if not isinstance(faces_raw, list):
             raise WatchlistError(f"{where}: faces must be a list")
+        if len(faces_raw) > MAX_FACES_PER_ENTRY:
+            raise WatchlistError(f"{where}: {len(faces_raw)} faces; at most {MAX_FACES_PER_ENTRY} per entry are accepted")
         faces = tuple(WatchFace.from_dict(f, f"{where}.faces[{i}]") for i, f in enumerate(faces_raw))
         if kind == "interview":
             if not faces:
@@ -137,16 +153,16 @@ class WatchEntry:
             raise WatchlistError(f"{where}: hashes must have exactly {', '.join(hashing.WHOLE_HASH_KINDS)}")
         hashes = {k: _unhex(hashes_raw[k], f"{where}.hashes.{k}") for k in hashing.WHOLE_HASH_KINDS}
         segs_raw = d.get("segments", [])
-        if not isinstance(segs_raw, list):
-            raise WatchlistError(f"{where}: segments must be a list")
+        if not isinstance(segs_raw, list) or len(segs_raw) > MAX_SEGMENTS_PER_ENTRY:
+            raise WatchlistError(f"{where}: segments must be a list of at most {MAX_SEGMENTS_PER_ENTRY}")
         segments = tuple(_unhex(v, f"{where}.segments[{i}]") for i, v in enumerate(segs_raw))
         sha = d.get("sha256")
         if sha is not None and (not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
             raise WatchlistError(f"{where}: sha256 must be 64 lowercase hex digits or null")
         w, h = d.get("width"), d.get("height")
         for v, n in ((w, "width"), (h, "height")):
-            if v is not None and (not isinstance(v, int) or v <= 0):
-                raise WatchlistError(f"{where}: {n} must be a positive whole number or null")
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 0 < v <= MAX_IMAGE_SIDE):
+                raise WatchlistError(f"{where}: {n} must be a whole number from 1 to {MAX_IMAGE_SIDE} or null")
         return cls(kind, role, persona, faces, hashes, segments, w, h, sha)
 
     def encoded(self) -> hashing.Encoded:
@@ -206,9 +222,17 @@ class Watchlist:
         label = d.get("label")
         if not isinstance(label, str) or not label.strip():
             raise WatchlistError("label must be a non-empty string")
+        label = _checked_text(label, "label", MAX_LABEL_CHARS)
+        note = d.get("note") or ""
+        if not isinstance(note, str):
+            raise WatchlistError("note must be a string")
+        if len(note) > MAX_NOTE_CHARS:
+            raise WatchlistError(f"note is {len(note)} characters long; at most {MAX_NOTE_CHARS} are accepted")
         created = d.get("created_at")
         try:
-            datetime.fromisoformat(str(created))
+            if not isinstance(created, str) or len(created) > 40:
+                raise ValueError(created)
+            datetime.fromisoformat(created)
         except ValueError as exc:
             raise WatchlistError(f"created_at must be an ISO-8601 time, got {created!r}") from exc
         entries = d.get("entries")
@@ -217,19 +241,70 @@ class Watchlist:
         if len(entries) > MAX_ENTRIES:
             raise WatchlistError(f"{len(entries)} entries; at most {MAX_ENTRIES} are accepted")
         parsed = tuple(WatchEntry.from_dict(e, f"entries[{i}]") for i, e in enumerate(entries))
-        src = d.get("source") if isinstance(d.get("source"), Mapping) else {}
-        return cls(label.strip(), str(created), parsed, version, str(d.get("note") or ""), src)
+        src_raw = d.get("source") if isinstance(d.get("source"), Mapping) else {}
+        src = {str(k)[:40]: v for k, v in list(src_raw.items())[:8] if isinstance(v, (bool, int)) and abs(int(v)) <= MAX_ENTRIES}
+        return cls(label, str(created), parsed, version, note, src)
 
     @classmethod
     def read(cls, path: str | Path) -> "Watchlist":
+        """Read and check a watchlist file. Refused with a WatchlistError (one sentence) before
+        parsing: anything but a regular file (``/dev/zero``, a folder, a pipe), a file over
+        :data:`MAX_FILE_BYTES`; while parsing: numbers with more than :data:`MAX_INT_DIGITS`
+        digits, NaN/Infinity, nesting past the recursion limit; after: the schema check, which
+        accepts only the format's own shape (at most :data:`MAX_NESTING` levels)."""
+        p = Path(path)
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise WatchlistError(f"{path}: cannot be read as JSON ({exc})") from exc
+            if not p.is_file():
+                raise WatchlistError(f"{p}: not a regular file" if p.exists() else f"{p}: file not found")
+            with open(p, "rb") as fh:
+                raw = fh.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise WatchlistError(f"{p}: cannot be read ({exc.strerror or exc})") from exc
+        if len(raw) > MAX_FILE_BYTES:
+            raise WatchlistError(f"{p}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; not a watchlist this Telltale accepts")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise WatchlistError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        del raw
+        try:
+            data = json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
+        except WatchlistError as exc:
+            raise WatchlistError(f"{p}: {exc}") from exc
+        except RecursionError as exc:  # the C parser stops at the interpreter's recursion limit
+            raise WatchlistError(f"{p}: nested too deeply; a watchlist nests at most {MAX_NESTING} levels") from exc
+        except ValueError as exc:  # JSONDecodeError is a ValueError
+            raise WatchlistError(f"{p}: cannot be read as JSON ({exc})") from exc
+        del text
         try:
             return cls.from_dict(data)
         except WatchlistError as exc:
-            raise WatchlistError(f"{path}: {exc}") from exc
+            raise WatchlistError(f"{p}: {exc}") from exc
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise WatchlistError(f"a number with {len(text)} digits; at most {MAX_INT_DIGITS} are accepted")
+    return int(text)
+
+
+def _no_constant(text: str) -> float:
+    raise WatchlistError(f"{text} is not a number a watchlist may hold")
+
+
+def _checked_text(text: str, what: str, limit: int) -> str:
+    """A label as stored: NFC, stripped, bounded, no control characters."""
+    from .library import InvalidName, normalize_name
+
+    if len(text) > limit * 4:
+        raise WatchlistError(f"{what} is {len(text)} characters long; at most {limit} are accepted")
+    try:
+        out = normalize_name(text, what)
+    except InvalidName as exc:
+        raise WatchlistError(str(exc)) from exc
+    if len(out) > limit:
+        raise WatchlistError(f"{what} is {len(out)} characters long; at most {limit} are accepted")
+    return out
 
 
 def now_iso() -> str:

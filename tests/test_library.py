@@ -13,7 +13,10 @@ import pytest
 from PIL import Image
 
 from detectors import hashing
+from detectors.base import MediaError
 from detectors.library import MIGRATIONS, SCHEMA_VERSION, Library, LibraryError
+
+from fixtures.simple_media import write_video
 
 skdata = pytest.importorskip("skimage.data")
 
@@ -57,9 +60,12 @@ def test_candidates_media_reports(tmp_path: Path) -> None:
 
 def test_add_media_image_and_video(tmp_path: Path) -> None:
     p = _save(tmp_path, "astronaut.png", skdata.astronaut())
-    video = tmp_path / "interview.mp4"
-    video.write_bytes(b"not really a video, only hashed")
+    video = write_video(tmp_path / "interview.mp4", frames=10)
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes(b"not really a video")
     with Library(tmp_path / "lib.sqlite") as lib:
+        with pytest.raises(MediaError):
+            lib.add_media("Eve", fake, "video")  # a file named .mp4 is not a recording
         row = lib.add_media("Eve", p, "id")
         assert row.role == "id" and row.size == p.stat().st_size and len(row.sha256) == 64 and row.faces >= 1
         assert lib.add_media("Eve", p, "id").id == row.id  # same file twice: one row

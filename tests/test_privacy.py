@@ -75,10 +75,10 @@ def test_every_file_the_library_writes_is_owner_only(tmp_path: Path, clip: Path)
         lib.save_report("Perm Tester", report.to_dict())
         lib.add_media("Someone Else", other, "photo")
         assert lib.search(photo)  # the search index is built and used
-        with lib.transaction():  # a write in progress: the rollback journal exists now
+        with lib.transaction():  # a write in progress: the write-ahead log and its index exist now
             lib.add_candidate("Journal Check")
             side = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
-        assert side.get("lib.sqlite-journal") == 0o600, side
+        assert side.get("lib.sqlite-wal") == 0o600 and side.get("lib.sqlite-shm") == 0o600, side
     # exports the user asks for, written into the library folder on purpose (and one outside)
     assert lib_cli(["--library", str(db), "library", "export-report", "--candidate", "Perm Tester", str(folder / "report.json")]) == 0
     assert lib_cli(["--library", str(db), "library", "search", str(photo), "--json", str(folder / "search.json")]) == 0
