@@ -243,12 +243,16 @@ class Report:
                 off = max(0.0, self.contributions.get(name, 0.0))
                 lines.append(f"  {name:<9} risk {f.risk:4.2f}  confidence {f.confidence:4.2f}  -{off:4.1f} pts  {f.summary}")
         lines.append("Media:")
+        own = {f.path: f for f in file_findings({n: f.to_dict() for n, f in self.checks.items()},
+                                               [m.to_dict() for m in self.media])} if len(self.media) > 1 else {}
         for m in self.media:
             if m.error:
                 lines.append(f"  ! {m.path}: {m.error}")
             elif m.kind == "video":
                 dur = f"{m.duration_s:.1f} s, " if m.duration_s else ""
-                lines.append(f"  {m.kind:<8} {m.path} ({dur}{m.frames_analysed} frames analysed, face in {m.faces_found})")
+                f = own.get(m.path)
+                risk = f"; own risk {f.risk:.2f} ({f.level})" if f is not None and f.risk is not None else ""
+                lines.append(f"  {m.kind:<8} {m.path} ({dur}{m.frames_analysed} frames analysed, face in {m.faces_found}{risk})")
             else:
                 lines.append(f"  {m.kind:<8} {m.path} ({m.faces_found} face(s) found)")
         return "\n".join(lines)

@@ -188,6 +188,7 @@ def test_report_names_the_suspicious_recording_without_folders() -> None:
     assert not any(folder in r for r in d["reasons"] + d["errors"]), d["reasons"] + d["errors"]
     assert any("Suspicious recording: one.mp4 (high risk 0.85" in r for r in d["reasons"])
     assert [f["name"] for f in d["files"]] == ["one.mp4", "two.mp4"] and d["files"][1]["level"] == "low"
+    assert "own risk 0.85 (high)" in report.summary_text() and "own risk 0.05 (low)" in report.summary_text()
     again = Report.from_dict(d).to_dict()
     assert again["reasons"] == d["reasons"]  # a round trip adds nothing twice
 
