@@ -717,3 +717,18 @@ def test_analysis_is_kept_in_json_when_the_disk_is_full(
     with Library(db) as lib:
         assert [c.name for c in lib.candidates()] == ["Before"]
         assert lib._db.execute("SELECT COUNT(*) FROM media").fetchone()[0] == 0
+
+
+def test_engine_import_leaves_no_files_in_home_or_tmp(tmp_path: Path) -> None:
+    """Importing the engine and onnxruntime writes nothing to HOME or TMPDIR (onnxruntime's
+    telemetry would create ~/.cache/Microsoft/..., TMPDIR/.ses and a device id) and runs no
+    program (lscpu)."""
+    home, tmp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    tmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env.update(HOME=str(home), TMPDIR=str(tmp), XDG_CACHE_HOME=str(home / ".cache"))
+    code = "import detectors, onnxruntime, subprocess\nprint(onnxruntime.__version__)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == [Path("home"), Path("tmp")]
