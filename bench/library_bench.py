@@ -10,7 +10,10 @@ are rebuilt afterwards (their build time is reported), and searches run through
 against an exact scan at the checks' distance (hashing.SAME_PERSON_DISTANCE): ``--recall-queries``
 query faces each get 1-5 planted neighbours at distances 0.10-0.59 among the entries; recall =
 planted-or-otherwise-true neighbours found / true neighbours (exact NumPy scan of every
-stored face). Without ``--url`` a private server is started with the ``pgserver`` wheel in
+stored face); ``--ef-sweep`` repeats it at other ``hnsw.ef_search`` values and times an exact
+scan in the server. The synthetic embeddings are isotropic Gaussian (no identity structure,
+every unrelated pair ~1.44 apart): the worst case for graph search, whose greedy steps have no
+gradient to follow; real dlib embeddings lie on a lower-dimensional manifold. Without ``--url`` a private server is started with the ``pgserver`` wheel in
 ``--pg-folder`` (default out/store/bench_pg) and left running for the next run.
 
 Synthetic entries are random 64-bit hashes (4 whole-image hashes, 8 crop segments) and one
@@ -347,6 +350,32 @@ def bench_postgres(args: argparse.Namespace) -> list[tuple[str, str]]:
                 true_lib += len(true_media)
         recall = found_total / max(1, true_total)
         recall_lib = found_lib / max(1, true_lib)
+        # the raw face query at other hnsw.ef_search values (k = ef), and an exact scan in the server
+        sweep = []
+        for ef in args.ef_sweep:
+            lib._set_ef_search(ef)
+            found = total = 0
+            times = []
+            for q in range(args.recall_queries):
+                d = np.linalg.norm(stored - rq[q], axis=1)
+                truth = set((np.flatnonzero(d < hashing.SAME_PERSON_DISTANCE) + 1).tolist())
+                t = time.perf_counter()
+                got = {r[0] for r in db.execute("SELECT id FROM faces ORDER BY embedding <-> %s LIMIT %s", (rq[q], ef)).fetchall()}
+                times.append(time.perf_counter() - t)
+                found += len(got & truth)
+                total += len(truth)
+            sweep.append((f"  ef_search {ef}: recall, query time",
+                          f"{found / max(1, total):.4f} ({found}/{total}), median {np.median(times) * 1000:.1f} ms, "
+                          f"p95 {np.percentile(times, 95) * 1000:.1f} ms"))
+        db.execute("SET enable_indexscan = off")
+        times = []
+        for q in range(min(10, args.recall_queries)):
+            t = time.perf_counter()
+            db.execute("SELECT id FROM faces WHERE embedding <-> %s < %s ORDER BY embedding <-> %s LIMIT 100",
+                       (rq[q], hashing.SAME_PERSON_DISTANCE, rq[q])).fetchall()
+            times.append(time.perf_counter() - t)
+        db.execute("SET enable_indexscan = on")
+        sweep.append(("  exact scan in the server (no index, recall 1): query time", f"median {np.median(times) * 1000:.1f} ms"))
 
         timed = {"plain": ([], []), "excl. another candidate": ([], []), "excl. the photo's own candidate": ([], [])}
         excl = {"plain": None, "excl. another candidate": "synthetic 7", "excl. the photo's own candidate": "astronaut"}
@@ -385,6 +414,7 @@ def bench_postgres(args: argparse.Namespace) -> list[tuple[str, str]]:
         (f"HNSW recall at d < {hashing.SAME_PERSON_DISTANCE} (k={FACE_NEIGHBOURS}, vs exact scan)",
          f"{recall:.4f} ({found_total}/{true_total} neighbours, {args.recall_queries} queries)"),
         ("  search_embedding recall (top-10 files)", f"{recall_lib:.4f} ({found_lib}/{true_lib})"),
+        *sweep,
         *((f"embedding search, {k}", _stats(*v)) for k, v in emb_timed.items()),
         *((f"photo search, {k}", _stats(*v)) for k, v in timed.items()),
         ("  same results with and without excluding another candidate",
@@ -406,6 +436,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--url", help="PostgreSQL server to use (a database telltale_bench_N is created on it)")
     ap.add_argument("--pg-folder", default=str(Path(__file__).resolve().parents[1] / "out" / "store" / "bench_pg"))
     ap.add_argument("--json", help="also write the tables here")
+    ap.add_argument("--ef-sweep", type=lambda t: [int(x) for x in t.split(",") if x], default=[40, 100, 400, 1000],
+                    help="PostgreSQL: also measure recall and time of the face query at these hnsw.ef_search values")
     ap.add_argument("--reuse-db", action="store_true", help="PostgreSQL: keep a database loaded by an earlier run (same --entries)")
     args = ap.parse_args(argv)
     tables = {}
