@@ -143,14 +143,23 @@ def test_rerun_skips_unchanged_and_redoes_changed(first_batch: dict[str, Any], s
     again = run_batch(folder, out, str(first_batch["library"]), BatchOptions(workers=1))
     assert {r.status for r in again.rows} == {"unchanged"} and again.workers == 0
     assert json.loads((out / report_file_name("Alice Able")).read_text())["created_at"] == before
-    # Carol's recording replaced: only Carol is analysed again
+    # Carol's recording replaced, and Dave joins with the photo Alice and Bob share
     write_video(folder / "Carol Cole" / "call.mp4", frames=24, seed=9)
+    (folder / "Dave Doe").mkdir()
+    Image.fromarray(astronaut_face()).save(folder / "Dave Doe" / "photo.png")
     third = run_batch(folder, out, str(first_batch["library"]), BatchOptions(scheduler=scheduler_address))
     status = {r.candidate: r.status for r in third.rows}
-    assert status == {"Alice Able": "unchanged", "Bob Baker": "unchanged", "Carol Cole": "analysed"}
-    assert {r.candidate: r.reuse_with for r in third.rows}["Bob Baker"] == ("Alice Able",)
+    reuse = {r.candidate: r.reuse_with for r in third.rows}
+    # Carol and Dave are analysed; Alice and Bob, unchanged, did not see Dave when they were
+    # scored, so they are scored again and the flag holds both ways
+    assert status == {"Alice Able": "analysed", "Bob Baker": "analysed", "Carol Cole": "analysed", "Dave Doe": "analysed"}
+    assert third.rescored == ("Alice Able", "Bob Baker")
+    assert reuse["Dave Doe"] == ("Alice Able", "Bob Baker")
+    assert reuse["Alice Able"] == ("Bob Baker", "Dave Doe") and reuse["Bob Baker"] == ("Alice Able", "Dave Doe")
+    assert reuse["Carol Cole"] == ()
     with Library(first_batch["library"]) as lib:
-        assert len(lib.reports("Carol Cole")) == 2 and len(lib.reports("Alice Able")) == 1
+        assert len(lib.reports("Carol Cole")) == 2 and len(lib.reports("Alice Able")) == 2
+        assert all(lib.stale_reasons(n) == [] for n in status)  # no report left out of date
 
 
 def test_cancel_keeps_finished_and_lists_the_rest(tmp_path: Path, scheduler_address: str) -> None:
@@ -175,30 +184,32 @@ def test_cancel_keeps_finished_and_lists_the_rest(tmp_path: Path, scheduler_addr
     assert sorted(r.status for r in rest.rows) == sorted(["unchanged"] * status.count("analysed") + ["analysed"] * status.count("not-run"))
 
 
-def _die_first_time(marker: str) -> int:
-    if not os.path.exists(marker):
-        Path(marker).write_text("died once")
-        os._exit(1)  # the worker process dies, as with kill -9 or the OOM killer
-    return os.getpid()
+def _count_and_die(log_file: str) -> int:
+    with open(log_file, "a") as fh:
+        fh.write(f"{os.getpid()}\n")
+    os._exit(1)  # the worker process dies, as with kill -9 or the OOM killer
 
 
-def _always_die() -> int:
-    os._exit(1)
-
-
-def test_a_task_whose_worker_dies_runs_again_once(tmp_path: Path) -> None:
-    """The retry policy the batch sets (DASK_CONFIG), on real worker processes."""
+def test_a_task_whose_worker_dies_fails_at_once_for_the_batch_to_retry(tmp_path: Path) -> None:
+    """The Dask settings the batch runs with (DASK_CONFIG), on real worker processes: a task
+    whose worker dies fails with KilledWorker after ALLOWED_WORKER_DEATHS + 1 attempts (one),
+    and the batch, not Dask, submits the candidate once more (WORKER_DEATH_RETRIES)."""
     import dask
     from distributed import Client, LocalCluster
     from distributed.scheduler import KilledWorker
 
+    from detectors.batch.runner import ALLOWED_WORKER_DEATHS, WORKER_DEATH_RETRIES
+
+    attempts = tmp_path / "attempts"
     with dask.config.set(DASK_CONFIG), LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                                    dashboard_address=":0", scheduler_kwargs={"dashboard": False}) as cluster, Client(cluster) as client:
-        first_pid = client.run(os.getpid)
-        pid = client.submit(_die_first_time, str(tmp_path / "marker"), pure=False).result(timeout=120)
-        assert pid not in first_pid.values()  # it ran on the replacement worker
+                                                    dashboard_address=":0", scheduler_kwargs={"dashboard": False},
+                                                    silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
+        first = set(client.run(os.getpid).values())
         with pytest.raises(KilledWorker):
-            client.submit(_always_die, pure=False).result(timeout=120)
+            client.submit(_count_and_die, str(attempts), pure=False).result(timeout=180)
+    pids = attempts.read_text().split()
+    assert len(pids) == ALLOWED_WORKER_DEATHS + 1 == 1 and set(map(int, pids)) == first
+    assert WORKER_DEATH_RETRIES == 1
 
 
 # --------------------------------------------------------------------------- the desktop dialog
@@ -233,7 +244,7 @@ def test_desktop_dialog_runs_the_batch_and_announces_each_candidate(first_batch:
     result = finished.args[0]
     assert result is not None and not result.interrupted
     # every candidate of the folder is in the list, and was announced to the main window
-    assert sorted(announced) == ["Alice Able", "Bob Baker", "Carol Cole"]
+    assert sorted(announced) == ["Alice Able", "Bob Baker", "Carol Cole", "Dave Doe"]
     lines = [dialog.done_list.item(i).text() for i in range(dialog.done_list.count())]
     assert sum(1 for line in lines if "Alice Able" in line) >= 1 and any("Same face or photo" in line for line in lines)
     assert dialog.status.text().startswith("Finished") and dialog.start_button.isEnabled()

@@ -20,9 +20,9 @@ The order of work, and why:
 5. ``summary.csv`` and ``summary.json`` (most suspicious first) are written at the end, also
    after an interruption (the candidates not reached are listed as such).
 
-Failures: a task that raises is retried once (``retries=1``); a task whose worker dies is
-re-run once on another (``distributed.scheduler.allowed-failures = 1``); after that the
-candidate is reported with the error and the batch goes on. Memory per worker is bounded
+Failures: a task that raises is retried once (``retries=1``); a candidate whose task lost its
+worker is submitted once more (see :data:`WORKER_DEATH_RETRIES`); after that the candidate is
+reported with the error and the batch goes on. Memory per worker is bounded
 (``memory_limit``; no spilling to disk: face tracks are biometric data); a worker over the limit
 is restarted by its nanny, which counts as a worker death.
 """
@@ -77,8 +77,15 @@ MEMORY_PER_WORKER_MIN = 1 * 1024**3
 MEMORY_SHARE = 0.8
 """Share of the machine's available memory the local workers may use together."""
 
-ALLOWED_WORKER_DEATHS = 1
-"""Times a task may lose its worker and be re-run elsewhere before it is reported as failed."""
+ALLOWED_WORKER_DEATHS = 0
+"""Worker deaths Dask itself tolerates for a task (``distributed.scheduler.allowed-failures``).
+0: the first death makes the task fail with KilledWorker, and the batch retries the candidate
+(:data:`WORKER_DEATH_RETRIES`). Dask's own count is not exact here (one death was seen counted
+twice under load, so allowed-failures=1 sometimes gave no second attempt); the batch's is."""
+
+WORKER_DEATH_RETRIES = 1
+"""Times a candidate whose task lost its worker (killed, crashed, over its memory limit) is
+submitted again, passes and scoring, before it is reported as failed."""
 
 TASK_RETRIES = 1
 """Times a task that raised is run again before its candidate is reported as failed."""
@@ -356,7 +363,8 @@ class _Batch:
         todo = []
         for cand in candidates:
             stored = None if self.options.force else self.library.latest_report(cand.name)
-            if stored is not None and (stored.get("batch") or {}).get("inputs") == cand.inputs_key():
+            if stored is not None and (stored.get("batch") or {}).get("inputs") == cand.inputs_key() \
+                    and not self._stale(cand.name):
                 path = self.out / report_file_name(cand.name)
                 written = str(path) if path.is_file() else self.write_report(cand.name, stored)
                 self.rows[cand.name] = row_from_report(cand.name, stored, "unchanged", written)
@@ -384,8 +392,35 @@ class _Batch:
         if outcome.interview_faces:
             self.library.record_candidate(name, (), list(outcome.interview_faces))
         self.library.save_report(name, outcome.report)
+        if hasattr(self.library, "clear_stale"):
+            self.library.clear_stale(name)
+        self._mark_partners(name, outcome.report)
         path = self.write_report(name, outcome.report)
         return row_from_report(name, outcome.report, "analysed", path, round(seconds, 2), outcome.worker)
+
+    def _stale(self, name: str) -> list[str]:
+        """Why the library says the candidate's report is out of date (a later candidate shares
+        their face or photo, a file changed); such a candidate is analysed again."""
+        return list(self.library.stale_reasons(name)) if hasattr(self.library, "stale_reasons") else []
+
+    def _mark_partners(self, name: str, report: Mapping[str, Any]) -> None:
+        """Candidates this report shares a face or photo with, whose own report does not name it
+        back, are marked out of date in the library (the app shows it; a re-run redoes them).
+        Those in this batch are scored again at the end of the round, which clears the mark."""
+        if not hasattr(self.library, "mark_stale"):
+            return
+        for m in _reuse_matches(report):
+            other = m.get("candidate")
+            if not other or other == name:
+                continue
+            theirs = self.library.latest_report(other)
+            if theirs is None or name in reuse_names(theirs):
+                continue
+            what = {"same-image": "photo", "same-face": "face"}.get(str(m.get("kind")), "face or photo")
+            try:
+                self.library.mark_stale(other, "reuse", name, what)
+            except Exception as exc:  # noqa: BLE001 - a mark is advice; the batch goes on
+                log.warning("could not mark %s out of date: %s", other, exc)
 
     def fail_candidate(self, cand: CandidateFolder, error: str) -> CandidateRow:
         return CandidateRow(cand.name, "failed", files=len(cand.files), errors=(error,))
@@ -414,6 +449,19 @@ class _Batch:
         }
         scoring: dict[str, Any] = {}
         failed_early: dict[str, str] = {}
+        index = {c.name: i for i, c in enumerate(candidates)}
+        deaths: dict[str, int] = {}
+
+        def submit_scoring(c: CandidateFolder, attempt: int = 0) -> Any:
+            if attempt:  # a worker died under this candidate: its passes run again too
+                passes[c.name] = [submit(recording_pass, f.path, self.settings, priority=PRIORITY_PASS,
+                                         key=f"pass-{self.tag}-{index[c.name]}.{j}.{attempt}-{c.name}",
+                                         retries=TASK_RETRIES, pure=False)
+                                  for j, f in enumerate(c.recordings)]
+            return submit(score_candidate, c, self.worker_location, self.settings, *passes[c.name],
+                          key=f"score-{self.tag}-{index[c.name]}.{attempt}-{c.name}", priority=PRIORITY_SCORE,
+                          retries=TASK_RETRIES, pure=False)
+
         try:
             while photos:  # every photo in the library before any candidate is scored
                 self._check_cancel()
@@ -429,9 +477,7 @@ class _Batch:
                     client.cancel(passes.pop(c.name))
                     self._record(self.fail_candidate(c, failed_early[c.name]), rescore)
                     continue
-                scoring[c.name] = submit(score_candidate, c, self.worker_location, self.settings, *passes[c.name],
-                                         key=f"score-{self.tag}-{i}-{c.name}", priority=PRIORITY_SCORE,
-                                         retries=TASK_RETRIES, pure=False)
+                scoring[c.name] = submit_scoring(c)
             while scoring:
                 self._check_cancel()
                 finished = [n for n, f in scoring.items() if f.done()]
@@ -442,6 +488,12 @@ class _Batch:
                         seconds = sum(v for k, v in outcome.timings_s.items() if k.startswith("recording:")) + outcome.seconds
                         row = self.finish_candidate(outcome, seconds)
                     except Exception as exc:  # noqa: BLE001 - reported for this candidate only
+                        if type(exc).__name__ == "KilledWorker" and deaths.get(name, 0) < WORKER_DEATH_RETRIES:
+                            deaths[name] = deaths.get(name, 0) + 1
+                            log.warning("%s: a worker died under it; analysing it again", name)
+                            self.emit("retrying", f"{name}: a worker died under it; analysing it again", name)
+                            scoring[name] = submit_scoring(by_name[name], deaths[name])
+                            continue
                         row = self.fail_candidate(by_name[name], _describe(exc))
                     self._record(row, rescore)
                     passes.pop(name, None)  # the recording results on the workers can go
@@ -526,7 +578,7 @@ class _Stop(Exception):
 def _describe(exc: BaseException) -> str:
     name = type(exc).__name__
     if name == "KilledWorker":
-        return f"the worker running it died {ALLOWED_WORKER_DEATHS + 1} times (out of memory or crashed)"
+        return f"a worker died under it {WORKER_DEATH_RETRIES + 1} times (out of memory, killed or crashed)"
     if name == "CancelledError":
         return "cancelled"
     return f"{name}: {exc}"
