@@ -227,6 +227,14 @@ def _server_url(args: argparse.Namespace, dbname: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
 
 
+def _plant(lib: Any, planted: hashing.Encoded, args: argparse.Namespace, rng: np.random.Generator) -> None:
+    """The real photo the photo-search queries are copies of (and --own-faces interviews)."""
+    lib.add_encoded("astronaut", "astronaut.png", "id", planted, sha256="planted", size=1)
+    if args.own_faces and planted.faces:
+        noise = rng.standard_normal((args.own_faces, 128)).astype(np.float32) * OWN_FACE_SD
+        lib.add_face_embeddings("astronaut", None, planted.faces[0].embedding + noise)
+
+
 def _bulk_load(lib: Any, n: int, whole: np.ndarray, segs: np.ndarray, emb: np.ndarray, fh: np.ndarray,
                planted: hashing.Encoded, args: argparse.Namespace, rng: np.random.Generator, build_file: Path) -> tuple[float, float, float]:
     """COPY the synthetic entries in, then build the two search indexes (timed separately)."""
@@ -279,10 +287,7 @@ def _bulk_load(lib: Any, n: int, whole: np.ndarray, segs: np.ndarray, emb: np.nd
     db.execute(next(s for s in schema.POSTGRES_EXTRAS[2] if "faces_embedding_hnsw" in s))
     t_hnsw = time.perf_counter() - t
     db.execute("VACUUM ANALYZE")
-    lib.add_encoded("astronaut", "astronaut.png", "id", planted, sha256="planted", size=1)
-    if args.own_faces and planted.faces:
-        noise = rng.standard_normal((args.own_faces, 128)).astype(np.float32) * OWN_FACE_SD
-        lib.add_face_embeddings("astronaut", None, planted.faces[0].embedding + noise)
+    _plant(lib, planted, args, rng)
     build_file.write_text(json.dumps({"load": t_load, "bands": t_bands, "hnsw": t_hnsw}))
     return t_load, t_bands, t_hnsw
 
@@ -325,6 +330,9 @@ def bench_postgres(args: argparse.Namespace) -> list[tuple[str, str]]:
 
             build = json.loads(build_file.read_text())
             t_load, t_bands, t_hnsw = build["load"], build["bands"], build["hnsw"]
+            if lib.get_candidate("astronaut") is None:  # the load ran, the planting did not
+                db.execute("VACUUM ANALYZE")
+                _plant(lib, planted, args, rng)
         else:
             t_load, t_bands, t_hnsw = _bulk_load(lib, n, whole, segs, emb, fh, planted, args, rng, build_file)
         sizes = dict(db.execute(
@@ -354,7 +362,7 @@ def bench_postgres(args: argparse.Namespace) -> list[tuple[str, str]]:
         sweep = []
         for ef in args.ef_sweep:
             lib._set_ef_search(ef)
-            found = total = 0
+            found = total = hit_queries = 0
             times = []
             for q in range(args.recall_queries):
                 d = np.linalg.norm(stored - rq[q], axis=1)
@@ -364,9 +372,10 @@ def bench_postgres(args: argparse.Namespace) -> list[tuple[str, str]]:
                 times.append(time.perf_counter() - t)
                 found += len(got & truth)
                 total += len(truth)
-            sweep.append((f"  ef_search {ef}: recall, query time",
-                          f"{found / max(1, total):.4f} ({found}/{total}), median {np.median(times) * 1000:.1f} ms, "
-                          f"p95 {np.percentile(times, 95) * 1000:.1f} ms"))
+                hit_queries += bool(got & truth)
+            sweep.append((f"  ef_search {ef}: recall; queries with >= 1 neighbour found; time",
+                          f"{found / max(1, total):.4f} ({found}/{total}); {hit_queries}/{args.recall_queries}; "
+                          f"median {np.median(times) * 1000:.1f} ms, p95 {np.percentile(times, 95) * 1000:.1f} ms"))
         db.execute("SET enable_indexscan = off")
         times = []
         for q in range(min(10, args.recall_queries)):
