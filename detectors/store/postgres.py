@@ -64,6 +64,11 @@ FACE_NEIGHBOURS = 100
 EF_SEARCH = 100
 """HNSW candidate list size per search (pgvector ``hnsw.ef_search``, default 40): recall at the
 same-person distance is measured in bench/library_bench.py."""
+EXACT_FACES_MAX = 20_000
+"""Up to this many stored faces (the planner's estimate), face searches scan every face exactly
+(recall 1, as the SQLite library); above it they use the HNSW index. HNSW recall at the
+same-person distance depends on the data: bench/library_bench.py measured 0.69 at ef_search 100
+on 100,000 isotropic synthetic embeddings (its worst case); an exact scan there took 200 ms."""
 EF_SEARCH_MAX = 1000
 """pgvector's upper limit for ``hnsw.ef_search``."""
 HASH_CANDIDATES_MAX = 512
@@ -869,12 +874,19 @@ class PostgresLibrary:
             self._q(f"SET hnsw.ef_search = {ef}")
             self._ef_search = ef
 
+    def _face_order(self) -> str:
+        """The ORDER BY of face searches: the HNSW index (``embedding <-> q``), or for a store of
+        at most :data:`EXACT_FACES_MAX` faces an exact scan (``+ 0``: an expression no index serves)."""
+        estimate = float(self._q("SELECT reltuples FROM pg_class WHERE oid = 'faces'::regclass").fetchone()[0])
+        return "f.embedding <-> %(e)s" if estimate > EXACT_FACES_MAX else "(f.embedding <-> %(e)s) + 0"
+
     def _nearest_faces(self, embedding: np.ndarray, ex_cid: int | None, k: int) -> list[int]:
-        """Face row ids of the ``k`` nearest stored faces (HNSW), the excluded candidate's left out."""
+        """Face row ids of the ``k`` nearest stored faces, the excluded candidate's left out."""
         ex_cid = NO_CANDIDATE if ex_cid is None else ex_cid
         self._set_ef_search(max(EF_SEARCH, k))
-        rows = self._q("SELECT id FROM faces WHERE candidate_id IS DISTINCT FROM %s ORDER BY embedding <-> %s LIMIT %s",
-                       (ex_cid, np.asarray(embedding, np.float32).reshape(schema.EMBEDDING_DIMS), int(k))).fetchall()
+        rows = self._q(f"SELECT f.id FROM faces f WHERE f.candidate_id IS DISTINCT FROM %(ex)s ORDER BY {self._face_order()} "
+                       f"LIMIT %(k)s", {"ex": ex_cid, "e": np.asarray(embedding, np.float32).reshape(schema.EMBEDDING_DIMS),
+                                        "k": int(k)}).fetchall()
         return [int(r[0]) for r in rows]
 
     def search_encoded(self, enc: hashing.Encoded, exclude_candidate: Any = None, limit: int = 10) -> list[Match]:
@@ -976,12 +988,12 @@ class PostgresLibrary:
             while True:
                 self._set_ef_search(max(EF_SEARCH, k))
                 rows = self._q(
-                    "SELECT f.id, f.media_id, f.candidate_id, f.collection_id, f.source, f.embedding <-> %s AS d, "
+                    "SELECT f.id, f.media_id, f.candidate_id, f.collection_id, f.source, f.embedding <-> %(e)s AS d, "
                     "m.path, m.role, c.name, k.name FROM faces f "
                     "LEFT JOIN media m ON m.id = f.media_id LEFT JOIN candidates c ON c.id = f.candidate_id "
                     "LEFT JOIN collections k ON k.id = f.collection_id "
-                    "WHERE f.candidate_id IS DISTINCT FROM %s ORDER BY f.embedding <-> %s LIMIT %s",
-                    (e, ex_cid, e, k)).fetchall()
+                    f"WHERE f.candidate_id IS DISTINCT FROM %(ex)s ORDER BY {self._face_order()} LIMIT %(k)s",
+                    {"e": e, "ex": ex_cid, "k": k}).fetchall()
                 out: dict[int, Match] = {}
                 near = [r for r in rows if float(r[5]) < hashing.SAME_PERSON_DISTANCE]
                 for fid, mid, _cid, _coll, source, d, path, _role, cname, kname in near:
