@@ -1,255 +1,207 @@
-"""Benchmark of the face-swap check.
+"""Benchmark of the face-swap check: grouped out-of-fold figures of the learned model, and its cost.
 
-Media:
-  * ../shared/media/manifest.csv videos, labelled real / fake by their source;
-  * classic FaceSwap fakes made here, labelled by construction: every frame of a real clip
-    (first PASTE_SECONDS s) gets the face of another real clip (same moment, looped) rendered at
-    reduced resolution, warped onto its Face Mesh landmarks, colour-matched and feather-blended
-    (detectors.faceswap_signals.paste_face). Written to a temp dir (or --keep DIR).
+OOF table (default): every labelled dev video's run-time crops (cached by
+``training/faceswap_crops.py`` under out/faceswap_net/crops: the main face of every 3rd analysed
+frame at 15 fps, aligned exactly as the detector aligns it) are scored with onnxruntime by the
+fold model that never saw the file's group (``out/folds/faceswap_net_fold<k>.onnx``, fold =
+``detectors.folds.fold_of(group_key(...))``). Printed per family (DeepFaceLive, GHOST,
+FaceForensics/DFDC, generated talking heads) and overall, against all real recordings:
+frame-level AUC, recording-level AUC (the aggregate the detector uses), the DeepFaceLive pairs
+(swap half above its own real half), real recordings at risk >= 0.5 (each scored with its fold's
+centre, chosen from the other folds' real recordings only), and whether a hand-made signal adds
+to the model: a grouped-CV logistic stack of [model, signal] against the model alone.
 
-Prints: per file risk / confidence / signal values, each signal's AUC (fake > real), the
-combined check's AUC, whether any real clip is above risk 0.5, and time per analysed frame
-(the check's own observe + analyze time, and the whole pass against plain decoding).
+Cost (``--timing FILE...``): the check alone in the real pipeline; ms per analysed frame of
+the check (observe + analyze), and the check's time against plain decoding.
 
-  * with --degraded, every clip above again at half size and x264 crf 32 (same label).
-
-Usage: uv run python bench/faceswap_bench.py [--no-paste] [--keep DIR] [--only NAME] [--degraded]
+Usage: uv run python bench/faceswap_bench.py [--folds out/folds] [--json OUT] [--timing FILE...]
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
-import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
-import av
-import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from detectors import faceswap_signals as S  # noqa: E402
-from detectors import registry  # noqa: E402
-from detectors.faces import new_face_mesh  # noqa: E402
-from detectors.faceswap import FaceSwapDetector  # noqa: E402
-from detectors.media import VideoFrame, VideoStream, decode_only  # noqa: E402
-from detectors.pipeline import analyze_recording  # noqa: E402
+from detectors.folds import N_FOLDS  # noqa: E402
 
-MEDIA = ROOT.parent / "shared" / "media"
-PASTE_SECONDS = 6.0
-MESH_WIDTH = 640
-# (target clip <- source face, face render width px)
-PASTE_PAIRS = (
-    ("real_talking_01", "real_talking_02", 96),
-    ("real_talking_02", "real_talking_01", 128),
-    ("real_presenter", "real_talking_01", 128),
-    ("real_news_519", "real_talking_02", 64),
-    ("real_stage_speech", "real_presenter", 64),
-)
+CROPS = ROOT / "out" / "faceswap_net"
+FAMILIES = ("DeepFaceLive", "GHOST", "FaceForensics/DFDC", "talking-head")
+BLINK_BASE_PER_MIN = 5.0
 
 
-def _mesh_points(mesh, rgb: np.ndarray) -> np.ndarray | None:
-    h, w = rgb.shape[:2]
-    k = min(1.0, MESH_WIDTH / w)
-    small = cv2.resize(rgb, (int(w * k), int(h * k)), interpolation=cv2.INTER_AREA) if k < 1 else rgb
-    res = mesh.process(np.ascontiguousarray(small))
-    if not res.multi_face_landmarks:
-        return None
-    lm = res.multi_face_landmarks[0].landmark
-    return np.array([(p.x * w, p.y * h) for p in lm], np.float32)
+def _session(path: Path):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
-def _source_faces(path: Path, seconds: float) -> list[tuple[np.ndarray, np.ndarray] | None]:
-    """Per source frame: (face crop, landmarks in crop px) or None."""
-    mesh = new_face_mesh(static=False, max_faces=1)
-    out: list[tuple[np.ndarray, np.ndarray] | None] = []
-    with VideoStream(path, analysis_fps=0, max_width=4096, with_audio=False) as vs:
-        for item in vs:
-            if not isinstance(item, VideoFrame):
-                continue
-            if item.t > seconds:
-                break
-            pts = _mesh_points(mesh, item.rgb)
-            if pts is None:
-                out.append(None)
-                continue
-            x0, y0 = pts.min(0) - 20
-            x1, y1 = pts.max(0) + 20
-            x0, y0 = max(0, int(x0)), max(0, int(y0))
-            out.append((item.rgb[y0 : int(y1), x0 : int(x1)].copy(), pts - np.array([x0, y0], np.float32)))
-    mesh.close()
-    return out
+def _logits(sess: Any, crops: np.ndarray) -> np.ndarray:
+    if not len(crops):
+        return np.zeros(0, np.float32)
+    name = sess.get_inputs()[0].name
+    out = [sess.run(None, {name: np.ascontiguousarray(crops[i : i + 64].transpose(0, 3, 1, 2), dtype=np.float32)})[0][:, 0]
+           for i in range(0, len(crops), 64)]
+    return np.concatenate(out)
 
 
-def make_pasted_fake(target: Path, source: Path, render_px: int, out_path: Path, seconds: float = PASTE_SECONDS) -> Path:
-    src = _source_faces(source, seconds)
-    mesh = new_face_mesh(static=False, max_faces=1)
-    with VideoStream(target, analysis_fps=0, max_width=4096, with_audio=False) as vs, av.open(str(out_path), "w") as out:
-        fps = Fraction(vs.info.fps).limit_denominator(1001)
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height = vs.info.width // 2 * 2, vs.info.height // 2 * 2
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "20", "preset": "veryfast"}
-        n = 0
-        for item in vs:
-            if not isinstance(item, VideoFrame):
-                continue
-            if item.t > seconds:
-                break
-            rgb = item.rgb[: stream.height, : stream.width]
-            pts = _mesh_points(mesh, rgb)
-            face = src[n % len(src)] if src else None
-            if pts is not None and face is not None:
-                rgb = S.paste_face(face[0], face[1], rgb, pts, render_px=render_px)
-            n += 1
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    mesh.close()
-    return out_path
+def _logistic_fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:
+    """L2 logistic regression by Newton steps; x gets a bias column."""
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    w = np.zeros(xb.shape[1])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-np.clip(xb @ w, -30, 30)))
+        g = xb.T @ (p - y) + l2 * np.r_[w[:-1], 0]
+        h = (xb * (p * (1 - p))[:, None]).T @ xb + l2 * np.diag(np.r_[np.ones(len(w) - 1), 0])
+        w -= np.linalg.solve(h, g)
+    return w
 
 
-DEGRADE_SCALE = 0.5
-DEGRADE_CRF = 32
-DEGRADE_SECONDS = 8.0
+def stack_auc(rec: list[dict[str, Any]], signal: str) -> tuple[float, float, int]:
+    """Grouped-CV AUC of logistic([model]) and logistic([model, signal]) over recordings that have
+    the signal: both fitted on the other folds' recordings, scored on the fold's."""
+    rows = [r for r in rec if np.isfinite(r.get(signal, np.nan))]
+    if len(rows) < 10:
+        return float("nan"), float("nan"), len(rows)
+    y = np.array([r["y"] for r in rows], float)
+    folds = np.array([r["fold"] for r in rows])
+    base = np.array([[r["score"]] for r in rows])
+    both = np.array([[r["score"], r[signal]] for r in rows])
+    out = []
+    for x in (base, both):
+        mu, sd = x.mean(0), x.std(0) + 1e-9
+        x = (x - mu) / sd
+        pred = np.full(len(y), np.nan)
+        for k in range(N_FOLDS):
+            tr, te = folds != k, folds == k
+            if te.any() and len(set(y[tr])) == 2:
+                w = _logistic_fit(x[tr], y[tr])
+                pred[te] = np.hstack([x[te], np.ones((te.sum(), 1))]) @ w
+        out.append(S.auc(pred[y == 1], pred[y == 0]))
+    return out[0], out[1], len(rows)
 
 
-def make_degraded(path: Path, out_path: Path) -> Path:
-    """The clip at half size and a low bitrate (x264 crf 32), first DEGRADE_SECONDS s: the same
-    label as its source (robustness to the compression of public and video-call media)."""
-    with VideoStream(path, analysis_fps=0, max_width=4096, with_audio=False) as vs, av.open(str(out_path), "w") as out:
-        fps = Fraction(vs.info.fps).limit_denominator(1001)
-        stream = out.add_stream("libx264", rate=fps)
-        w = int(vs.info.width * DEGRADE_SCALE) // 2 * 2
-        h = int(vs.info.height * DEGRADE_SCALE) // 2 * 2
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"crf": str(DEGRADE_CRF), "preset": "veryfast"}
-        for item in vs:
-            if not isinstance(item, VideoFrame):
-                continue
-            if item.t > DEGRADE_SECONDS:
-                break
-            small = cv2.resize(item.rgb, (w, h), interpolation=cv2.INTER_AREA)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(small), format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return out_path
+def oof_table(folds_dir: Path) -> dict[str, Any]:
+    files = json.loads((CROPS / "files.json").read_text())
+    sessions = {k: _session(folds_dir / f"faceswap_net_fold{k}.onnx") for k in range(N_FOLDS)}
+    metas = {k: json.loads((folds_dir / f"faceswap_net_fold{k}.json").read_text()) for k in range(N_FOLDS)}
+    pct = float(metas[0]["aggregate_percentile"])
+    rec: list[dict[str, Any]] = []
+    frames: dict[str, np.ndarray] = {}
+    t_net, n_net = 0.0, 0
+    for f in files:
+        if f["kind"] != "video" or f["family"] not in FAMILIES + ("real", "lipsync"):
+            continue
+        d = np.load(CROPS / "crops" / f"{f['id']}.npz")
+        if not len(d["net"]):
+            continue
+        t0 = time.perf_counter()
+        z = _logits(sessions[f["fold"]], S.net_input(d["net"]))
+        t_net += time.perf_counter() - t0
+        n_net += len(z)
+        frames[f["path"]] = z
+        value = float(np.percentile(z, pct))
+        m = metas[f["fold"]]
+        risk = 1 / (1 + np.exp(-np.clip((value - m["decision_centre"]) / m["risk_width"], -30, 30)))
+        blend = d["blend"][np.isfinite(d["blend"])]
+        blinks, secs = int(d["blinks"]), float(d["blink_seconds"])
+        expected = BLINK_BASE_PER_MIN * secs / 60
+        rec.append({"path": f["path"], "family": f["family"], "fold": f["fold"], "y": int(f["label"] == "fake"),
+                    "score": value, "risk": float(risk), "n": len(z),
+                    "blend": float(np.median(blend)) if blend.size else float("nan"),
+                    # blink deficit: expected minus seen, per expected (NaN when too short to judge)
+                    "blink": (expected - blinks) / expected if expected >= 1.0 else float("nan")})
+    real = [r for r in rec if r["family"] == "real"]
+    rows = []
+    groups = {fam: [r for r in rec if r["family"] == fam] for fam in FAMILIES}
+    groups["overall"] = [r for fam in FAMILIES for r in groups[fam]]
+    groups["lipsync (other check; not trained on)"] = [r for r in rec if r["family"] == "lipsync"]
+    fr_real = np.concatenate([frames[r["path"]] for r in real])
+    for name, fakes in groups.items():
+        if not fakes:
+            continue
+        fr_fake = np.concatenate([frames[r["path"]] for r in fakes])
+        rows.append({"family": name, "n_fake": len(fakes), "n_real": len(real),
+                     "frames_fake": int(fr_fake.size), "frames_real": int(fr_real.size),
+                     "frame_auc": S.auc(fr_fake, fr_real),
+                     "video_auc": S.auc([r["score"] for r in fakes], [r["score"] for r in real]),
+                     "caught_at_0.5": sum(r["risk"] >= 0.5 for r in fakes)})
+    by_path = {r["path"]: r for r in rec}
+    pairs = [(r, by_path.get(r["path"].replace("_swap.mp4", "_real.mp4"))) for r in groups["DeepFaceLive"]]
+    pairs = [(a, b) for a, b in pairs if b is not None]
+    train_rec = [r for r in rec if r["family"] in FAMILIES + ("real",)]
+    stacks = {sig: stack_auc(train_rec, sig) for sig in ("blend", "blink")}
+    return {"rows": rows, "recordings": rec,
+            "dfl_pairs": {"n": len(pairs), "swap_above_real": sum(a["score"] > b["score"] for a, b in pairs)},
+            "real_high": [(r["path"], round(r["risk"], 3)) for r in real if r["risk"] >= 0.5], "n_real": len(real),
+            "real_risk_max": max(r["risk"] for r in real), "real_risk_p95": float(np.percentile([r["risk"] for r in real], 95)),
+            "stacks": stacks, "ms_per_crop_batched": 1000 * t_net / max(1, n_net)}
 
 
-def media_list(paste_dir: Path | None, only: str | None, degraded: bool = False) -> list[tuple[str, str, Path]]:
-    items = []
-    with (MEDIA / "manifest.csv").open() as fh:
-        for row in csv.DictReader(fh):
-            if row["kind"] == "video":
-                items.append((Path(row["path"]).stem, row["label"], MEDIA / row["path"]))
-    if paste_dir is not None:
-        for tgt, src, px in PASTE_PAIRS:
-            out = paste_dir / f"paste_{tgt}_from_{src}_{px}.mp4"
-            if not out.exists():
-                t0 = time.time()
-                make_pasted_fake(MEDIA / "video" / f"{tgt}.mp4", MEDIA / "video" / f"{src}.mp4", px, out)
-                print(f"made {out.name} in {time.time() - t0:.0f} s", flush=True)
-            items.append((out.stem, "fake", out))
-    if degraded and paste_dir is not None:
-        for name, label, path in list(items):
-            out = paste_dir / f"lowq_{name}.mp4"
-            if not out.exists():
-                make_degraded(path, out)
-            items.append((out.stem, label, out))
-    if only:
-        items = [i for i in items if only in i[0]]
-    return items
+def print_oof(t: dict[str, Any]) -> None:
+    print("Out-of-fold (grouped 5-fold; each file scored by the fold model that never saw its group)")
+    print(f"{'family':40s} {'fakes':>5s} {'reals':>5s} {'frames f/r':>11s} {'frame AUC':>9s} {'video AUC':>9s} {'risk>=0.5':>9s}")
+    for r in t["rows"]:
+        print(f"{r['family']:40s} {r['n_fake']:5d} {r['n_real']:5d} {r['frames_fake']:5d}/{r['frames_real']:<5d} "
+              f"{r['frame_auc']:9.3f} {r['video_auc']:9.3f} {r['caught_at_0.5']:4d}/{r['n_fake']:<4d}")
+    p = t["dfl_pairs"]
+    print(f"DeepFaceLive pairs, swap half scored above its own real half: {p['swap_above_real']}/{p['n']}")
+    print(f"real recordings with face-swap risk >= 0.5: {len(t['real_high'])} of {t['n_real']} {t['real_high']}; "
+          f"max real risk {t['real_risk_max']:.3f}, 95th percentile {t['real_risk_p95']:.3f}")
+    for sig, (a, b, n) in t["stacks"].items():
+        verdict = "adds" if b > a + 0.01 else "does not add"
+        print(f"hand-made signal '{sig}': model alone {a:.3f}, model + {sig} {b:.3f} (grouped-CV stack, n={n}): {verdict}")
+    print(f"model cost, batched crops of 64 (onnxruntime, 1 thread): {t['ms_per_crop_batched']:.2f} ms a crop")
 
 
-SIGNALS = ("blend", "face_vs_frame_noise", "blink", "landmark_jitter", "pose_disagreement", "identity_flicker", "pulse_coherence")
-# direction: +1 when a higher value means fake
-DIRECTION = {"blend": 1, "face_vs_frame_noise": -1, "blink": -1, "landmark_jitter": 1, "pose_disagreement": 1,
-             "identity_flicker": 1, "pulse_coherence": -1}
+def timing(paths: list[str]) -> None:
+    from detectors import registry
+    from detectors.faceswap import FaceSwapDetector
+    from detectors.media import decode_only
+    from detectors.pipeline import analyze_recording
+
+    registry.recording_detectors = lambda: [FaceSwapDetector]  # time this check alone
+    analyze_recording(paths[0])  # warm: models loaded
+    for p in paths:
+        t0 = time.perf_counter()
+        decode_only(p)
+        t_dec = time.perf_counter() - t0
+        res = analyze_recording(p)
+        n = res.track.frames_analysed if res.track is not None else 0
+        check = res.timings_s.get("observe", 0) + res.timings_s.get("faceswap", 0)
+        f = res.findings.get("faceswap")
+        print(f"{Path(p).name}: {n} analysed frames, face-swap check {1000 * check / max(1, n):.2f} ms per analysed frame "
+              f"(observe {res.timings_s.get('observe', 0):.3f} s, analyze {res.timings_s.get('faceswap', 0):.3f} s), "
+              f"check / plain decode {check / max(1e-6, t_dec):.2f}x; risk {f.risk if f else float('nan'):.3f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--no-paste", action="store_true", help="only the shared media")
-    ap.add_argument("--keep", help="folder for the pasted fakes (kept between runs)")
-    ap.add_argument("--only", help="only files whose name contains this")
-    ap.add_argument("--json", help="write per-file results here")
-    ap.add_argument("--degraded", action="store_true", help="also every clip at half size, x264 crf 32 (same label)")
+    ap.add_argument("--folds", default=str(ROOT / "out" / "folds"))
+    ap.add_argument("--json")
+    ap.add_argument("--timing", nargs="*", help="media to time the check on (instead of the OOF table)")
     args = ap.parse_args()
-    if not (MEDIA / "manifest.csv").exists():
-        sys.exit(f"{MEDIA} absent")
-    registry.recording_detectors = lambda: [FaceSwapDetector]  # time this check alone
-    tmp = None
-    paste_dir = None
-    if not args.no_paste:
-        if args.keep:
-            paste_dir = Path(args.keep)
-            paste_dir.mkdir(parents=True, exist_ok=True)
-        else:
-            tmp = tempfile.TemporaryDirectory(prefix="faceswap_bench_")
-            paste_dir = Path(tmp.name)
-    rows = []
-    if args.degraded and paste_dir is None:
-        sys.exit("--degraded needs the pasted-fakes folder (drop --no-paste)")
-    for name, label, path in media_list(paste_dir, args.only, args.degraded):
-        t0 = time.perf_counter()
-        decode_only(path)
-        t_decode = time.perf_counter() - t0
-        res = analyze_recording(path)
-        f = res.findings.get("faceswap")
-        n = res.track.frames_analysed if res.track is not None else 0
-        sig = f.evidence.get("signals", {}) if f else {}
-        rows.append({
-            "name": name, "label": label, "risk": f.risk if f else float("nan"), "confidence": f.confidence if f else 0.0,
-            "values": {k: (sig.get(k, {}).get("value")) for k in SIGNALS},
-            "frames": n, "faces": res.track.frames_with_face if res.track is not None else 0,
-            "ms_check_per_frame": 1000 * (res.timings_s.get("observe", 0) + res.timings_s.get("faceswap", 0)) / max(1, n),
-            "pass_over_decode": res.timings_s.get("pass", 0) / max(1e-6, t_decode),
-            "check_over_decode": (res.timings_s.get("observe", 0) + res.timings_s.get("faceswap", 0)) / max(1e-6, t_decode),
-            "segments": f.evidence.get("high_risk_segments", []) if f else [],
-            "summary": f.summary if f else "",
-        })
-        r = rows[-1]
-        print(f"{name:52s} {label:4s} risk {r['risk']:.3f} conf {r['confidence']:.2f} faces {r['faces']:4d}/{n:4d} "
-              f"{r['ms_check_per_frame']:5.1f} ms/frame  pass/decode {r['pass_over_decode']:4.1f}  "
-              + " ".join(f"{k[:6]}={v:.3f}" if isinstance(v, (int, float)) and v is not None and np.isfinite(v) else f"{k[:6]}=nan"
-                         for k, v in r["values"].items()), flush=True)
-
-    def table(subset: list[dict], title: str) -> None:
-        fake = [r for r in subset if r["label"] == "fake"]
-        real = [r for r in subset if r["label"] == "real"]
-        print(f"\n{title}: {len(fake)} fake, {len(real)} real")
-        print(f"{'signal':22s} AUC")
-        for k in SIGNALS:
-            def v(r: dict) -> float:
-                x = r["values"].get(k)
-                return DIRECTION[k] * x if isinstance(x, (int, float)) and x is not None and np.isfinite(x) else float("nan")
-            print(f"{k:22s} {S.auc([v(r) for r in fake], [v(r) for r in real]):.3f}")
-        print(f"{'combined risk':22s} {S.auc([r['risk'] for r in fake], [r['risk'] for r in real]):.3f}")
-        worst = max((r["risk"] for r in real), default=float("nan"))
-        print(f"max real risk {worst:.3f} ({'OK' if worst <= 0.5 else 'ABOVE 0.5'}); "
-              f"fakes caught at 0.5: {sum(r['risk'] > 0.5 for r in fake)}/{len(fake)}")
-
-    table([r for r in rows if not r["name"].startswith(("paste_", "lowq_"))], "shared media")
-    if any(r["name"].startswith("paste_") for r in rows):
-        table([r for r in rows if not r["name"].startswith("lowq_")], "shared media + pasted fakes")
-    if any(r["name"].startswith("lowq_") for r in rows):
-        table([r for r in rows if r["name"].startswith("lowq_")], "all of them at half size, crf 32")
-    ms = [r["ms_check_per_frame"] for r in rows]
-    print(f"\ncheck time per analysed frame: mean {np.mean(ms):.1f} ms, max {np.max(ms):.1f} ms; "
-          f"this check's time / plain decode: mean {np.mean([r['check_over_decode'] for r in rows]):.2f}x; "
-          f"whole pass (face tracking included) / plain decode: mean {np.mean([r['pass_over_decode'] for r in rows]):.2f}x")
+    if args.timing:
+        timing(args.timing)
+        return
+    if not (CROPS / "files.json").exists():
+        sys.exit("no cached crops: run `uv run python training/faceswap_crops.py` and the training first")
+    t = oof_table(Path(args.folds))
+    print_oof(t)
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1, default=float))
-    if tmp is not None:
-        tmp.cleanup()
+        Path(args.json).write_text(json.dumps(t, indent=1, default=float))
 
 
 if __name__ == "__main__":

@@ -1,18 +1,23 @@
-"""Face-swap check: artifacts of a swapped, re-enacted or generated face in a recording.
+"""Face-swap check: a swapped, re-enacted or generated face in a recording.
 
-While the pass runs, :meth:`FaceSwapDetector.observe` takes, on every HEAVY_EVERY-th analysed
-frame with a face, the face at source resolution (face box + margin) and measures the blending
-boundary (band-to-band noise / sharpness / colour steps and seams, scored by a logistic model
-trained only on self-blended real faces, see ``scripts/train_faceswap.py``) and the face's
-noise level against the rest of the frame. On every analysed frame it keeps three cheap ROI
-colour means for the pulse signal. After the pass, :meth:`analyze` adds what the face track
-holds (blinks, landmark jitter, inner-vs-outline pose, identity flicker of the embeddings),
-combines the signals that proved to separate real from fake media into a risk and a
-confidence, and names the seconds and frames where the risk is highest.
+While the pass runs, :meth:`FaceSwapDetector.observe` takes, on every NET_EVERY-th analysed frame
+with a face, the face at source resolution, aligns it on its Face Mesh points
+(:func:`detectors.faceswap_signals.aligned_crop`) and scores it with the learned face-swap model
+(:mod:`detectors.models.faceswap_net`: a small CNN trained on self-blended real faces and the dev
+face swaps, run by onnxruntime). Crops are scored in small batches. On every analysed frame it
+keeps three cheap ROI colour means for the pulse signal.
 
-Signals that did not separate real from fake on the labelled media are still measured and
-reported under ``evidence["signals"]`` with ``"used": false`` (see bench/faceswap_bench.py for
-the AUC of each).
+After the pass, :meth:`analyze` aggregates the per-frame logits over the recording (a percentile
+stored with the model: a swap is on every frame, a few odd frames of a real face are not), maps
+the result to a risk with the model's decision centre (chosen from out-of-fold REAL recordings
+only), sets the confidence from how many frames were scored, names the seconds where the risk is
+highest, and draws occlusion heat maps (where hiding part of the face lowers the model's
+evidence most) on the top frames only.
+
+Hand-made signals (blend-boundary logistic model, blinks, landmark jitter, pose disagreement,
+identity flicker, pulse, occlusion events) are still measured and reported under
+``evidence["signals"]`` with ``"used": false``: out of fold, none added to the model (see
+bench/faceswap_bench.py and training/train_faceswap_net.py for the figures).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from . import faceswap_signals as S
 from .base import Detector, Finding, RecordingContext
 from .faces import FaceObservation
 from .media import VideoFrame
+from .models.faceswap_net import FaceSwapNet, load_net
 from .rows import RowBuffer
 from .settings import setting
 
@@ -45,36 +51,30 @@ RISK_FLAG = setting(
 BLINK_BASE_RATE = setting(
     "faceswap.blink_base_rate", 5.0, 1.0, 20.0,
     "Blinks per minute a real person makes at least (low end; people staring at a screen blink less). "
-    "A recording with far fewer blinks than this raises the risk.", "per min",
+    "Reported with the blink signal (not used in the risk: out of fold it did not add to the model).", "per min",
 )
 
 # --- constants -------------------------------------------------------------------------
-HEAVY_EVERY = 4
-"""Analysed frames between two pixel measurements of the face (blend model, face vs frame)."""
+NET_EVERY = 4
+"""Analysed frames with a face between two runs of the model (at 15 fps analysed: ~4 a second)."""
 
-FRAME_NOISE_EVERY = 4
-"""Pixel measurements between two face-vs-frame noise comparisons (whole analysis frame)."""
+NET_BATCH = 4
+"""Crops scored together (one onnxruntime call): fewer calls, same result."""
+
+BLEND_EVERY = 4
+"""Model samples between two measurements of the hand-made blend signal (reported, not used)."""
 
 TOP_FRAMES = 4
-"""Frames kept as evidence (highest blend probability), each with a crop and a heat map."""
+"""Frames kept as evidence (highest logit), each with a crop and an occlusion heat map."""
 
 EVIDENCE_PX = 160
 """Evidence crops and heat maps are at most this many px on their longer side."""
 
-MIN_HEAVY_SAMPLES = 5
-"""Pixel measurements needed before the blending signal says anything."""
+MIN_NET_SAMPLES = 5
+"""Scored frames needed before the model's verdict says anything."""
 
 FULL_CONFIDENCE_SAMPLES = 40
-"""Pixel measurements (about 10 s of face at 15 fps analysed) for full confidence."""
-
-BLEND_QUANTILE = 50
-"""The recording's blend value is this percentile of its per-frame probabilities (the median:
-a swap is on every frame, a few odd frames of a real face are not)."""
-
-BLEND_WIDTH = 0.05
-"""Logistic map from a blend probability to a 0..1 score: centred on the model's decision centre
-(stored with it: the highest median probability it gave a real video left out of its training,
-plus a margin; never fitted to fake media), this wide."""
+"""Scored frames (about 10 s of face at 15 fps analysed) for full confidence."""
 
 BLINK_MIN_EXPECTED = 1.0
 """Expected blinks (base rate x duration) below which blink absence says nothing."""
@@ -84,9 +84,6 @@ SEGMENT_S = 1.0
 
 OCCLUSION_MAX_GAP_S = 1.5
 """A face lost for at most this long between two sightings counts as an occlusion event."""
-
-WEIGHTS = {"blend": 0.75, "blink": 0.25}
-"""Weights of the signals used in the risk (others are reported, not used: see module doc)."""
 
 
 def _sigmoid(x: float) -> float:
@@ -112,26 +109,29 @@ def _heat_rgb(heat: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PixelSample:
-    """One pixel measurement of the face."""
+    """One scored frame."""
 
     t: float
     frame_index: int
-    blend: float  # probability from the self-blend model (NaN without model)
-    face_vs_frame: float  # log noise ratio face / rest of frame
+    blend: float  # probability from the hand-made blend model (NaN when not measured)
+    face_vs_frame: float  # log noise ratio face / rest of frame (NaN when not measured)
     box_src: tuple[int, int, int, int]
+    logit: float = float("nan")  # the learned model's logit (> 0: swapped or generated)
 
 
 class FaceSwapDetector(Detector):
     name = "faceswap"
     scope = "recording"
-    observe_every = 1  # cheap ROI means every frame; pixel work every HEAVY_EVERY frames
+    observe_every = 1  # cheap ROI means every frame; the model every NET_EVERY frames
 
     def __init__(self) -> None:
-        self.model = S.load_model()
-        self._centre = self.model.centre if self.model is not None else 0.5
+        self.net: FaceSwapNet | None = load_net()
+        self.model = S.load_model()  # the hand-made blend model (reported signal)
         self._n_face_frames = 0
+        self._n_net = 0
         self.samples: list[PixelSample] = []
-        self._top: list[tuple[float, int, S.FaceCrop, tuple[int, int, int, int], float]] = []  # min-heap
+        self._pending: list[tuple[np.ndarray, PixelSample]] = []
+        self._top: list[tuple[float, int, np.ndarray, tuple[int, int, int, int], float]] = []  # min-heap
         self._roi_t = RowBuffer((), np.float64)
         self._roi = RowBuffer((len(S.PULSE_ROIS), 3), np.float32)
 
@@ -143,100 +143,114 @@ class FaceSwapDetector(Detector):
         self._roi_t.append(frame.t)
         self._roi.append(S.roi_means(frame.rgb, lm))
         self._n_face_frames += 1
-        if (self._n_face_frames - 1) % HEAVY_EVERY:
+        if (self._n_face_frames - 1) % NET_EVERY or self.net is None:
             return
         try:
             self._measure(frame, face)
-        except (cv2.error, ValueError, IndexError) as exc:  # a degenerate crop must not stop the pass
+        except (cv2.error, ValueError, IndexError, np.linalg.LinAlgError) as exc:  # a degenerate crop must not stop the pass
             log.debug("faceswap: frame %d skipped (%s)", frame.index, exc)
 
     def _measure(self, frame: VideoFrame, face: FaceObservation) -> None:
-        crop, sbox = frame.crop_full(face.box, margin=S.CROP_MARGIN)
+        crop, sbox = frame.crop_full(face.box, margin=S.NET_CROP_MARGIN)
         scale = frame.scale if frame._source is not None else 1.0
         lm = face.landmarks[:, :2] / scale - np.array(sbox[:2], np.float32)
-        if crop.shape[0] < 16 or crop.shape[1] < 16 or np.ptp(lm[list(S.FACE_OVAL), 0]) < S.MIN_TEXTURE_FACE_PX:
+        if crop.shape[0] < 16 or crop.shape[1] < 16:
             return
-        fc = S.normalise_crop(crop, lm)
-        maps = S.pixel_maps(fc.rgb)
+        aligned = np.ascontiguousarray(S.net_input(S.aligned_crop(crop, lm)[0]))
         blend = float("nan")
-        if self.model is not None:
-            blend = float(self.model.predict(S.boundary_features(fc, maps))[0])
         fvf = float("nan")
-        if len(self.samples) % FRAME_NOISE_EVERY == 0:
+        if self.model is not None and self._n_net % BLEND_EVERY == 0 and np.ptp(lm[list(S.FACE_OVAL), 0]) >= S.MIN_TEXTURE_FACE_PX:
+            blend = float(self.model.predict(S.boundary_features(S.normalise_crop(crop, lm)))[0])
             fvf = S.face_vs_frame_noise(frame.rgb, face.landmarks[:, :2])
+        self._n_net += 1
         fbox = tuple(int(round(v / scale)) for v in face.box)
-        self.samples.append(PixelSample(frame.t, frame.index, blend, fvf, fbox))  # type: ignore[arg-type]
-        if np.isfinite(blend):
-            item = (blend, frame.index, fc, fbox, frame.t)
+        self._pending.append((aligned, PixelSample(frame.t, frame.index, blend, fvf, fbox)))  # type: ignore[arg-type]
+        if len(self._pending) >= NET_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Score the pending crops in one call and keep the top frames."""
+        if not self._pending or self.net is None:
+            return
+        crops = np.stack([c for c, _ in self._pending])
+        logits = self.net.logits(crops)
+        for (crop, s), z in zip(self._pending, logits):
+            z = float(z)
+            self.samples.append(PixelSample(s.t, s.frame_index, s.blend, s.face_vs_frame, s.box_src, z))
+            item = (z, s.frame_index, crop, s.box_src, s.t)
             if len(self._top) < TOP_FRAMES:
                 heapq.heappush(self._top, item)  # type: ignore[misc]
-            elif blend > self._top[0][0]:
+            elif z > self._top[0][0]:
                 heapq.heapreplace(self._top, item)  # type: ignore[misc]
+        self._pending.clear()
 
     # ------------------------------------------------------------------ after the pass
     def analyze(self, context: RecordingContext) -> Finding | None:
+        self._flush()
         track = context.track
         settings = context.settings
         if track.frames_with_face == 0:
             return Finding(self.name, 0.0, 0.0, "No face found in the recording, so face-swap artifacts could not be checked.",
                            {"signals": {}, "risk_per_second": [], "top_frames": []})
         signals = self._signals(context)
-        if self.model is None:
-            return Finding(self.name, 0.0, 0.0, "The face-swap model file is missing (assets/models/faceswap_blend.json), so this check could not run.",
+        if self.net is None:
+            return Finding(self.name, 0.0, 0.0, "The face-swap model file is missing (assets/models/faceswap_net.onnx), so this check could not run.",
                            {"signals": signals, "risk_per_second": [], "top_frames": []})
-        if len([s for s in self.samples if np.isfinite(s.blend)]) < MIN_HEAVY_SAMPLES:
+        logits = np.array([s.logit for s in self.samples if np.isfinite(s.logit)])
+        if logits.size < MIN_NET_SAMPLES:
             return Finding(self.name, 0.0, 0.0,
                            "The face was too small or too briefly visible to check for face-swap artifacts.",
                            {"signals": signals, "risk_per_second": [], "top_frames": []})
-        used = {k: v for k, v in signals.items() if v.get("used") and v.get("score") is not None}
-        wsum = sum(WEIGHTS[k] * used[k]["confidence"] for k in used)
-        risk = sum(WEIGHTS[k] * used[k]["confidence"] * used[k]["score"] for k in used) / wsum if wsum > 0 else 0.0
-        n_ok = len([s for s in self.samples if np.isfinite(s.blend)])
-        confidence = min(1.0, n_ok / FULL_CONFIDENCE_SAMPLES) * min(1.0, 0.5 + track.coverage)
-        per_second = self._risk_per_second(signals)
-        segments = self._segments(per_second, float(settings.get(RISK_FLAG.key, RISK_FLAG.default)))
-        top = self._top_frames()
+        meta = self.net.meta
+        value = float(np.percentile(logits, meta.aggregate_percentile))
+        risk = meta.risk(value)
+        signals["model"] = {"value": value, "score": risk, "confidence": min(1.0, logits.size / FULL_CONFIDENCE_SAMPLES),
+                            "used": True, "frames": int(logits.size),
+                            "share_above_centre": float(np.mean(logits > meta.decision_centre)),
+                            "doc": f"learned face-swap model: {meta.aggregate_percentile:g}th percentile of the per-frame "
+                                   f"logits; risk 0.5 at {meta.decision_centre:.2f} (chosen from real recordings only)"}
+        confidence = min(1.0, logits.size / FULL_CONFIDENCE_SAMPLES) * min(1.0, 0.5 + track.coverage)
         flag = float(settings.get(RISK_FLAG.key, RISK_FLAG.default))
+        per_second = self._risk_per_second()
+        segments = self._segments(per_second, flag)
+        top = self._top_frames()
         if risk >= flag:
             where = f", strongest around {segments[0][0]:.0f}-{segments[0][1]:.0f} s" if segments else ""
-            summary = f"The face shows blending seams typical of a swapped or pasted face (risk {risk:.2f}{where})."
+            summary = (f"The face looks swapped or generated to the face-swap model on {signals['model']['share_above_centre']:.0%} "
+                       f"of {logits.size} checked frames (risk {risk:.2f}{where}).")
         else:
-            summary = f"No clear sign of a swapped or pasted face (risk {risk:.2f})."
+            summary = f"No clear sign of a swapped or generated face in {logits.size} checked frames (risk {risk:.2f})."
         evidence = {
             "signals": signals,
             "risk_per_second": per_second,
             "high_risk_segments": [[round(a, 2), round(b, 2)] for a, b in segments],
             "top_frames": top,
-            "pixel_samples": n_ok,
-            "model": "faceswap_blend.json" if self.model is not None else None,
+            "pixel_samples": int(logits.size),
+            "model": self.net.name,
+            "decision_centre": meta.decision_centre,
         }
         return Finding(self.name, risk, confidence, summary, evidence)
 
     def _signals(self, context: RecordingContext) -> dict[str, dict[str, Any]]:
+        """The hand-made signals, all reported with ``used: false``."""
         track = context.track
         present = track.present
         out: dict[str, dict[str, Any]] = {}
         blends = np.array([s.blend for s in self.samples if np.isfinite(s.blend)])
-        if blends.size >= MIN_HEAVY_SAMPLES:
-            value = float(np.percentile(blends, BLEND_QUANTILE))
-            out["blend"] = {"value": value, "score": _sigmoid((value - self._centre) / BLEND_WIDTH),
-                            "confidence": min(1.0, blends.size / FULL_CONFIDENCE_SAMPLES), "used": True,
-                            "doc": "blending-boundary probability (self-blend model), median over frames"}
+        out["blend"] = {"value": float(np.median(blends)) if blends.size else None, "score": None, "used": False,
+                        "doc": "blending-boundary probability (hand-made features, logistic model on self-blends), median over frames"}
         fvf = np.array([s.face_vs_frame for s in self.samples if np.isfinite(s.face_vs_frame)])
         out["face_vs_frame_noise"] = {"value": float(np.median(fvf)) if fvf.size else None, "score": None, "used": False,
                                       "doc": "log noise level of the face over the rest of the frame (lower = smoother face)"}
         rate, blinks, seconds = S.blink_rate(track.landmarks, present, track.times)
         base = float(context.settings.get(BLINK_BASE_RATE.key, BLINK_BASE_RATE.default))
         expected = base * seconds / 60.0
+        score = None
         if expected >= BLINK_MIN_EXPECTED:
             # probability a real person with the base rate blinks this few times (Poisson)
-            p_low = sum(math.exp(-expected) * expected**k / math.factorial(k) for k in range(blinks + 1))
-            out["blink"] = {"value": rate, "blinks": blinks, "seconds": seconds, "score": 1.0 - p_low,
-                            "confidence": min(1.0, expected / 4.0), "used": True,
-                            "doc": "blinks per minute; score = 1 - P(this few blinks | base rate)"}
-        else:
-            out["blink"] = {"value": rate, "blinks": blinks, "seconds": seconds, "score": None, "confidence": 0.0,
-                            "used": False, "doc": "too short to judge blinking"}
+            score = 1.0 - sum(math.exp(-expected) * expected**k / math.factorial(k) for k in range(blinks + 1))
+        out["blink"] = {"value": rate, "blinks": blinks, "seconds": seconds, "score": score, "used": False,
+                        "doc": "blinks per minute; score = 1 - P(this few blinks | base rate)"}
         jit, _ = S.landmark_jitter(track.landmarks, present)
         out["landmark_jitter"] = {"value": jit, "score": None, "used": False,
                                   "doc": "inner-face high-frequency motion relative to the outline (fraction of face width)"}
@@ -256,7 +270,7 @@ class FaceSwapDetector(Detector):
 
     def _occlusion(self, track: Any) -> dict[str, Any]:
         """Short losses of the face between two sightings (a hand or object in front of the face)
-        and the blend probability right around them against the rest."""
+        and the model's logit right around them against the rest."""
         present = track.present
         times = track.times
         events = []
@@ -271,27 +285,22 @@ class FaceSwapDetector(Detector):
                 i = j
             else:
                 i += 1
-        near = [s.blend for s in self.samples if any(a - 1.0 <= s.t <= b + 1.0 for a, b in events) and np.isfinite(s.blend)]
-        rest = [s.blend for s in self.samples if np.isfinite(s.blend)]
+        near = [s.logit for s in self.samples if any(a - 1.0 <= s.t <= b + 1.0 for a, b in events) and np.isfinite(s.logit)]
+        rest = [s.logit for s in self.samples if np.isfinite(s.logit)]
         value = float(np.mean(near) - np.mean(rest)) if near and rest else None
         return {"value": value, "events": [[round(a, 2), round(b, 2)] for a, b in events], "score": None, "used": False,
-                "doc": "blend probability next to short face losses minus elsewhere"}
+                "doc": "model logit next to short face losses minus elsewhere"}
 
-    def _risk_per_second(self, signals: dict[str, dict[str, Any]]) -> list[list[float]]:
-        """Risk per SEGMENT_S: the blend score of that second's frames, combined with the
-        recording-level signals exactly as the overall risk is."""
+    def _risk_per_second(self) -> list[list[float]]:
+        """Risk per SEGMENT_S: the model's aggregate over that second's frames, mapped as the whole."""
+        assert self.net is not None
+        meta = self.net.meta
         by_sec: dict[int, list[float]] = {}
         for s in self.samples:
-            if np.isfinite(s.blend):
-                by_sec.setdefault(int(s.t // SEGMENT_S), []).append(s.blend)
-        other = {k: v for k, v in signals.items() if v.get("used") and k != "blend" and v.get("score") is not None}
-        out = []
-        for sec in sorted(by_sec):
-            score = _sigmoid((float(np.median(by_sec[sec])) - self._centre) / BLEND_WIDTH)
-            num = WEIGHTS["blend"] * score + sum(WEIGHTS[k] * v["confidence"] * v["score"] for k, v in other.items())
-            den = WEIGHTS["blend"] + sum(WEIGHTS[k] * v["confidence"] for k, v in other.items())
-            out.append([round(sec * SEGMENT_S, 2), round(num / den, 4)])
-        return out
+            if np.isfinite(s.logit):
+                by_sec.setdefault(int(s.t // SEGMENT_S), []).append(s.logit)
+        return [[round(sec * SEGMENT_S, 2), round(meta.risk(float(np.percentile(by_sec[sec], meta.aggregate_percentile))), 4)]
+                for sec in sorted(by_sec)]
 
     @staticmethod
     def _segments(per_second: list[list[float]], flag: float) -> list[tuple[float, float]]:
@@ -315,17 +324,20 @@ class FaceSwapDetector(Detector):
         return [(a, b) for a, b, _ in runs]
 
     def _top_frames(self) -> list[dict[str, Any]]:
+        assert self.net is not None
         out = []
-        for blend, index, fc, sbox, t in sorted(self._top, key=lambda x: -x[0]):
-            # the map says where the seams are; its brightness says how sure the model is
-            heat = S.artifact_heatmap(fc) * blend
-            overlay = (0.55 * fc.rgb + 0.45 * _heat_rgb(heat)).astype(np.uint8)
+        for logit, index, crop, sbox, t in sorted(self._top, key=lambda x: -x[0]):
+            # where hiding the face lowers the model's evidence most; its brightness says how sure it is
+            risk = self.net.meta.risk(logit)
+            heat = self.net.occlusion_map(crop, logit) * risk
+            overlay = (0.55 * crop + 0.45 * _heat_rgb(heat)).astype(np.uint8)
             out.append({
                 "t": round(t, 3),
                 "frame_index": int(index),
                 "box": [int(v) for v in sbox],  # face box, source px
-                "blend_probability": round(blend, 4),
-                "face_png": _png_b64(fc.rgb),
+                "logit": round(logit, 4),
+                "risk": round(risk, 4),
+                "face_png": _png_b64(crop),
                 "heatmap_png": _png_b64(overlay),
             })
         return out

@@ -34,6 +34,12 @@ generated talking heads) and overall, real recordings at risk >= 0.5, and the ha
 signal's AUC beside it (bench/faceswap_bench.py prints the same table from the shipped fold
 models with onnxruntime).
 
+Measured (grouped OOF, 78 real / 60 fake recordings; bench/faceswap_bench.py prints the same from
+the fold ONNX models): recording AUC DeepFaceLive 0.595, GHOST 0.974, FaceForensics/DFDC 0.904,
+generated talking heads 0.789, overall 0.686; 2 of 78 real recordings at risk >= 0.5. A probe
+with ``--positives paired`` (self-blends + DeepFaceLive swap halves only) was worse on the one
+fold it finished (fold 3: overall 0.22 against 0.57) and was stopped.
+
 Usage: .venv-train/bin/python training/train_faceswap_net.py [--epochs N] [--part all|folds|final|meta] [--threads 2]
 """
 
@@ -51,8 +57,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out" / "faceswap_net"
-FOLDS_DIR = ROOT / "out" / "folds"
 ASSETS = ROOT / "assets" / "models"
+FOLDS_DIR = ROOT / "out" / "folds"
+FINAL_DIR = ASSETS
+OOF_PREFIX = "oof_fold"
+POSITIVES = ("all", "paired")
 NAME = "faceswap_net"
 
 N_FOLDS = 5
@@ -264,33 +273,42 @@ def main() -> None:
     ap.add_argument("--part", choices=("all", "folds", "final", "meta"), default="all",
                     help="folds: fold models + OOF scores; final: the shipped model; meta: the tables and "
                          "centres from saved OOF scores (folds and final can run in two processes)")
+    ap.add_argument("--positives", choices=POSITIVES, default="all",
+                    help="all: self-blends + every dev fake; paired: self-blends + the DeepFaceLive swap halves only "
+                         "(fakes whose real frames are also in training), written beside the default under a _paired name")
     args = ap.parse_args()
+    global FOLDS_DIR, OOF_PREFIX, FINAL_DIR
+    if args.positives != "all":
+        FOLDS_DIR = FOLDS_DIR.with_name(f"folds_{args.positives}")
+        OOF_PREFIX = f"oof_{args.positives}_fold"
+        FINAL_DIR = OUT / args.positives
     files = json.loads((OUT / "files.json").read_text())
     if args.part in ("all", "folds", "final"):
         import torch
 
         torch.set_num_threads(args.threads)
         pools = load_pools()
-        trainable = {i for i, f in enumerate(files) if f["train"]}
+        trainable = {i for i, f in enumerate(files) if f["train"]
+                     and (args.positives == "all" or f["label"] == "real" or f["family"] == "DeepFaceLive")}
     if args.part in ("all", "folds"):
         for k in [int(v) for v in args.folds.split(",")]:
             tr = {i for i in trainable if files[i]["fold"] != k}
             net = train(pools, tr, SEED + k, args.epochs, f"fold {k}")
             export(net, FOLDS_DIR / f"{NAME}_fold{k}.onnx")
             frame = {i: score(net, np.load(OUT / "crops" / f"{f['id']}.npz")["net"]) for i, f in enumerate(files) if f["fold"] == k}
-            np.savez(OUT / f"oof_fold{k}.npz", **{f"f{i}": v for i, v in frame.items()})
+            np.savez(OUT / f"{OOF_PREFIX}{k}.npz", **{f"f{i}": v for i, v in frame.items()})
     if args.part in ("all", "final"):
         net = train(pools, trainable, SEED + 99, args.epochs, "final")
-        export(net, ASSETS / f"{NAME}.onnx")
-        print(f"wrote {ASSETS / (NAME + '.onnx')} ({(ASSETS / (NAME + '.onnx')).stat().st_size / 1e6:.2f} MB)")
-    if args.part in ("all", "meta") or (args.part == "folds" and all((OUT / f"oof_fold{k}.npz").exists() for k in range(N_FOLDS))):
+        export(net, FINAL_DIR / f"{NAME}.onnx")
+        print(f"wrote {FINAL_DIR / (NAME + '.onnx')} ({(FINAL_DIR / (NAME + '.onnx')).stat().st_size / 1e6:.2f} MB)")
+    if args.part in ("all", "meta") or (args.part == "folds" and all((OUT / f"{OOF_PREFIX}{k}.npz").exists() for k in range(N_FOLDS))):
         write_meta(files, args.epochs)
 
 
 def write_meta(files: list[dict[str, Any]], epochs: int) -> None:
     frame: dict[int, np.ndarray] = {}
     for k in range(N_FOLDS):
-        d = np.load(OUT / f"oof_fold{k}.npz")
+        d = np.load(OUT / f"{OOF_PREFIX}{k}.npz")
         frame.update({int(name[1:]): d[name] for name in d.files})
     blend = {i: np.load(OUT / "crops" / f"{f['id']}.npz")["blend"] for i, f in enumerate(files) if i in frame}
     rep = report(files, frame, blend)
@@ -298,11 +316,12 @@ def write_meta(files: list[dict[str, Any]], epochs: int) -> None:
     real = [r for r in rep["recording"].values() if r["label"] == "real"]
     centre = centre_from([r["score"] for r in real])
     FOLDS_DIR.mkdir(parents=True, exist_ok=True)
+    FINAL_DIR.mkdir(parents=True, exist_ok=True)
     for k in range(N_FOLDS):
         c_k = centre_from([r["score"] for r in real if r["fold"] != k])
         (FOLDS_DIR / f"{NAME}_fold{k}.json").write_text(json.dumps(meta(c_k, rep, epochs, fold=k), indent=1))
     (OUT / "oof_report.json").write_text(json.dumps(rep, indent=1))
-    (ASSETS / f"{NAME}.json").write_text(json.dumps(meta(centre, rep, epochs), indent=1))
+    (FINAL_DIR / f"{NAME}.json").write_text(json.dumps(meta(centre, rep, epochs), indent=1))
     print(f"decision centre (all OOF real recordings): {centre:.3f}")
 
 
