@@ -33,6 +33,7 @@ CHECK_TITLES = {
     "identity": "Same person throughout",
     "reuse": "Reused photo or face",
     "idphoto": "ID photo",
+    "voice": "Same voice throughout",
 }
 
 
