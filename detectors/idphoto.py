@@ -1,288 +1,409 @@
-"""idphoto: is the submitted ID photo (or photo of a document) edited or generated?
+"""idphoto: is the submitted ID photo (or photo of a document) generated or edited?
 
-The portrait is the largest face (detectors.faces.faces_in_image); on a photo of a card or a
-passport page it is small against the document, and is cropped and aligned by the eyes either
-way. Then each cue is measured, with its evidence and a named threshold:
+The portrait is the largest face (detectors.faces.faces_in_image). The pixels are measured by
+:mod:`detectors.photo_forensics`; this module turns the measurements into cues, each with its
+own evidence, and combines them:
 
-Tampering
-* ``editing_software``: EXIF Software names an image editor.
-* ``camera_data``: EXIF camera make/model missing from a JPEG, or the EXIF image size /
-  timestamps inconsistent with the file (resized or re-saved after capture). Weak on its own:
-  scans and screenshots carry no camera data either.
-* ``ela``: error-level analysis: re-save at a fixed JPEG quality; the portrait's error level,
-  normalised by its texture, against the rest of the photo. A pasted portrait has another
-  compression history.
-* ``jpeg_grid``: the 8x8 JPEG block grid phase of the portrait region against the rest; a
-  portrait pasted from another JPEG keeps its own grid (double-JPEG inconsistency).
+Generated face (one learned model, ``assets/models/idphoto.json``, trained by
+``training/train_idphoto.py`` with grouped out-of-fold evaluation: see its docstring and
+``bench/idphoto_bench.py`` for the figures):
 
-Generated face
-* ``spectral``: peaks in the high-frequency spectrum of the aligned face (GAN up-sampling leaves
-  periodic artifacts), JPEG grid frequencies excluded.
-* ``eyes``: the two eyes' corneal highlights and iris colours disagree (generators draw each eye
-  separately).
-* ``noise``: the sensor-noise level of the face against its background (one camera shot has one
-  noise level; a generated or composited face does not).
+* ``spectrum``: azimuthal fall-off and periodic up-sampling peaks of the face region, JPEG grid
+  lines removed (picture: ``spectrum_png``);
+* ``noise``: the face's high-pass residual (level, tails, dependence on light, colour correlation);
+* ``texture``: co-occurrences of the quantised residuals (neighbouring pixels, colour channels);
+* ``eyes``: pupil roundness and the agreement of the two corneal highlights (picture:
+  ``eyes_png``). StyleGAN's fixed eye positions are NOT a cue: the FFHQ real photos share them.
 
-Thresholds were set above the largest value measured on the real photos in shared/media
-(see tests/test_idphoto.py for the table) and on synthetic tampering built in the tests.
+Each cue reports its own score (a logistic model over its features alone) and, when the
+combined model weighs it, its share of the combined logit. The combined model weighs only the
+cues that held up on generators it never saw (grouped out-of-fold; ``weighed_cues`` in the
+model file): spectrum and texture are measured and shown but not weighed, because on this data
+they learned the photos' sources, not their generators. The combined logit maps to the risk by
+a cut set above the out-of-fold scores of the real photos.
+
+Edited photo (pixels, rules with named thresholds; a face pasted onto a document photo):
+
+* ``jpeg_grid``: the 8x8 JPEG grid of the face region against the rest (picture: ``grid_png``);
+* ``jpeg_ghost``: double compression in the face region only (re-saves at several qualities);
+* ``ela``: the face region's error level against the rest (picture: ``ela_png``, not a verdict);
+* ``noise_ratio``: the face's noise level against the background.
+
+Metadata: an editor named in EXIF Software is a weak hint, named as such. It adds at most
+``METADATA_HINT_RISK`` and can never lift the risk to ``RISK_DECISION`` on its own: genuine
+scans and press photos pass through editors all the time, and a fake is stripped in seconds.
+
+Confidence falls with the size of the face and with the photo's compression (the JPEG quality
+read from its quantisation tables).
 """
 
 from __future__ import annotations
 
-import io
+import json
 import logging
+import math
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .base import CandidateContext, Detector, Finding
+from . import photo_forensics as pf
+from .base import CandidateContext, Cancelled, Detector, Finding
 
 log = logging.getLogger(__name__)
 
-# --- thresholds ---------------------------------------------------------------------------
+MODEL_NAME = "idphoto.json"
+MAX_SHOWN_VALUES = 20
+"""A cue with more measured values than this reports their count, not each one."""
+
+# --- metadata ------------------------------------------------------------------------------
 EDITORS = ("photoshop", "gimp", "affinity", "pixelmator", "snapseed", "facetune", "canva", "paint.net",
            "picsart", "photopea", "lightroom", "faceapp", "remini", "luminar", "fotor", "meitu")
-ELA_QUALITY = 90
-"""JPEG quality of the error-level re-save."""
-ELA_RATIO_MAX = 3.0
-"""Portrait/rest ratio of texture-normalised error level above which the portrait stands out."""
-ELA_RATIO_MIN = 1 / 3.0
-JPEG_GRID_MIN_STRENGTH = 1.15
-"""Block-boundary energy over the mean of the other phases for a region to show a JPEG grid.
-Real photos in shared/media with differing phases stay under it on one side (two_people: 1.18
-and 1.11); a face pasted from a JPEG on a shifted grid, re-saved at q97, measures 1.17 / 1.22.
-The margin is thin: this cue is reported with its numbers, and weighs like one cue."""
-SPECTRAL_PEAK_MAX = 500.0
-"""Largest high-frequency spectral peak over the median of its ring (face crop, grid bins out).
-Real photos in shared/media measure 17-337; no generated portrait was at hand to calibrate the
-other side, so this is set above the real maximum (it fires only on strong periodic peaks)."""
-EYE_HIGHLIGHT_MAX = 1.3
-"""Corneal highlight positions (relative to each eye box) further apart than this disagree.
-Real photos measure 0.11-1.26: the measure is noisy at these eye sizes; uncalibrated."""
-EYE_COLOUR_MAX = 75.0
-"""Iris mean colours (RGB distance) further apart than this disagree."""
-NOISE_RATIO_MAX = 3.0
-"""Face/background noise-level ratio (either way) above which they do not come from one shot."""
+METADATA_HINT_RISK = 0.1
+"""What an editor named in EXIF adds to the risk, at most (a weak hint)."""
+RISK_DECISION = 0.5
+"""The risk at which a photo counts as flagged; metadata alone never reaches it."""
+METADATA_CEILING = 0.45
+"""Metadata can lift a pixel risk below RISK_DECISION no higher than this."""
+
+# --- tampering -----------------------------------------------------------------------------
+ELA_RATIO_RANGE = (1 / 3.0, 3.0)
+"""Face/ring error-level ratio outside this range: the face region has another compression
+history. The 266 real photos here measure 0.56-2.9 (1st-99th percentile 0.68-2.03)."""
+GRID_MISALIGNED_MIN = 0.5
+"""Share of the face's textured tiles showing an 8x8 grid off the file's own."""
+GRID_MISALIGNED_GAP = 0.4
+"""...and by this much more than the rest of the photo (a cropped, re-saved photo is off everywhere)."""
+GRID_MIN_FACE_TILES = 2
+GHOST_DIP_MIN = 0.4
+"""Depth of a JPEG ghost in the face region below the ring's (relative error units). On the 266
+real photos here a face ghost at a lower quality than its ring dipped at most 0.36."""
+NOISE_RATIO_MAX = 7.0
+"""Face/ring noise level ratio above which they do not come from one shot. The 266 real photos
+here: median 1.6, 95th percentile 4.2, 99th 6.5 (faces are smoother than hair and clothes)."""
+TAMPER_STRENGTH_CAP = 1.5
+"""One cue counts at most this many times its threshold in the sum."""
+TAMPER_SUM_AT_HALF = 2.0
+"""Sum of the cues' strengths (each 1 at its own threshold) at which the tamper risk is 0.5:
+two cues at their thresholds, or three leaning clearly the same way."""
+TAMPER_SUM_SLOPE = 4.0
+TAMPER_MAX_PIXELS = 6_000_000
+"""Larger photos are judged for tampering on the region around the portrait."""
+
+# --- confidence ----------------------------------------------------------------------------
+CONFIDENCE_BASE = 0.8
+"""Confidence of a clear, large, lightly compressed portrait (the model is measured, not perfect)."""
+FACE_PX_FULL, FACE_PX_MIN = 160, 48
+"""Face width (px) from which the confidence is full; below FACE_PX_MIN the photo is not judged."""
+SMALL_FACE_FLOOR = 0.35
+QUALITY_FULL, QUALITY_LOW = 85.0, 40.0
+"""JPEG quality from which compression costs no confidence / at which it costs the most."""
+COMPRESSED_FLOOR = 0.4
 DOCUMENT_FACE_FRACTION = 0.08
 """A face smaller than this fraction of the photo's area is a portrait on a document."""
-MIN_FACE_PX = 48
-
-CUE_RISK = {
-    "editing_software": 0.6,
-    "camera_data": 0.15,
-    "ela": 0.55,
-    "jpeg_grid": 0.6,
-    "spectral": 0.5,
-    "eyes": 0.4,
-    "noise": 0.4,
-}
-"""Risk each cue carries on its own; the finding takes the largest, plus a little per extra cue."""
-EXTRA_CUE_RISK = 0.1
-CONFIDENCE_WITH_FACE = 0.5
-"""These are heuristics: a single cue never reaches full confidence."""
-CONFIDENCE_PER_EXTRA_CUE = 0.15
 
 
 @dataclass(frozen=True)
 class Cue:
     name: str
-    value: float | str | None
-    threshold: float | str | None
+    kind: str  # "generation", "tampering" or "metadata (weak hint)"
+    value: Any
+    threshold: Any
     triggered: bool
     note: str
+    score: float | None = None  # a cue model's probability (generation cues)
+    share: float | None = None  # its features' part of the combined logit
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "threshold": self.threshold, "triggered": self.triggered, "note": self.note}
+        d = {"kind": self.kind, "value": self.value, "threshold": self.threshold, "triggered": self.triggered, "note": self.note}
+        if self.score is not None:
+            d["score"] = round(self.score, 4)
+        if self.share is not None:
+            d["logit_share"] = round(self.share, 3)
+        return d
 
 
-def _gray(rgb: np.ndarray) -> np.ndarray:
-    return (rgb[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+# --------------------------------------------------------------------------- the model
+
+_models: dict[Path, dict[str, Any]] = {}
+_models_lock = threading.Lock()
 
 
-def exif_cues(image: Any) -> list[Cue]:
-    exif = dict(image.exif or {})
+def load_model() -> dict[str, Any]:
+    """The shipped generation model (or the active fold copy inside detectors.models.fold_models)."""
+    from .models import model_path
+
+    path = model_path(MODEL_NAME)
+    with _models_lock:
+        m = _models.get(path)
+        if m is None:
+            if not path.is_file():
+                raise FileNotFoundError(f"model {MODEL_NAME} is missing ({path}); reinstall Telltale")
+            m = json.loads(path.read_text())
+            _models[path] = m
+        return m
+
+
+def _z(model: dict[str, Any], values: np.ndarray) -> np.ndarray:
+    idx = [pf.FEATURES.index(n) for n in model["features"]]
+    x = values[idx]
+    mean, std = np.asarray(model["mean"]), np.asarray(model["std"])
+    return np.where(np.isnan(x), 0.0, (x - mean) / std)
+
+
+def model_logit(model: dict[str, Any], values: np.ndarray) -> float:
+    return float(_z(model, values) @ np.asarray(model["coef"]) + float(model["intercept"]))
+
+
+def _sigmoid(t: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, t))))
+
+
+def generation_risk(logit: float, bundle: dict[str, Any]) -> float:
+    return _sigmoid((logit - float(bundle["risk_logit_at_half"])) * float(bundle["risk_slope"]))
+
+
+def generation_cues(measured: pf.Measured, bundle: dict[str, Any]) -> tuple[float, float, list[Cue]]:
+    """(combined logit, generation risk, one cue per feature group).
+
+    A cue's ``score`` is its own model's probability (its features alone); ``logit_share`` its
+    features' part of the combined logit, for the cues the combined model weighs
+    (``bundle["weighed_cues"]``); the others are shown, not weighed. The spectrum cue is
+    ``triggered`` by what it measures (a periodic peak above PEAK_FLAG, at a reported
+    frequency); the weighed cues by a positive share and an own score of 0.5 or more.
+    """
+    comb = bundle["models"]["combined"]
+    z = _z(comb, measured.values)
+    contrib = dict(zip(comb["features"], z * np.asarray(comb["coef"])))
+    logit = float(sum(contrib.values()) + float(comb["intercept"]))
+    risk = generation_risk(logit, bundle)
+    weighed = set(bundle.get("weighed_cues", pf.CUE_FEATURES))
     cues = []
+    for name, feats in pf.CUE_FEATURES.items():
+        idx = [pf.FEATURES.index(f) for f in feats]
+        have = ~np.isnan(measured.values[idx])
+        if not have.any():
+            cues.append(Cue(name, "generation", None, None, False, f"{_CUE_NOTES[name]}: could not be measured on this face"))
+            continue
+        own = _sigmoid(model_logit(bundle["models"][name], measured.values))
+        shown: Any = {f: round(float(v), 3) for f, v in zip(feats, measured.values[idx]) if not np.isnan(v)}
+        if len(shown) > MAX_SHOWN_VALUES:
+            shown = {"histogram_bins": len(shown)}
+        if name in weighed:
+            share: float | None = float(sum(contrib.get(f, 0.0) for f in feats))
+            trig = share > 0 and own >= 0.5
+            note = _CUE_NOTES[name]
+            threshold: Any = "learned weights (assets/models/idphoto.json)"
+        else:
+            share = None
+            note = _CUE_NOTES[name] + " (shown, not weighed: not validated on unseen generators)"
+            trig = False
+            threshold = None
+        if name == "spectrum" and measured.spectrum is not None:
+            sp = measured.spectrum
+            shown["peak_at_cycles_per_px"] = list(sp.peak_at)
+            trig = sp.peak > pf.PEAK_FLAG
+            threshold = f"a periodic peak more than {pf.PEAK_FLAG} (log power) above its ring"
+        cues.append(Cue(name, "generation", shown, threshold, bool(trig), note, own, share))
+    return logit, risk, cues
+
+
+_CUE_NOTES = {
+    "spectrum": "high-frequency fall-off and periodic peaks of the face region's spectrum (JPEG grid lines removed)",
+    "noise": "the face's fine noise: level, tails, dependence on light, colour-channel correlation",
+    "texture": "co-occurrences of the face's quantised fine residuals (neighbours and colour channels)",
+    "eyes": "pupil against its fitted ellipse, and the two eyes' corneal highlights",
+}
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+def metadata_cues(image: Any) -> list[Cue]:
+    exif = dict(image.exif or {})
     software = str(exif.get("Software", "") or "")
     hit = next((e for e in EDITORS if e in software.lower()), None)
-    cues.append(Cue("editing_software", software or None, "known editor", hit is not None,
-                    f"EXIF Software says {software!r}" if software else "no Software tag"))
-    problems = []
-    if image.format == "JPEG" and not (exif.get("Make") or exif.get("Model")):
-        problems.append("no camera make/model")
+    cues = [Cue("editing_software", "metadata (weak hint)", software or None, "known editor", hit is not None,
+                f"EXIF Software says {software!r} (a weak hint: genuine photos pass through editors)" if software else "no Software tag")]
     ew, eh = exif.get("ExifImageWidth"), exif.get("ExifImageHeight")
-    if isinstance(ew, int) and isinstance(eh, int) and ew > 0 and eh > 0:
-        if sorted((ew, eh)) != sorted((image.width, image.height)):
-            problems.append(f"EXIF size {ew}x{eh} but the image is {image.width}x{image.height}")
-    orig, mod = exif.get("DateTimeOriginal"), exif.get("DateTime")
-    if isinstance(orig, str) and isinstance(mod, str) and orig.strip() and mod.strip() and mod > orig:
-        problems.append(f"modified {mod} after capture {orig}")
-    # Missing camera data and re-saving after capture are common for photos published on the web;
-    # they are shown as notes. Only an EXIF size that disagrees with the pixels counts as a cue.
-    mismatch = any(p.startswith("EXIF size") for p in problems)
-    cues.append(Cue("camera_data", "; ".join(problems) or "consistent", "EXIF size matches the pixels", mismatch,
-                    "camera data missing or inconsistent" if problems else "camera data consistent"))
+    mismatch = (isinstance(ew, int) and isinstance(eh, int) and ew > 0 and eh > 0
+                and sorted((ew, eh)) != sorted((image.width, image.height)))
+    cues.append(Cue("camera_data", "metadata (weak hint)", f"EXIF size {ew}x{eh}" if mismatch else "consistent or absent",
+                    "EXIF size matches the pixels", bool(mismatch), "resized or re-saved after capture (common for published photos)"))
     return cues
 
 
-def _texture(g: np.ndarray) -> np.ndarray:
+# --------------------------------------------------------------------------- tampering
+
+
+def _tamper_region(rgb: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The whole photo, or for a very large one the region around the portrait (grid phase kept)."""
+    h, w = rgb.shape[:2]
+    if h * w <= TAMPER_MAX_PIXELS:
+        return rgb, box
+    x0, y0, x1, y1 = box
+    side = int(math.sqrt(TAMPER_MAX_PIXELS))
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    sx = max(0, min(w - side, cx - side // 2)) // 8 * 8
+    sy = max(0, min(h - side, cy - side // 2)) // 8 * 8
+    return rgb[sy:sy + side, sx:sx + side], (x0 - sx, y0 - sy, x1 - sx, y1 - sy)
+
+
+def tamper_cues(rgb: np.ndarray, box: tuple[int, int, int, int], is_jpeg: bool) -> tuple[list[Cue], dict[str, str]]:
+    """The pixel tampering cues of the face region, and their pictures."""
+    rgb, box = _tamper_region(rgb, box)
+    cues: list[Cue] = []
+    pngs: dict[str, str] = {}
+    ela = pf.ela_map(rgb)
+    ratio = pf.region_ratio(ela, box)
+    lo, hi = ELA_RATIO_RANGE
+    cues.append(Cue("ela", "tampering", None if ratio is None else round(ratio, 3), f"{lo:.2f}..{hi:.2f}", ratio is not None and not lo <= ratio <= hi,
+                    "face region's error level (one re-save) against the rest, texture-normalised"))
+    heat = pf.heat_rgb(ela)
     import cv2
 
-    return np.abs(cv2.Laplacian(g, cv2.CV_32F, ksize=3))
-
-
-def ela_ratio(rgb: np.ndarray, box: tuple[int, int, int, int]) -> float | None:
-    """Texture-normalised error level inside ``box`` over the rest of the photo."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb[..., :3])).save(buf, "JPEG", quality=ELA_QUALITY)
-    buf.seek(0)
-    re = np.asarray(Image.open(buf).convert("RGB")).astype(np.float32)
-    err = np.abs(re - rgb[..., :3].astype(np.float32)).mean(axis=2)
-    tex = _texture(_gray(rgb)) + 1.0
-    mask = np.zeros(err.shape, bool)
     x0, y0, x1, y1 = box
-    mask[y0:y1, x0:x1] = True
-    if mask.sum() < 64 or (~mask).sum() < 64:
-        return None
-    inside = err[mask].mean() / tex[mask].mean()
-    outside = err[~mask].mean() / tex[~mask].mean()
-    return float(inside / max(outside, 1e-6))
+    cv2.rectangle(heat, (x0, y0), (x1, y1), (255, 255, 255), max(1, rgb.shape[1] // 200))
+    pngs["ela_png"] = pf.png_b64(heat, 2 * pf.EVIDENCE_PX)
+    if is_jpeg:
+        mis, usable = pf.grid_map(rgb)
+        gc = pf.grid_check(rgb, box, (mis, usable))
+        trig = gc.face_tiles >= GRID_MIN_FACE_TILES and gc.face_misaligned >= GRID_MISALIGNED_MIN and gc.face_misaligned - gc.rest_misaligned >= GRID_MISALIGNED_GAP
+        cues.append(Cue("jpeg_grid", "tampering", {"face_misaligned": round(gc.face_misaligned, 3), "rest_misaligned": round(gc.rest_misaligned, 3),
+                                                   "face_tiles": gc.face_tiles},
+                        f"face tiles off the file's 8x8 grid >= {GRID_MISALIGNED_MIN}, {GRID_MISALIGNED_GAP} above the rest", bool(trig),
+                        "JPEG block grid of the face region against the rest (a pasted JPEG keeps its own grid)"))
+        pic = pf.heat_rgb(np.where(usable, np.where(mis, 2.0, 1.0), 0.0), 0.0, 2.0)
+        step = pf.GRID_TILE // 2
+        pic = cv2.resize(pic, (mis.shape[1] * step, mis.shape[0] * step), interpolation=cv2.INTER_NEAREST)
+        cv2.rectangle(pic, (x0 - step, y0 - step), (x1 - step, y1 - step), (255, 255, 255), 2)
+        pngs["grid_png"] = pf.png_b64(pic, 2 * pf.EVIDENCE_PX)
+    gh = pf.jpeg_ghost(rgb, box)
+    if gh is not None:
+        trig = gh.face_quality < gh.rest_quality and gh.dip >= GHOST_DIP_MIN
+        cues.append(Cue("jpeg_ghost", "tampering", {"face_quality": gh.face_quality, "rest_quality": gh.rest_quality, "dip": round(gh.dip, 3)},
+                        f"face compressed before at a lower quality, dip >= {GHOST_DIP_MIN}", bool(trig),
+                        "double compression in the face region only (JPEG ghost)"))
+    nr = pf.noise_ratio(rgb, box)
+    cues.append(Cue("noise_ratio", "tampering", None if nr is None else round(nr, 3), NOISE_RATIO_MAX, nr is not None and nr > NOISE_RATIO_MAX,
+                    "face against background noise level"))
+    return cues, pngs
 
 
-def jpeg_grid(g: np.ndarray) -> tuple[int, float]:
-    """(phase, strength) of the 8x8 block grid: (x phase * 8 + y phase) and boundary energy over
-    the other phases' mean (1 = no grid)."""
-    dx = np.abs(np.diff(g, axis=1)).mean(axis=0)
-    dy = np.abs(np.diff(g, axis=0)).mean(axis=1)
-    px = np.array([dx[k::8].mean() for k in range(8)]) if dx.size >= 16 else np.ones(8)
-    py = np.array([dy[k::8].mean() for k in range(8)]) if dy.size >= 16 else np.ones(8)
-    ix, iy = int(np.argmax(px)), int(np.argmax(py))
-    sx = px[ix] / max(1e-6, np.delete(px, ix).mean())
-    sy = py[iy] / max(1e-6, np.delete(py, iy).mean())
-    return ix * 8 + iy, float(min(sx, sy))
+def tamper_strengths(cues: list[Cue]) -> dict[str, float]:
+    """Each tampering cue's value against its own threshold (1 = at the threshold), capped."""
+    out: dict[str, float] = {}
+    for c in cues:
+        if c.kind != "tampering" or c.value is None:
+            continue
+        v = c.value
+        if c.name == "ela":
+            s = abs(math.log(max(float(v), 1e-6))) / math.log(ELA_RATIO_RANGE[1])
+        elif c.name == "jpeg_grid":
+            s = max(0.0, v["face_misaligned"] - v["rest_misaligned"]) / GRID_MISALIGNED_GAP if v["face_tiles"] >= GRID_MIN_FACE_TILES else 0.0
+        elif c.name == "jpeg_ghost":
+            s = v["dip"] / GHOST_DIP_MIN if v["face_quality"] < v["rest_quality"] else 0.0
+        elif c.name == "noise_ratio":
+            s = math.log(max(float(v), 1.0)) / math.log(NOISE_RATIO_MAX)
+        else:
+            continue
+        out[c.name] = round(min(TAMPER_STRENGTH_CAP, max(0.0, s)), 3)
+    return out
 
 
-def spectral_peak(face: np.ndarray) -> float:
-    """Largest high-frequency peak of the face crop's spectrum over its ring's median."""
-    g = _gray(face)
-    g = g - g.mean()
-    n = g.shape[0]
-    win = np.outer(np.hanning(n), np.hanning(g.shape[1]))
-    spec = np.abs(np.fft.fftshift(np.fft.fft2(g * win))) ** 2
-    yy, xx = np.mgrid[:n, : g.shape[1]]
-    cy, cx = n // 2, g.shape[1] // 2
-    r = np.hypot((yy - cy) / n, (xx - cx) / g.shape[1])
-    ring = (r > 0.25) & (r < 0.5)
-    ring &= (np.abs(yy - cy) > 1) & (np.abs(xx - cx) > 1)  # axes carry edge leakage
-    grid = np.zeros_like(ring)
-    for k in range(-4, 5):  # JPEG 8-px grid harmonics
-        grid |= np.abs(yy - cy - k * n // 8) <= 1
-        grid |= np.abs(xx - cx - k * g.shape[1] // 8) <= 1
-    sel = spec[ring & ~grid]
-    if sel.size < 16:
-        return 0.0
-    return float(sel.max() / max(np.median(sel), 1e-9))
+def tamper_risk(cues: list[Cue]) -> float:
+    """Independent cues that each lean the same way add up: the sum of the cues' strengths,
+    mapped so that TAMPER_SUM_AT_HALF is risk 0.5."""
+    total = sum(tamper_strengths(cues).values())
+    return 1.0 / (1.0 + math.exp(-(total - TAMPER_SUM_AT_HALF) * TAMPER_SUM_SLOPE))
 
 
-def eye_cues(rgb: np.ndarray, landmarks: dict[str, list[tuple[int, int]]]) -> tuple[float | None, float | None]:
-    """(highlight position disagreement, iris colour distance) of the two eyes."""
-    out = []
-    for key in ("left_eye", "right_eye"):
-        pts = np.asarray(landmarks.get(key) or [], dtype=np.int32)
-        if pts.shape[0] < 4:
-            return None, None
-        x0, y0 = pts.min(axis=0)
-        x1, y1 = pts.max(axis=0)
-        if x1 - x0 < 6 or y1 - y0 < 3:
-            return None, None
-        eye = rgb[y0:y1 + 1, x0:x1 + 1, :3].astype(np.float32)
-        g = _gray(eye)
-        yy, xx = np.unravel_index(int(np.argmax(g)), g.shape)
-        pos = np.array([xx / max(1, g.shape[1] - 1), yy / max(1, g.shape[0] - 1)])
-        dark = g <= np.percentile(g, 40)
-        colour = eye[dark].mean(axis=0) if dark.any() else eye.reshape(-1, 3).mean(axis=0)
-        out.append((pos, colour))
-    (pa, ca), (pb, cb) = out
-    # mirror: the highlight of a single light falls on the same side in both eyes
-    return float(np.linalg.norm(pa - pb)), float(np.linalg.norm(ca - cb))
+# --------------------------------------------------------------------------- one photo
 
 
-def noise_ratio(rgb: np.ndarray, box: tuple[int, int, int, int]) -> float | None:
-    """Face / background noise level (median absolute high-pass residual), the larger over the smaller."""
-    import cv2
-
-    g = _gray(rgb)
-    res = np.abs(g - cv2.medianBlur(np.clip(g, 0, 255).astype(np.uint8), 3).astype(np.float32))
-    x0, y0, x1, y1 = box
-    mask = np.zeros(g.shape, bool)
-    mask[y0:y1, x0:x1] = True
-    flat = _texture(g) < np.percentile(_texture(g), 50)  # noise shows in flat areas
-    a, b = res[mask & flat], res[~mask & flat]
-    if a.size < 64 or b.size < 64:
-        return None
-    na, nb = float(np.mean(a)) + 0.05, float(np.mean(b)) + 0.05
-    return max(na, nb) / min(na, nb)
+def confidence_for(face_px: int, quality: float | None) -> tuple[float, dict[str, float]]:
+    size = SMALL_FACE_FLOOR + (1 - SMALL_FACE_FLOOR) * float(np.clip((face_px - FACE_PX_MIN) / (FACE_PX_FULL - FACE_PX_MIN), 0, 1))
+    comp = 1.0 if quality is None else COMPRESSED_FLOOR + (1 - COMPRESSED_FLOOR) * float(np.clip((quality - QUALITY_LOW) / (QUALITY_FULL - QUALITY_LOW), 0, 1))
+    return CONFIDENCE_BASE * size * comp, {"face_size": round(size, 3), "compression": round(comp, 3)}
 
 
-def portrait_box(face_box: tuple[int, int, int, int], w: int, h: int) -> tuple[int, int, int, int]:
-    """The portrait around a face: head and shoulders, as on an ID photo."""
-    x0, y0, x1, y1 = face_box
-    fw, fh = x1 - x0, y1 - y0
-    return (max(0, int(x0 - 0.5 * fw)), max(0, int(y0 - 0.7 * fh)), min(w, int(x1 + 0.5 * fw)), min(h, int(y1 + 0.6 * fh)))
+def combine(gen_risk: float, tamper: float, metadata_hit: bool) -> float:
+    """Pixels decide; an editor named in EXIF adds a little and never crosses RISK_DECISION alone."""
+    pixel = max(gen_risk, tamper) + 0.5 * min(gen_risk, tamper) * (1 - max(gen_risk, tamper))
+    if not metadata_hit:
+        return pixel
+    if pixel >= RISK_DECISION:
+        return min(1.0, pixel + METADATA_HINT_RISK)
+    return min(pixel + METADATA_HINT_RISK, max(pixel, METADATA_CEILING))
 
 
 def analyze_image(image: Any) -> dict[str, Any]:
-    """Every cue of one photo (the check's evidence for it)."""
+    """Every cue of one photo, its risk and confidence, and the evidence pictures."""
     from . import hashing
     from .faces import faces_in_image
-    from .identity import face_png
 
     rgb = image.rgb[..., :3]
     h, w = rgb.shape[:2]
     faces = faces_in_image(image)
-    cues = exif_cues(image)
-    out: dict[str, Any] = {"path": image.path, "faces": len(faces)}
-    if not faces or faces[0].width < MIN_FACE_PX:
-        out["cues"] = {c.name: c.to_dict() for c in cues}
+    meta = metadata_cues(image)
+    out: dict[str, Any] = {"path": image.path, "faces": len(faces), "risk": 0.0, "confidence": 0.0}
+    if not faces or faces[0].width < FACE_PX_MIN:
+        out["cues"] = {c.name: c.to_dict() for c in meta}
         out["portrait"] = None
+        out["note"] = "no face" if not faces else f"face {faces[0].width} px wide, below {FACE_PX_MIN} px"
         return out
     face = faces[0]
     fx0, fy0, fx1, fy1 = face.box
-    fraction = (fx1 - fx0) * (fy1 - fy0) / float(w * h)
-    pbox = portrait_box(face.box, w, h)
-    out["document"] = fraction < DOCUMENT_FACE_FRACTION
-    out["portrait"] = list(pbox)
+    out["document"] = (fx1 - fx0) * (fy1 - fy0) / float(w * h) < DOCUMENT_FACE_FRACTION
     out["face_box"] = list(face.box)
+    out["portrait"] = list(face.box)
     aligned = hashing.align_face(rgb, face.landmarks)
     if aligned is not None:
-        out["portrait_png"] = face_png(aligned, (0, 0, aligned.shape[1], aligned.shape[0]))
-    ela = ela_ratio(rgb, face.box)
-    cues.append(Cue("ela", ela, f"{ELA_RATIO_MIN:.2f}..{ELA_RATIO_MAX:.2f}", ela is not None and not ELA_RATIO_MIN <= ela <= ELA_RATIO_MAX,
-                    "portrait error level against the rest (texture-normalised)"))
-    if image.format == "JPEG":
-        g = _gray(rgb)
-        x0, y0, x1, y1 = face.box
-        inner = g[y0 - y0 % 8: y1, x0 - x0 % 8: x1]  # keep the frame's grid phase
-        outer_rows = np.concatenate([g[: max(8, y0 - y0 % 8)], g[min(h - 8, y1 + (8 - y1 % 8) % 8):]], axis=0)
-        pi, si = jpeg_grid(inner)
-        po, so = jpeg_grid(outer_rows)
-        both = si >= JPEG_GRID_MIN_STRENGTH and so >= JPEG_GRID_MIN_STRENGTH
-        cues.append(Cue("jpeg_grid", f"face phase {pi} ({si:.2f}), rest phase {po} ({so:.2f})", f"same phase when both >= {JPEG_GRID_MIN_STRENGTH}",
-                        both and pi != po, "8x8 JPEG block grid of the portrait against the rest"))
-    if aligned is not None:
-        sp = spectral_peak(aligned)
-        cues.append(Cue("spectral", round(sp, 2), SPECTRAL_PEAK_MAX, sp > SPECTRAL_PEAK_MAX, "high-frequency spectral peak of the aligned face"))
-    hp, col = eye_cues(rgb, face.landmarks)
-    if hp is not None:
-        trig = hp > EYE_HIGHLIGHT_MAX or col > EYE_COLOUR_MAX
-        cues.append(Cue("eyes", f"highlight {hp:.2f}, iris colour {col:.1f}", f"highlight <= {EYE_HIGHLIGHT_MAX}, colour <= {EYE_COLOUR_MAX}",
-                        trig, "the two eyes' corneal highlights and iris colours"))
-    nr = noise_ratio(rgb, face.box)
-    cues.append(Cue("noise", nr, NOISE_RATIO_MAX, nr is not None and nr > NOISE_RATIO_MAX, "face against background noise level"))
-    out["cues"] = {c.name: c.to_dict() for c in cues}
+        out["portrait_png"] = pf.png_b64(aligned)
+    measured = pf.measure(rgb, face.box, face.landmarks)
+    bundle = load_model()
+    logit, gen_risk, gen = generation_cues(measured, bundle)
+    if measured.spectrum is not None:
+        out["spectrum_png"] = pf.spectrum_png(measured.spectrum)
+    if measured.eyes is not None:
+        out["eyes_png"] = pf.eyes_png(measured.eyes)
+    tamper, pngs = tamper_cues(rgb, face.box, image.format == "JPEG")
+    out.update(pngs)
+    quality = pf.jpeg_quality(image.jpeg_quantization) if image.format == "JPEG" else None
+    conf, parts = confidence_for(measured.face_px, quality)
+    t_risk = tamper_risk(tamper)
+    out["tamper_strengths"] = tamper_strengths(tamper)
+    meta_hit = any(c.triggered for c in meta if c.name == "editing_software")
+    risk = combine(gen_risk, t_risk, meta_hit)
+    out.update(
+        risk=round(risk, 4), confidence=round(conf, 4), generation_risk=round(gen_risk, 4), generation_logit=round(logit, 3),
+        tamper_risk=round(t_risk, 4), metadata_hint=meta_hit, jpeg_quality=None if quality is None else round(quality, 1),
+        face_px=measured.face_px, confidence_parts=parts,
+        cues={c.name: c.to_dict() for c in gen + tamper + meta},
+    )
     return out
+
+
+def _summary(p: dict[str, Any]) -> str:
+    cues = p["cues"]
+    parts = []
+    if p["generation_risk"] >= RISK_DECISION:
+        top = sorted(((n, c) for n, c in cues.items() if c["kind"] == "generation" and c.get("logit_share") is not None),
+                     key=lambda nc: -nc[1]["logit_share"])
+        named = ", ".join(n for n, c in top[:2] if c["logit_share"] > 0)
+        parts.append(f"the face looks generated (risk {p['generation_risk']:.2f}; strongest: {named or 'the combined cues'})")
+    strengths = p.get("tamper_strengths") or {}
+    if p["tamper_risk"] >= RISK_DECISION:
+        leaning = sorted((n for n, v in strengths.items() if v >= 0.5), key=lambda n: -strengths[n])
+        parts.append(f"signs of a pasted or edited face (risk {p['tamper_risk']:.2f}): "
+                     + ", ".join(f"{n} at {strengths[n]:.1f}x its threshold" for n in leaning))
+    if p.get("metadata_hint"):
+        parts.append(f"EXIF names an editor ({cues['editing_software']['value']}): a weak hint only")
+    if not parts:
+        return f"No sign of generation or editing in the ID photo's pixels (generation risk {p['generation_risk']:.2f})."
+    return "ID photo: " + "; ".join(parts) + "."
 
 
 class IdPhotoDetector(Detector):
@@ -293,25 +414,17 @@ class IdPhotoDetector(Detector):
         ids = [i for i in context.images if i.role == "id"]
         if not ids:
             return None
-        per = [analyze_image(i) for i in ids]
+        per = []
+        for img in ids:
+            if context.cancel is not None and context.cancel.is_set():
+                raise Cancelled()
+            per.append(analyze_image(img))
         with_face = [p for p in per if p.get("portrait")]
         evidence: dict[str, Any] = {"photos": per}
-        if with_face:
-            evidence["portrait_png"] = with_face[0].get("portrait_png")
         if not with_face:
             return Finding(self.name, 0.0, 0.0, "No portrait found on the ID photo: it could not be checked.", evidence)
-        best_risk, best_conf, reasons = 0.0, 0.0, []
-        for p in with_face:
-            hits = [(n, c) for n, c in p["cues"].items() if c["triggered"]]
-            if not hits:
-                best_conf = max(best_conf, CONFIDENCE_WITH_FACE)
-                continue
-            risks = sorted((CUE_RISK[n] for n, _ in hits), reverse=True)
-            risk = min(1.0, risks[0] + EXTRA_CUE_RISK * (len(risks) - 1))
-            conf = min(1.0, CONFIDENCE_WITH_FACE + CONFIDENCE_PER_EXTRA_CUE * (len(risks) - 1))
-            if risk > best_risk:
-                best_risk, best_conf = risk, conf
-                reasons = [f"{n} ({c['note']}: {c['value']})" for n, c in hits]
-        if best_risk == 0.0:
-            return Finding(self.name, 0.0, best_conf, "No sign of editing or generation on the ID photo.", evidence)
-        return Finding(self.name, best_risk, best_conf, "ID photo cues: " + "; ".join(reasons) + ".", evidence)
+        worst = max(with_face, key=lambda p: (p["risk"], p["confidence"]))
+        for key in ("portrait_png", "spectrum_png", "eyes_png", "ela_png", "grid_png"):
+            if worst.get(key):
+                evidence[key] = worst[key]
+        return Finding(self.name, worst["risk"], worst["confidence"], _summary(worst), evidence)
