@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from detectors.audio import AudioFeatureExtractor, AudioTrack  # noqa: E402
 from detectors.base import RecordingContext  # noqa: E402
 from detectors.folds import fold_of, group_key  # noqa: E402
-from detectors.lipsync import LipSyncDetector  # noqa: E402
+from detectors.lipsync import DEFAULT_METHOD, LipSyncDetector  # noqa: E402
 from detectors.media import stream_audio  # noqa: E402
 from detectors.models import fold_models  # noqa: E402
 from lipsync_cache import CACHE_DIR, cached_track, speaking_rows  # noqa: E402
@@ -170,8 +170,9 @@ def offset_of(f) -> float | None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--media", default=str(ROOT.parent / "shared" / "media"))
-    ap.add_argument("--method", default="learned", choices=("learned", "xcorr"))
+    ap.add_argument("--method", default=DEFAULT_METHOD, choices=("learned", "xcorr"))
     ap.add_argument("--shipped", action="store_true", help="score with the shipped model, not the fold models (in-sample!)")
+    ap.add_argument("--rows", action="store_true", help="also print every row's peak figures (lock, sharpness, agreement)")
     args = ap.parse_args()
     media = Path(args.media)
     rows = speaking_rows(media)
@@ -221,6 +222,15 @@ def main() -> int:
             cells.append(f"{'n/j' if o is None else fmt(o):>7s} ({f.confidence:.2f})")
         sp = next(sp for cc, ss, sp, _ in shift_rows if cc == c and ss == 0)
         print(f"{c:34s} {sp:8.1f} " + " ".join(f"{x:>15s}" for x in cells))
+
+    if args.rows:
+        print(f"\n{'clip':34s} {'shift':>5s} {'best ms':>7s} {'rel err':>7s} {'lock':>6s} {'sharp':>6s} {'agree':>5s} {'conf':>5s} judged")
+        for c, s, _, f in shift_rows:
+            e = f.evidence
+            best = e.get("offset_ms")
+            rel = (best - own[c] - s) if (best is not None and own.get(c) is not None) else None
+            print(f"{c:34s} {s:+5d} {fmt(best):>7s} {fmt(rel):>7s} {fmt(e.get('lock'), '.3f'):>6s} {fmt(e.get('peak_sharpness'), '.3f'):>6s} "
+                  f"{fmt(e.get('window_consistency'), '.2f'):>5s} {fmt(e.get('sync_confidence'), '.2f'):>5s} {'no' if e.get('cannot_judge') else 'yes'}")
 
     def summary(rows_: list, label: str) -> None:
         n = len(rows_)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from detectors.base import Finding, RecordingContext
-from detectors.lipsync import LIP_NOISE_BAD, LIP_NOISE_OK, SOFT_MOUTH_BAD, SOFT_MOUTH_CONFIDENCE, SOFT_MOUTH_OK, LipSyncDetector
+from detectors.lipsync import (LIP_NOISE_BAD, LIP_NOISE_OK, SOFT_MOUTH_BAD, SOFT_MOUTH_CONFIDENCE, SOFT_MOUTH_OK, SOFT_MOUTH_WEIGHT,
+                               MISMATCH_WEIGHT, LipSyncDetector)
 from fixtures.talking_head import stream_clip
 
 OFFSET_TOLERANCE_MS = 80.0
@@ -89,15 +90,19 @@ def test_no_face_cannot_judge(talking_head_factory) -> None:
     assert f.evidence["reason"] == "no face" and f.evidence["cannot_judge"]
 
 
-def test_speech_with_still_mouth_is_mismatch(talking_head_factory) -> None:
-    """The voice talks, the lips never move: mismatch segments cover the speech, risk is high."""
+def test_speech_with_still_mouth_is_capped_mismatch(talking_head_factory) -> None:
+    """The voice talks, the lips never move (as when the interviewer speaks off camera): the
+    mismatch segments cover the speech, and the mismatch part says so, but it never counts more than
+    MISMATCH_WEIGHT (< 0.5): out of fold it false-alarmed on real clips, so alone it asks for a
+    review and never calls the lips fake."""
     truth = talking_head_factory(duration_s=CLIP_S, audio_offset_s=0.0, seed=1, mouth_moves=False)
     f = _analyze(truth)
     segs = [s for s in f.evidence["mismatch_segments"] if s["kind"] == "speech_mouth_still"]
     print("mismatch", f.evidence["mismatch_fraction"], f.risk, f.confidence, f.summary)
     assert f.evidence["mismatch_fraction"] > 0.5
     assert sum(s["end_s"] - s["start_s"] for s in segs) > 2.0
-    assert f.risk > 0.8 and f.confidence > 0.3
+    assert f.risk <= MISMATCH_WEIGHT < 0.5
+    assert f.evidence["cannot_judge"] or f.evidence["risk_parts"]["mismatch"] == pytest.approx(MISMATCH_WEIGHT)
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -121,21 +126,6 @@ def test_unreadable_lips_cannot_judge(talking_head_factory, kwargs: dict) -> Non
     assert e["offset_ms"] is not None  # the best guess is still reported
 
 
-def test_revoiced_clip_scores_above_in_sync(talking_head_factory) -> None:
-    """Lips speaking one utterance, the voice another (a re-voiced clip, steady landmarks): no
-    clean lock, the mouth moves in the voice's pauses, and the risk is above the in-sync clip's."""
-    revoiced = _analyze(talking_head_factory(duration_s=8.0, seed=1, voice_seed=7))
-    in_sync = _analyze(talking_head_factory(duration_s=CLIP_S, audio_offset_s=0.0, seed=1))
-    r, s = revoiced.evidence, in_sync.evidence
-    print("revoiced", revoiced.risk, r["risk_parts"], r["silence_over_speech_motion"], "| in sync", in_sync.risk, s["silence_over_speech_motion"])
-    assert r["lips_readable"]
-    assert r["peak_correlation"] < s["peak_correlation"] - 0.2
-    assert r["silence_over_speech_motion"] > 0.9
-    # the in-sync voice pauses only briefly: the voice-activity model may hear no silence at all
-    assert s["silence_over_speech_motion"] is None or s["silence_over_speech_motion"] < 0.9
-    assert revoiced.risk > 0.3 and in_sync.risk < 0.1
-
-
 @pytest.mark.parametrize(("mouth_blur", "soft"), [(0.0, False), (3.0, True)])
 def test_soft_mouth_is_generated_mouth(talking_head_factory, mouth_blur: float, soft: bool) -> None:
     """A lower face blurred into a sharp frame (how a lip-sync model's 96 px mouth looks) reads a low
@@ -150,7 +140,8 @@ def test_soft_mouth_is_generated_mouth(talking_head_factory, mouth_blur: float, 
     assert abs(e["offset_ms"]) <= OFFSET_TOLERANCE_MS  # the blur does not move the sync
     if soft:
         assert e["mouth_sharpness_ratio"] < SOFT_MOUTH_BAD.default
-        assert e["risk_parts"]["soft_mouth"] == 1.0 and f.risk == 1.0
+        # never more than SOFT_MOUTH_WEIGHT (< 0.5): it false-alarmed on unseen real clips
+        assert e["risk_parts"]["soft_mouth"] == pytest.approx(SOFT_MOUTH_WEIGHT) and f.risk == pytest.approx(SOFT_MOUTH_WEIGHT)
         assert f.confidence == pytest.approx(SOFT_MOUTH_CONFIDENCE)
         assert "softer than the eyes" in f.summary
     else:
@@ -162,3 +153,78 @@ def test_no_frames_observed_no_soft_mouth(talking_head_factory) -> None:
     """Without frames to look at (analyze alone), the generated-mouth part stays out."""
     f = _analyze(talking_head_factory(duration_s=CLIP_S, audio_offset_s=0.0, seed=1, mouth_blur=3.0))
     assert f.evidence["mouth_sharpness_ratio"] is None and f.evidence["risk_parts"]["soft_mouth"] == 0.0
+
+
+# --------------------------------------------------------------------------- timing, abstention, the model
+
+
+def test_another_voice_on_steady_lips_is_not_judged(talking_head_factory) -> None:
+    """Steady, readable lips and a voice speaking other words: nothing locks, so the check says it
+    cannot judge, with confidence 0 and no offset (nor mismatch) risk at all."""
+    f = _analyze(talking_head_factory(duration_s=8.0, seed=1, voice_seed=7))
+    e = f.evidence
+    print(f.risk, f.confidence, e["sync_confidence"], e["risk_parts"], f.summary)
+    assert e["cannot_judge"] and f.confidence == 0.0
+    assert e["risk_parts"]["offset"] == 0.0 and e["risk_parts"]["mismatch"] == 0.0 and e["risk_parts"]["silent_motion"] == 0.0
+    assert "cannot be judged" in f.summary and "no offset is claimed" in f.summary
+
+
+def test_variable_frame_rate_clip_keeps_its_offset(tmp_path) -> None:
+    """Frames 40-100 ms apart at random (a meeting recorder's variable rate), audio 200 ms late:
+    the check reads the frames by their own timestamps and finds the 200 ms."""
+    from fixtures.talking_head import make_talking_head
+
+    rng = np.random.default_rng(4)
+    times = np.cumsum(np.concatenate([[0.0], rng.uniform(0.04, 0.1, 140)]))
+    truth = make_talking_head(tmp_path / "vfr.mkv", duration_s=float(times[-1]) + 0.1, fps=25, frame_times=times,
+                              audio_offset_s=0.2, seed=1)
+    f = _analyze(truth)
+    print(f.evidence["offset_ms"], f.evidence["sync_confidence"], f.summary)
+    assert not f.evidence["cannot_judge"]
+    assert abs(f.evidence["offset_ms"] - 200.0) <= OFFSET_TOLERANCE_MS
+
+
+def test_long_recording_with_dropped_audio_packets_does_not_drift(tmp_path) -> None:
+    """40 s with 64 ms of audio packets dropped every 4 s (sample counting would slide the voice
+    ~0.6 s early by the end): every window's local offset stays within 80 ms of the truth, and the
+    risk stays low."""
+    from fixtures.talking_head import make_talking_head
+
+    drops = tuple((t, 0.05) for t in np.arange(3.0, 40.0, 4.0))
+    truth = make_talking_head(tmp_path / "long_gaps.mkv", duration_s=40.0, fps=15, audio_drops=drops, seed=3, size=(192, 192))
+    f = _analyze(truth)
+    e = f.evidence
+    local = np.array([w["local_offset_ms"] for w in e["windows"] if w["local_offset_ms"] is not None])
+    print(e["offset_ms"], e["offset_drift_ms"], local.min(), local.max(), f.risk, f.summary)
+    assert local.size > 30
+    assert np.all(np.abs(local) <= OFFSET_TOLERANCE_MS)
+    assert f.risk < 0.5 and not e["cannot_judge"]
+
+
+def test_model_embeddings_in_blocks_equal_one_pass() -> None:
+    """The model runs long recordings in blocks with context margins: the embeddings equal one
+    pass over the whole sequence, and the window curves equal their direct computation."""
+    from detectors.models import lipsync_net as ln
+    from detectors.models import session
+
+    rng = np.random.default_rng(0)
+    n = ln.BLOCK_STEPS + 700
+    video = rng.standard_normal((n, ln.n_mouth_features())).astype(np.float32)
+    audio = rng.standard_normal((n, 40)).astype(np.float32)
+    video[100:140] = np.nan  # no face there
+    emb = ln.embed(video, audio)
+    ev, ea = session(ln.MODEL_NAME).run(None, {"video": np.nan_to_num(video).T[None], "audio": audio.T[None]})
+    np.testing.assert_allclose(emb.audio, ea[0].T, atol=1e-4)
+    direct_v = ev[0].T.copy()
+    direct_v[100:140] = 0.0
+    np.testing.assert_allclose(emb.video, direct_v, atol=1e-4)
+    assert np.allclose(np.linalg.norm(emb.audio, axis=1), 1.0, atol=1e-3)
+
+    weight = (rng.random(n) > 0.3).astype(float)
+    starts, curves, _ = ln.window_curves(emb, weight, 10, 150, 25)
+    scores = ln.lag_scores(emb, 10)
+    for w in (0, 57, starts.size - 1):
+        s0 = starts[w]
+        sc, ww = scores[s0:s0 + 150], weight[s0:s0 + 150, None] * np.isfinite(scores[s0:s0 + 150])
+        expect = np.nansum(sc * ww, axis=0) / ww.sum(axis=0)
+        np.testing.assert_allclose(curves[w], expect, atol=1e-4)

@@ -39,21 +39,21 @@ FOLD_DIR = ROOT / "out" / "folds"
 SEED = 13
 WINDOW_STEPS = 50
 """Training window (grid steps of 20 ms): 1 s."""
-MAX_LAG_STEPS = 25
-"""Lags scored in training: +-500 ms."""
+MAX_LAG_STEPS = 50
+"""Lags scored in training: +-1 s (the check searches as far)."""
 CONTEXT_STEPS = 24
 """Context on both sides of a crop (>= half the receptive field)."""
 MIN_SPEECH_SHARE = 0.5
 """A window needs this share of its steps with face and speech."""
-CHANNELS = 48
-EMBED = 24
+CHANNELS = 32
+EMBED = 16
 BATCH = 32
 LR = 2e-3
-WEIGHT_DECAY = 1e-4
-MOUTH_NOISE = 0.15
+WEIGHT_DECAY = 1e-3
+MOUTH_NOISE = 0.2
 AUDIO_NOISE = 0.15
 BAND_GAIN = 0.3
-INPUT_DROPOUT = 0.1
+INPUT_DROPOUT = 0.2
 
 
 def encoder(n_in: int) -> nn.Sequential:
@@ -203,6 +203,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--folds", action="store_true", help="also train the per-fold models (out/folds/)")
     ap.add_argument("--only-folds", action="store_true", help="train the per-fold models only")
+    ap.add_argument("--fold", type=int, action="append", help="train only this fold's model (repeatable)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     files = sorted(Path(p) for p in glob.glob(str(DATA / "*.npz")))
@@ -215,7 +216,9 @@ def main() -> int:
     jobs = []
     if args.folds or args.only_folds:
         jobs += [(k, FOLD_DIR / f"lipsync_net_fold{k}.onnx") for k in range(5)]
-    if not args.only_folds:
+    if args.fold:
+        jobs = [(k, FOLD_DIR / f"lipsync_net_fold{k}.onnx") for k in args.fold]
+    elif not args.only_folds:
         jobs.append((None, SHIPPED))
     for k, out in jobs:
         use = [f for f, fold in real if fold != k]

@@ -3,9 +3,8 @@
 Two small 1-D convolutional encoders, trained by ``training/train_lipsync_net.py`` on real clips
 only (their own audio in sync, the same audio shifted as negatives), map
 
-* the mouth: the lip contours and the chin from the face track's Face Mesh points, in a frame
-  aligned with the eyes (rotation undone, one eye distance = 1, relative to the nose tip), minus
-  the recording's mean shape, and
+* the mouth: a few distances between the face track's Face Mesh points (lip gaps, mouth widths,
+  chin and lips to the nose tip) in eye distances, minus the recording's mean, and
 * the voice: the log-mel spectrogram (40 bands), each band standardised over the recording,
 
 both on one :data:`GRID_S` grid, to one unit vector per grid step each (receptive field about a
@@ -27,7 +26,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..mesh_points import INNER_LIPS, OUTER_LIPS, pick, point
+from ..mesh_points import point
 from . import session
 
 MODEL_NAME = "lipsync_net.onnx"
@@ -35,14 +34,11 @@ MODEL_NAME = "lipsync_net.onnx"
 GRID_S = 0.02
 """Step of the common grid (s): two 10 ms audio hops."""
 
-MOUTH_POINTS: tuple[int, ...] = INNER_LIPS + OUTER_LIPS + (152,)
-"""Face Mesh points whose motion the model reads: both lip contours and the chin."""
-
 NOSE_TIP = 1
 EYE_CORNERS = (33, 263)
 
-MOUTH_SCALE = 0.05
-"""Mouth coordinates (eye distances, mean shape removed) are divided by this (their typical motion)."""
+MOUTH_SCALE = 0.03
+"""Mouth measures (eye distances, mean removed) are divided by this (their typical motion in speech)."""
 
 AUDIO_SCALE_CLIP = 4.0
 """Standardised log-mel values are clipped to +-this."""
@@ -57,12 +53,22 @@ MARGIN_STEPS = 64
 """Steps of context added on both sides of a block (more than the encoders' receptive field)."""
 
 
+MOUTH_MEASURES = (
+    ("inner_gap", (13, 14)), ("inner_gap_left", (82, 87)), ("inner_gap_right", (312, 317)), ("outer_gap", (0, 17)),
+    ("outer_width", (61, 291)), ("inner_width", (78, 308)), ("chin_drop", (1, 152)), ("upper_lip", (1, 0)), ("lower_lip", (1, 17)),
+)
+"""The mouth's shape as a few distances (eye distances, in the eye-aligned frame): lip gaps, mouth
+widths, the chin's and the lips' distance from the nose tip. Few, speaker-independent numbers, so a
+model trained on a few dozen speakers learns how mouths move with sound, not what they look like."""
+
+
 def n_mouth_features() -> int:
-    return 2 * len(MOUTH_POINTS)
+    return len(MOUTH_MEASURES)
 
 
 def mouth_features(times: np.ndarray, landmarks: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(T, F) mouth shape on ``grid`` and (T,) bool face present.
+    """(T, F) mouth measures on ``grid`` (each minus its mean over the recording, over MOUTH_SCALE)
+    and (T,) bool face present.
 
     ``landmarks``: (N, K, 3) face-track points (full mesh or the track subset) at ``times`` (the
     frames' own timestamps: a variable frame rate is followed as it is)."""
@@ -70,13 +76,10 @@ def mouth_features(times: np.ndarray, landmarks: np.ndarray, grid: np.ndarray) -
     t = np.asarray(times, dtype=np.float64)
     left, right = point(lm, EYE_CORNERS[0]), point(lm, EYE_CORNERS[1])
     eye = np.linalg.norm(left - right, axis=1)  # 3-D: steady when the head turns
-    dx, dy = (right - left)[:, 0], (right - left)[:, 1]
-    ang = np.arctan2(dy, dx)
-    c, s = np.cos(-ang)[:, None], np.sin(-ang)[:, None]
-    pts = pick(lm, MOUTH_POINTS)[:, :, :2] - point(lm, NOSE_TIP)[:, None, :2]
-    x = (c * pts[:, :, 0] - s * pts[:, :, 1]) / eye[:, None]
-    y = (s * pts[:, :, 0] + c * pts[:, :, 1]) / eye[:, None]
-    feats = np.concatenate([x, y], axis=1)
+    cols = []
+    for _, (a, b) in MOUTH_MEASURES:
+        cols.append(np.linalg.norm(point(lm, a)[:, :2] - point(lm, b)[:, :2], axis=1) / eye)
+    feats = np.stack(cols, axis=1) if cols else np.zeros((t.size, 0), np.float32)
     ok = np.isfinite(feats).all(axis=1) & (eye > 0)
     out = np.full((grid.size, feats.shape[1]), np.nan, np.float32)
     if ok.sum() < 2:
@@ -84,10 +87,7 @@ def mouth_features(times: np.ndarray, landmarks: np.ndarray, grid: np.ndarray) -
     tt, ff = t[ok], feats[ok]
     idx = np.clip(np.searchsorted(tt, grid), 1, tt.size - 1)
     face = ((tt[idx] - tt[idx - 1]) <= MAX_FACE_GAP_S + 1e-6) & (grid >= tt[0] - 1e-6) & (grid <= tt[-1] + 1e-6)
-    # frames next to a gap in the track (a face lost) count only if the gap is short
-    present = np.zeros(t.size, bool)
-    present[ok] = True
-    w = ((grid - tt[idx - 1]) / np.maximum(tt[idx] - tt[idx - 1], 1e-9))[:, None]
+    w = np.clip((grid - tt[idx - 1]) / np.maximum(tt[idx] - tt[idx - 1], 1e-9), 0.0, 1.0)[:, None]
     out[:] = ff[idx - 1] * (1 - w) + ff[idx] * w
     out[~face] = np.nan
     if face.any():
