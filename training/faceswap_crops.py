@@ -250,16 +250,26 @@ def _extract_one(f: dict[str, Any]) -> tuple[str, int, float]:
 # --------------------------------------------------------------------------- pool
 
 
-def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+DEGRADATIONS = {
+    "": {"min_px": MIN_SCALE_PX, "crf": CRF_RANGE, "jpeg": JPEG_RANGE},
+    "mild": {"min_px": 96, "crf": (18, 30), "jpeg": (60, 95)},
+}
+"""Degradation settings by pool tag: the default (faces down to MIN_SCALE_PX, crf up to 38) and a
+milder one (faces down to 96 px, crf up to 30) where self-blend seams stay visible."""
+
+
+def degrade(img: np.ndarray, rng: np.random.Generator, tag: str = "") -> np.ndarray:
     """Random scale and compression, back to NET_PX."""
-    side = int(rng.integers(MIN_SCALE_PX, BIG_PX + 1)) if rng.random() < 0.85 else BIG_PX
+    cfg = DEGRADATIONS[tag]
+    crf, jpeg = cfg["crf"], cfg["jpeg"]
+    side = int(rng.integers(cfg["min_px"], BIG_PX + 1)) if rng.random() < 0.85 else BIG_PX
     if side < img.shape[0]:
         img = cv2.resize(img, (side, side), interpolation=cv2.INTER_AREA)
     u = rng.random()
     if u < H264_P:
-        img = S.h264_roundtrip(img, int(rng.integers(CRF_RANGE[0], CRF_RANGE[1] + 1)))
+        img = S.h264_roundtrip(img, int(rng.integers(crf[0], crf[1] + 1)))
     elif u < H264_P + JPEG_P:
-        img = S.jpeg_roundtrip(img, int(rng.integers(JPEG_RANGE[0], JPEG_RANGE[1] + 1)))
+        img = S.jpeg_roundtrip(img, int(rng.integers(jpeg[0], jpeg[1] + 1)))
     interp = cv2.INTER_AREA if img.shape[0] > S.NET_PX else cv2.INTER_LINEAR
     return cv2.resize(img, (S.NET_PX, S.NET_PX), interpolation=interp)
 
@@ -267,8 +277,8 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 KIND_REAL, KIND_SBI, KIND_FAKE = 0, 1, 2
 
 
-def pool_for_file(args: tuple[int, dict[str, Any], int]) -> dict[str, np.ndarray]:
-    idx, f, variant = args
+def pool_for_file(args: tuple[int, dict[str, Any], int, str]) -> dict[str, np.ndarray]:
+    idx, f, variant, tag = args
     data = np.load(OUT / "crops" / f"{f['id']}.npz")
     big, lm = data["big"], data["lm"].astype(np.float32)
     if len(big) > POOL_CROPS_PER_FILE:  # evenly spread over the recording
@@ -278,12 +288,12 @@ def pool_for_file(args: tuple[int, dict[str, Any], int]) -> dict[str, np.ndarray
     xs, kinds = [], []
     for i in range(len(big)):
         if f["label"] == "real":
-            xs.append(degrade(big[i], rng))
+            xs.append(degrade(big[i], rng, tag))
             kinds.append(KIND_REAL)
-            xs.append(degrade(S.self_blend(big[i], lm[i], rng), rng))
+            xs.append(degrade(S.self_blend(big[i], lm[i], rng), rng, tag))
             kinds.append(KIND_SBI)
         else:
-            xs.append(degrade(big[i], rng))
+            xs.append(degrade(big[i], rng, tag))
             kinds.append(KIND_FAKE)
     n = len(xs)
     return {"x": np.stack(xs) if n else np.zeros((0, S.NET_PX, S.NET_PX, 3), np.uint8),
@@ -294,6 +304,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--force", action="store_true", help="re-extract crops and rebuild the pools")
+    ap.add_argument("--pool-tag", default="", choices=sorted(DEGRADATIONS), help="degradation setting (pool_<tag><v>.npz)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if not (MEDIA / MANIFESTS[0]).exists():
@@ -314,12 +325,12 @@ def main() -> None:
     todo = [f for f in files if f["train"]]
     index = {f["id"]: i for i, f in enumerate(files)}
     for v in range(VARIANTS):
-        dest = OUT / f"pool{v}.npz"
+        dest = OUT / f"pool{args.pool_tag + '_' if args.pool_tag else ''}{v}.npz"
         if dest.exists() and not args.force:
             continue
         t1 = time.time()
         with ctx.Pool(args.workers) as pool:
-            parts = pool.map(pool_for_file, [(index[f["id"]], f, v) for f in todo], chunksize=4)
+            parts = pool.map(pool_for_file, [(index[f["id"]], f, v, args.pool_tag) for f in todo], chunksize=4)
         x = np.concatenate([p["x"] for p in parts])
         kind = np.concatenate([p["kind"] for p in parts])
         fidx = np.concatenate([p["file"] for p in parts])

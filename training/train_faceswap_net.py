@@ -125,10 +125,10 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
-def load_pools() -> list[dict[str, np.ndarray]]:
+def load_pools(tag: str = "") -> list[dict[str, np.ndarray]]:
     pools = []
     for v in range(2):
-        d = np.load(OUT / f"pool{v}.npz")
+        d = np.load(OUT / f"pool{tag + '_' if tag else ''}{v}.npz")
         pools.append({"x": d["x"], "kind": d["kind"], "file": d["fidx"]})
     return pools
 
@@ -276,18 +276,21 @@ def main() -> None:
     ap.add_argument("--positives", choices=POSITIVES, default="all",
                     help="all: self-blends + every dev fake; paired: self-blends + the DeepFaceLive swap halves only "
                          "(fakes whose real frames are also in training), written beside the default under a _paired name")
+    ap.add_argument("--pool-tag", default="", help="train on pool_<tag><v>.npz (training/faceswap_crops.py --pool-tag); "
+                    "written beside the default under that name")
     args = ap.parse_args()
     global FOLDS_DIR, OOF_PREFIX, FINAL_DIR
-    if args.positives != "all":
-        FOLDS_DIR = FOLDS_DIR.with_name(f"folds_{args.positives}")
-        OOF_PREFIX = f"oof_{args.positives}_fold"
-        FINAL_DIR = OUT / args.positives
+    tag = "_".join(t for t in (args.positives if args.positives != "all" else "", args.pool_tag) if t)
+    if tag:
+        FOLDS_DIR = FOLDS_DIR.with_name(f"folds_{tag}")
+        OOF_PREFIX = f"oof_{tag}_fold"
+        FINAL_DIR = OUT / tag
     files = json.loads((OUT / "files.json").read_text())
     if args.part in ("all", "folds", "final"):
         import torch
 
         torch.set_num_threads(args.threads)
-        pools = load_pools()
+        pools = load_pools(args.pool_tag)
         trainable = {i for i, f in enumerate(files) if f["train"]
                      and (args.positives == "all" or f["label"] == "real" or f["family"] == "DeepFaceLive")}
     if args.part in ("all", "folds"):
