@@ -156,8 +156,11 @@ def analyse_rows(
     cache: ResultCache | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     cancel: threading.Event | None = None,
+    cached_only: bool = False,
 ) -> tuple[list[RowResult], list[str]]:
-    """Analyse every row once (from the cache when it can); returns the results and any model leaks."""
+    """Analyse every row once (from the cache when it can); returns the results and any model leaks.
+
+    ``cached_only``: analyse nothing; a row not in the cache is reported as not analysed."""
     from .models import fold_models
 
     settings = dict(settings or {})
@@ -179,6 +182,10 @@ def analyse_rows(
         key = cache.key(content, f"{engine}:{CACHE_FORMAT}", fold_fingerprint(fold_dir, fold), settings)
         entry = cache.get(key)
         res.cached = entry is not None
+        if entry is None and cached_only:
+            res.error = "not in the cache (--cached-only)"
+            results.append(res)
+            continue
         if entry is None:
             try:
                 with fold_models(fold_dir, fold):
@@ -468,7 +475,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     cache = ResultCache(None if args.no_cache else (args.cache or Path(__file__).resolve().parents[1] / "out" / "eval-cache"))
     cancel = threading.Event()
     try:
-        results, leaks = analyse_rows(rows, args.folds, settings, fold_dir, cache, _progress_printer(), cancel)
+        results, leaks = analyse_rows(rows, args.folds, settings, fold_dir, cache, _progress_printer(), cancel, args.cached_only)
     except (KeyboardInterrupt, Cancelled):
         cancel.set()
         print("\ntelltale: interrupted (files analysed so far are cached)", file=sys.stderr)
@@ -589,6 +596,7 @@ def register(sub: Any) -> None:
     p.add_argument("--fit-out", metavar="FILE", help="where --fit writes (default assets/calibration.json)")
     p.add_argument("--cache", metavar="DIR", help="per-file result cache (default out/eval-cache)")
     p.add_argument("--no-cache", action="store_true", help="analyse every file, keep nothing")
+    p.add_argument("--cached-only", action="store_true", help="figures over the files already in the cache only (the others are listed as not analysed)")
     p.add_argument("--shard", metavar="K/N", help="only analyse every N-th file from the K-th into the cache (parallel runs); prints no figures")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting")
     p.set_defaults(func=cmd_eval)

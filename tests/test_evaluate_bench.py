@@ -358,6 +358,9 @@ def test_eval_command_runs_out_of_fold_and_reuses_its_cache(talking_head_factory
     assert cli_main(shard_args) == 0  # rows 1 and 3 of 5: both cached already, nothing printed but the count
     assert "2 from the cache, 0 analysed" in capsys.readouterr().out
     assert cli_main(shard_args[:-1] + ["2/2"]) == 2 and cli_main(shard_args + ["--fit"]) == 2
+    other_cache = ["--cache", str(tmp_path / "empty-cache"), "--cached-only", "--json", str(tmp_path / "none.json")]
+    assert cli_main(["eval", str(manifest), *other_cache]) == 1  # nothing cached there: nothing analysed, nothing to show
+    assert all("--cached-only" in e for e in json.loads((tmp_path / "none.json").read_text())["errors"])
 
     fresh = talking_head_factory(duration_s=3.0, seed=3)
     (tmp_path / "real_b.mkv").write_bytes(Path(fresh["path"]).read_bytes())  # content changed, name kept
