@@ -28,9 +28,10 @@ from detectors.library import Library
 
 
 def _make_folder(root: Path) -> Path:
-    for name in ("Alice Able", "Bob Baker", "Carol Cole"):
+    for name in ("Alice Able", "Bob Baker", "Carol Cole", "Erin Eve"):
         (root / name).mkdir(parents=True)
     make_talking_head(root / "Alice Able" / "interview.mkv", duration_s=3.0, fps=25, audio_offset_s=0.0, seed=1)
+    make_talking_head(root / "Erin Eve" / "call.mkv", duration_s=2.0, fps=25, audio_offset_s=0.0, seed=2)
     Image.fromarray(astronaut_face()).save(root / "Alice Able" / "headshot.jpg", quality=95)
     Image.fromarray(astronaut_face()).save(root / "Bob Baker" / "portrait.png")
     write_video(root / "Bob Baker" / "call.mp4", frames=20)
@@ -72,7 +73,7 @@ def test_scan_roles_and_hashes(tmp_path: Path) -> None:
     (folder / "Carol Cole" / "ID.png").write_bytes((folder / "Bob Baker" / "portrait.png").read_bytes())
     (folder / "Carol Cole" / "roles.csv").write_text("file,role\nidris.jpg,id\ncall.mp4,ignore\n")
     cands = {c.name: c for c in scan_folder(folder)}
-    assert sorted(cands) == ["Alice Able", "Bob Baker", "Carol Cole"]
+    assert sorted(cands) == ["Alice Able", "Bob Baker", "Carol Cole", "Erin Eve"]
     alice = cands["Alice Able"]
     assert [Path(f.path).name for f in alice.of_role("photo")] == ["headshot.jpg"] and not alice.of_role("id")
     assert [Path(f.path).name for f in alice.recordings] == ["interview.mkv"]
@@ -89,14 +90,19 @@ def test_scan_roles_and_hashes(tmp_path: Path) -> None:
 def test_batch_reports_reuse_both_ways_and_names_the_bad_file(first_batch: dict[str, Any]) -> None:
     result = first_batch["result"]
     rows = {r.candidate: r for r in result.rows}
-    assert set(rows) == {"Alice Able", "Bob Baker", "Carol Cole"}
+    assert set(rows) == {"Alice Able", "Bob Baker", "Carol Cole", "Erin Eve"}
     assert all(r.status == "analysed" for r in rows.values()), [(r.candidate, r.errors) for r in rows.values()]
     assert result.workers == 2 and not result.interrupted
-    # the same photo under two names: each is flagged against the other
-    assert rows["Alice Able"].reuse_with == ("Bob Baker",)
-    assert rows["Bob Baker"].reuse_with == ("Alice Able",)
+    # the same photo under two names, and the same face in a third interview: each is flagged
+    # against the others, whatever order they were scored in
+    assert rows["Alice Able"].reuse_with == ("Bob Baker", "Erin Eve")
+    assert rows["Bob Baker"].reuse_with == ("Alice Able", "Erin Eve")
+    assert rows["Erin Eve"].reuse_with == ("Alice Able", "Bob Baker")
+    assert rows["Carol Cole"].reuse_with == ()
     kinds = {(m["candidate"], m["other"], m["kind"]) for m in result.reuse}
     assert ("Alice Able", "Bob Baker", "same-image") in kinds and ("Bob Baker", "Alice Able", "same-image") in kinds
+    assert ("Erin Eve", "Alice Able", "same-face") in kinds and ("Alice Able", "Erin Eve", "same-face") in kinds
+    assert set(result.rescored) <= {"Alice Able", "Bob Baker", "Erin Eve"}
     # another candidate's photo is decisive: the score is capped
     assert rows["Bob Baker"].score is not None and rows["Bob Baker"].score <= 15.0
     assert rows["Alice Able"].score is not None and rows["Alice Able"].score <= 15.0
@@ -132,7 +138,9 @@ def test_batch_writes_reports_summary_and_library(first_batch: dict[str, Any]) -
         # the interview's face was registered for later batches
         assert any(m.role == "video" and m.faces >= 1 for m in lib.media("Alice Able"))
     done = [e for e in first_batch["events"] if e.event == "done"]
-    assert [e.done for e in done] == [1, 2, 3] and done[-1].total == 3 and done[-1].eta_s == pytest.approx(0.0)
+    assert [e.done for e in done] == [1, 2, 3, 4] and done[-1].total == 4 and done[-1].eta_s == pytest.approx(0.0)
+    with Library(first_batch["library"]) as lib:  # the second look cleared every out-of-date mark
+        assert all(lib.stale_reasons(r.candidate) == [] for r in result.rows)
 
 
 def test_rerun_skips_unchanged_and_redoes_changed(first_batch: dict[str, Any], scheduler_address: str) -> None:
@@ -152,13 +160,13 @@ def test_rerun_skips_unchanged_and_redoes_changed(first_batch: dict[str, Any], s
     reuse = {r.candidate: r.reuse_with for r in third.rows}
     # Carol and Dave are analysed; Alice and Bob, unchanged, did not see Dave when they were
     # scored, so they are scored again and the flag holds both ways
-    assert status == {"Alice Able": "analysed", "Bob Baker": "analysed", "Carol Cole": "analysed", "Dave Doe": "analysed"}
-    assert third.rescored == ("Alice Able", "Bob Baker")
-    assert reuse["Dave Doe"] == ("Alice Able", "Bob Baker")
-    assert reuse["Alice Able"] == ("Bob Baker", "Dave Doe") and reuse["Bob Baker"] == ("Alice Able", "Dave Doe")
+    assert set(status.values()) == {"analysed"} and len(status) == 5
+    assert third.rescored == ("Alice Able", "Bob Baker", "Erin Eve")
+    assert reuse["Dave Doe"] == ("Alice Able", "Bob Baker", "Erin Eve")
+    assert reuse["Alice Able"] == ("Bob Baker", "Dave Doe", "Erin Eve") and reuse["Bob Baker"] == ("Alice Able", "Dave Doe", "Erin Eve")
     assert reuse["Carol Cole"] == ()
     with Library(first_batch["library"]) as lib:
-        assert len(lib.reports("Carol Cole")) == 2 and len(lib.reports("Alice Able")) == 2
+        assert len(lib.reports("Carol Cole")) == 2 and len(lib.reports("Dave Doe")) == 1
         assert all(lib.stale_reasons(n) == [] for n in status)  # no report left out of date
 
 
@@ -244,7 +252,7 @@ def test_desktop_dialog_runs_the_batch_and_announces_each_candidate(first_batch:
     result = finished.args[0]
     assert result is not None and not result.interrupted
     # every candidate of the folder is in the list, and was announced to the main window
-    assert sorted(announced) == ["Alice Able", "Bob Baker", "Carol Cole", "Dave Doe"]
+    assert sorted(announced) == ["Alice Able", "Bob Baker", "Carol Cole", "Dave Doe", "Erin Eve"]
     lines = [dialog.done_list.item(i).text() for i in range(dialog.done_list.count())]
     assert sum(1 for line in lines if "Alice Able" in line) >= 1 and any("Same face or photo" in line for line in lines)
     assert dialog.status.text().startswith("Finished") and dialog.start_button.isEnabled()

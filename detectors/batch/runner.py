@@ -14,9 +14,12 @@ The order of work, and why:
    writer, stores the report, writes ``<out>/<candidate>.json`` and registers the interview
    face. A finished candidate is therefore never lost, whatever happens next.
 4. A face seen only in interviews is registered when its candidate finishes, so a candidate
-   scored earlier did not see it. After the round, every candidate named by another's reuse
-   finding whose own report does not name that one back is scored again (one extra round,
-   everything is registered by then): the flag is symmetric.
+   scored earlier did not see it. After the round, every candidate whose report misses another
+   of the batch (named by it without naming it back, or matching it when the library is
+   searched again with the candidate's own photos and interview faces) is scored again: one
+   extra round, with everything registered by then, so the flag is symmetric. The extra round
+   re-runs those candidates' passes (a cheaper re-fusion of the reuse finding alone is left for
+   later).
 5. ``summary.csv`` and ``summary.json`` (most suspicious first) are written at the end, also
    after an interruption (the candidates not reached are listed as such).
 
@@ -93,6 +96,9 @@ TASK_RETRIES = 1
 PRIORITY_PHOTOS, PRIORITY_SCORE, PRIORITY_PASS = 20, 10, 0
 """Dask priorities (higher first): photos are registered before any scoring; a candidate whose
 passes are done is scored before the next pass starts."""
+
+WORKER_START_TIMEOUT_S = 600.0
+"""Longest wait for the local workers to start (a busy laptop can take minutes)."""
 
 POLL_S = 0.2
 """How often the client looks at finished tasks and the cancel flag (s)."""
@@ -296,6 +302,12 @@ def _start_client(options: BatchOptions) -> tuple[Any, Any, int]:
                 host="127.0.0.1",
             )
         client = Client(cluster)
+        try:
+            client.wait_for_workers(n, timeout=WORKER_START_TIMEOUT_S)
+        except (TimeoutError, OSError) as exc:
+            client.close()
+            cluster.close()
+            raise BatchError(f"the {n} local worker(s) did not start within {WORKER_START_TIMEOUT_S:.0f} s ({exc})") from exc
     client.register_plugin(WarmModels())
     workers = len(client.scheduler_info().get("workers", {}))
     return client, cluster, workers
@@ -341,6 +353,8 @@ class _Batch:
         self.skipped = 0
         self.t_work: float | None = None
         self.tag = uuid.uuid4().hex[:8]
+        self.codes: dict[str, list[Any]] = {}  # photo encodings of this run's candidates (a few kB each)
+        self.faces: dict[str, tuple[Any, ...]] = {}  # their interview identities (128 floats each)
 
     # -- progress ------------------------------------------------------------
     def emit(self, event: str, message: str, candidate: str | None = None, row: CandidateRow | None = None) -> None:
@@ -375,6 +389,7 @@ class _Batch:
         return todo
 
     def register_photos(self, name: str, codes: Sequence[Any]) -> None:
+        self.codes[name] = [c for c in codes if c.encoded is not None]
         known = set()
         if self.library.get_candidate(name) is not None:
             known = {(m.sha256, m.role) for m in self.library.media(name)}
@@ -389,6 +404,7 @@ class _Batch:
     def finish_candidate(self, outcome: CandidateOutcome, seconds: float) -> CandidateRow:
         """Register the interview faces, store and write the report: the candidate is safe."""
         name = outcome.name
+        self.faces[name] = tuple(outcome.interview_faces)
         if outcome.interview_faces:
             self.library.record_candidate(name, (), list(outcome.interview_faces))
         self.library.save_report(name, outcome.report)
@@ -527,6 +543,34 @@ class _Batch:
             raise _Stop()
 
     # -- symmetry ---------------------------------------------------------------
+    def to_score_again(self) -> list[str]:
+        """Candidates whose report may miss another of the batch: named by another but not naming
+        it back (:meth:`one_sided`), or scored before a face they match was registered (two
+        candidates scored at the same moment see neither each other's interview face). The
+        second is found by searching the library now with each candidate's own photos and
+        interview faces, as the reuse check does; the rescoring runs the real check."""
+        from ..reuse import MAX_MATCHES_PER_QUERY
+
+        need = set(self.one_sided())
+        names = set(self.rows)
+        for name, row in self.rows.items():
+            if row.status != "analysed" or name in need:
+                continue
+            found: set[str] = set()
+            try:
+                for code in self.codes.get(name, []):
+                    found |= {m.candidate for m in self.library.search_encoded(code.encoded, exclude_candidate=name,
+                                                                               limit=MAX_MATCHES_PER_QUERY)}
+                for face in self.faces.get(name, ()):
+                    found |= {m.candidate for m in self.library.search_embedding(face.track.main_identity, exclude_candidate=name,
+                                                                                 limit=MAX_MATCHES_PER_QUERY)}
+            except Exception as exc:  # noqa: BLE001 - a library without these searches: one-sided check only
+                log.warning("could not search the library again for %s: %s", name, exc)
+                continue
+            if (found & names) - set(row.reuse_with):
+                need.add(name)
+        return sorted(need)
+
     def one_sided(self) -> list[str]:
         """Candidates named by another's reuse finding whose own report does not name it."""
         names = set(self.rows)
@@ -644,7 +688,7 @@ def run_batch(
             try:
                 completed = batch.run_round(client, todo)
                 if completed:
-                    rescored = batch.one_sided()
+                    rescored = batch.to_score_again()
                     if rescored:
                         batch.emit("rescoring", f"scoring again so reuse is flagged both ways: {', '.join(rescored)}")
                         by_name = {c.name: c for c in candidates}
