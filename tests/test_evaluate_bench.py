@@ -30,7 +30,7 @@ from detectors.evaluate import (
     tpr_at_fpr,
 )
 from detectors.evaluation.cache import ResultCache, engine_fingerprint, file_digest, fold_fingerprint
-from detectors.evaluation.cv import cross_fit, fit_all, oof_fuse
+from detectors.evaluation.cv import cross_fit, fit_all, fit_calibration, oof_fuse
 from detectors.evaluation.manifests import Row
 from detectors.evaluation.metrics import grouped_auc_interval
 from detectors.folds import fold_of, group_key
@@ -149,6 +149,12 @@ class Item:
     @property
     def findings(self) -> dict[str, Finding]:
         return {"faceswap": Finding("faceswap", self.risk, 1.0, "")}
+
+
+def test_a_check_running_the_other_way_gets_no_weight() -> None:
+    items = [Item(0, 0, 0.6 + 0.004 * i) for i in range(100)] + [Item(1, 0, 0.1 + 0.004 * i) for i in range(100)]
+    cal = fit_calibration(items)["faceswap"]
+    assert cal.a == 0.0 and cal.probability(1.0) == 0.0
 
 
 def test_cross_fit_never_trains_on_the_fold_it_scores() -> None:

@@ -86,7 +86,9 @@ def fit_calibration(items: Sequence[Labelled]) -> dict[str, Calibration]:
         if min(labels.count(0), labels.count(1)) < MIN_ROWS_PER_CLASS or len({f.risk for f, _ in judged}) < 2:
             continue  # too few of a class, or one risk value: nothing to fit, the risk is used as is
         a, b = fit_logistic([f.risk for f, _ in judged], labels, [f.confidence for f, _ in judged])
-        out[name] = Calibration(a, b)
+        # a check whose risk ran the other way on these rows gets no weight (a = 0: p = 0 at every
+        # risk), never a negative one: more risk must not mean less suspicion
+        out[name] = Calibration(max(0.0, a), b)
     return out
 
 
