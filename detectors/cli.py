@@ -153,7 +153,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 print(f"Report written to {printable(args.json)}")
             except OSError as exc:
                 say(f"--json {args.json}: could not be written ({exc.strerror or exc})")
-        if store is not None:
+        if store is not None and not report.analysed_anything:
+            say("nothing could be analysed, so nothing was stored in the library")
+        elif store is not None:
             try:
                 if hasattr(library, "record_analysis"):  # one transaction for the whole candidate
                     library.record_analysis(name, store.images, store.recordings, report.to_dict())

@@ -7,6 +7,14 @@ environment variable chooses another. The schema is versioned (``PRAGMA user_ver
 list. Every write runs in a transaction, so an interrupted import keeps every file that was
 already committed and nothing half-written.
 
+Several processes may use one library at once (issue 17): the file is in WAL mode, so readers
+are never blocked; a writer waits for another's write (:data:`BUSY_STEP_S` per attempt, says so
+through :attr:`Library.on_wait` after :data:`BUSY_NOTICE_S`, gives up with
+:class:`LibraryBusy` after :data:`BUSY_MAX_WAIT_S`); the first open's migrations and a new
+candidate's creation are race-free; an analysis is stored in one transaction
+(:meth:`Library.record_analysis`). A file that is not a Telltale library (a folder, another
+program's database, random bytes, a newer schema) is refused before anything is written to it.
+
 Search keeps every stored code in memory (see :class:`detectors.hashing.HashIndex`): built on
 the first search, dropped on every write, rebuilt on the next search.
 
@@ -175,6 +183,8 @@ BUSY_STEP_S = 1.0
 """SQLite's own busy wait per attempt (``busy_timeout``); between attempts the wait is reported."""
 BUSY_NOTICE_S = 3.0
 """A writer waiting this long for another process's write says so (once), then keeps waiting."""
+WAIT_LOG_S = 0.1
+"""A connection that waited this long for another writer logs its longest wait (INFO) on close."""
 BUSY_MAX_WAIT_S = 900.0
 """A writer gives up after waiting this long for the library (a 100,000-entry watchlist import
 takes well under that on two cores); the error says the library was busy."""
@@ -535,6 +545,8 @@ class Library:
         with self._lock:
             self._db.close()
             self._index = None
+        if self.longest_wait_s >= WAIT_LOG_S:
+            log.info("%s: waited up to %.2f s for another process's write", self.path, self.longest_wait_s)
 
     def __enter__(self) -> "Library":
         return self
@@ -587,10 +599,12 @@ class Library:
                     self._db.execute(f"PRAGMA user_version = {int(version)}")
                 log.info("%s: library schema upgraded to version %d (%s)", self.path, version, description)
 
-    def _retry_busy(self, step: Callable[[], Any]) -> Any:
+    def _retry_busy(self, step: Callable[[], Any], is_wait: bool = False) -> Any:
         """Run ``step`` (one SQLite call), waiting while another process holds the library:
         SQLite waits :data:`BUSY_STEP_S` per attempt; after :data:`BUSY_NOTICE_S` in all,
-        :attr:`on_wait` is told once; after :attr:`busy_max_wait_s`, :class:`LibraryBusy`."""
+        :attr:`on_wait` is told once; after :attr:`busy_max_wait_s`, :class:`LibraryBusy`.
+        ``is_wait``: the step does nothing but take the lock (BEGIN IMMEDIATE), so all its time
+        counts as waiting in :attr:`longest_wait_s`; otherwise only the failed attempts do."""
         start = time.monotonic()
         told = False
         while True:
@@ -611,7 +625,8 @@ class Library:
                     told = True
                 continue
             waited = time.monotonic() - start
-            self.longest_wait_s = max(self.longest_wait_s, waited)
+            if is_wait:
+                self.longest_wait_s = max(self.longest_wait_s, waited)
             if told:
                 self.on_wait(f"{self.path}: the library is free again after {waited:.1f} s; writing")
             return result
@@ -623,7 +638,7 @@ class Library:
             outer = self._depth == 0
             if outer:
                 try:
-                    self._retry_busy(lambda: self._db.execute("BEGIN IMMEDIATE"))
+                    self._retry_busy(lambda: self._db.execute("BEGIN IMMEDIATE"), is_wait=True)
                 except sqlite3.Error as exc:
                     raise LibraryError(f"{self.path}: cannot write ({_db_problem(exc)})") from exc
             self._depth += 1
@@ -997,6 +1012,7 @@ class Library:
         replaced = False
         with self._lock:
             with self.transaction() as db:
+                t_write = time.monotonic()  # the write lock is ours from here to the commit
                 old = db.execute("SELECT id FROM collections WHERE name = ?", (coll_name,)).fetchone()
                 if old is not None:
                     if not replace:
@@ -1023,9 +1039,11 @@ class Library:
                     ((coll, base + i, src, box, emb, fh, now) for i, src, box, emb, fh in face_rows),
                 )
                 self._audit("import-watchlist", coll_name, {**detail, "replaced": replaced})
+                held = time.monotonic() - t_write  # before the commit (and its WAL checkpoint)
             if replaced:
                 self._scrub()
-        log.info("watchlist %r imported as %r: %d entries", watch.label, coll_name, len(watch.entries))
+        log.info("watchlist %r imported as %r: %d entries (inserted in %.2f s, then committed)",
+                 watch.label, coll_name, len(watch.entries), held)
         return coll_name, len(watch.entries)
 
     # -- collections -----------------------------------------------------------------

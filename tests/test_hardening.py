@@ -732,3 +732,14 @@ def test_engine_import_leaves_no_files_in_home_or_tmp(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == [Path("home"), Path("tmp")]
+
+
+def test_analyze_of_a_refused_image_stores_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    png = _png_header_only(tmp_path / "huge.png", 10_000, 10_000)
+    db = tmp_path / "lib.sqlite"
+    assert cli(["--library", str(db), "analyze", "-q", "--candidate", "Huge", "--id", str(png)]) == 1
+    err = capsys.readouterr().err
+    assert "too large" in err and "nothing was stored" in err
+    _no_traceback(err)
+    with Library(db) as lib:
+        assert lib.candidates() == []
