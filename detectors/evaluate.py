@@ -495,7 +495,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     command = "telltale eval " + " ".join(sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "eval" else [])
     summary["command"] = command
     print(format_table(summary))
-    print(f"(cache: {cache.hits} files from the cache, {cache.misses} analysed)")
+    print(f"(cache: {cache.hits} files from the cache, {cache.misses} {'not in it, left out' if args.cached_only else 'analysed'})")
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         print(f"Results written to {args.json}")
