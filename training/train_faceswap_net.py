@@ -38,7 +38,9 @@ Measured (grouped OOF, 78 real / 60 fake recordings; bench/faceswap_bench.py pri
 the fold ONNX models): recording AUC DeepFaceLive 0.595, GHOST 0.974, FaceForensics/DFDC 0.904,
 generated talking heads 0.789, overall 0.686; 2 of 78 real recordings at risk >= 0.5. A probe
 with ``--positives paired`` (self-blends + DeepFaceLive swap halves only) was worse on the one
-fold it finished (fold 3: overall 0.22 against 0.57) and was stopped.
+fold it finished (fold 3: overall 0.22 against 0.57) and was stopped; one with ``--pool-tag mild``
+(faces down to 96 px, crf <= 30) was not better on the four folds it finished (overall 0.683
+against 0.709 on the same 42 fakes / 60 reals) and was stopped. The shipped model is the default.
 
 Usage: .venv-train/bin/python training/train_faceswap_net.py [--epochs N] [--part all|folds|final|meta] [--threads 2]
 """
