@@ -272,13 +272,22 @@ def face_hashes(aligned: np.ndarray) -> tuple[int, int]:
     )
 
 
-def keypoints(rgb: np.ndarray) -> Keypoints | None:
+def keypoint_gray(rgb: np.ndarray) -> np.ndarray:
+    """The grey image keypoints are found in: at most KEYPOINT_MAX_SIDE px per side."""
     import cv2
 
     g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     k = KEYPOINT_MAX_SIDE / max(g.shape)
     if k < 1:
         g = cv2.resize(g, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    return g
+
+
+def keypoints(rgb: np.ndarray, gray: np.ndarray | None = None) -> Keypoints | None:
+    """ORB keypoints of a photo (``gray``: its :func:`keypoint_gray`, when already made)."""
+    import cv2
+
+    g = keypoint_gray(rgb) if gray is None else gray
     orb = cv2.ORB_create(KEYPOINT_FEATURES)
     kp, des = orb.detectAndCompute(g, None)
     if des is None or len(kp) < 4:
@@ -357,14 +366,16 @@ def encode_image(
         aligned = align_face(rgb, f.landmarks)
         fh, mfh = face_hashes(aligned) if aligned is not None else (None, None)
         codes.append(FaceCode(tuple(int(v) for v in f.box), np.asarray(f.embedding, dtype=np.float32), fh, mfh))
-    kp = keypoints(rgb) if with_keypoints else None
+    gray = keypoint_gray(rgb) if with_keypoints else None
+    kp = keypoints(rgb, gray) if gray is not None else None
     m_hashes: dict[str, int] = {}
     m_segments: tuple[int, ...] = ()
     m_kp = None
     if mirrored:
         m_hashes = whole_hashes(np.ascontiguousarray(small[:, ::-1]), (sw - x1, y0, sw - x0, y1))
         m_segments = crop_segments(np.ascontiguousarray(trimmed[:, ::-1])) if with_segments else ()
-        m_kp = keypoints(np.ascontiguousarray(rgb[:, ::-1])) if with_keypoints else None
+        # the mirrored grey image, not a mirrored full-size copy (a 60-megapixel photo: 180 MB less)
+        m_kp = keypoints(rgb, np.ascontiguousarray(gray[:, ::-1])) if gray is not None else None
     full_box = tuple(int(round(v / min(1.0, k))) for v in box)
     return Encoded(w, h, hashes, segments, tuple(codes), kp, sha256, m_hashes, m_segments, m_kp, full_box)
 
