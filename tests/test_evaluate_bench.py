@@ -83,6 +83,20 @@ def test_logistic_fit_orders_and_separates() -> None:
     assert a > 0 and p(0.1) < 0.2 and p(0.9) > 0.8
 
 
+def test_logistic_fit_converges_with_most_risks_at_zero() -> None:
+    # shaped like the face-swap net's risks on the dev videos: most below 0.02 in both classes,
+    # confidences from 0.2 to 1, two reals near 1 (plain Newton overshot to b = -60 there)
+    rng = np.random.default_rng(0)
+    risks = np.r_[10 ** rng.uniform(-5, -1.7, 70), [0.98, 0.99, 0.37], 10 ** rng.uniform(-5, -1.7, 50), rng.uniform(0.05, 0.75, 18)]
+    labels = np.r_[np.zeros(73, int), np.ones(68, int)]
+    weights = rng.choice([0.2, 0.3, 0.5, 0.72, 0.9, 1.0, 1.0, 1.0], risks.size)
+    a, b = fit_logistic(risks, labels, weights)
+    p = 1 / (1 + np.exp(-(a * risks + b)))
+    grad = np.array([(weights * (p - labels) * risks).sum() + (a - 6.0), (weights * (p - labels)).sum() + (b + 3.0)])
+    assert np.abs(grad).max() < 1e-4  # the optimum of the penalised likelihood
+    assert abs(b) < 3 and a > 0
+
+
 def test_manifest_rejects_bad_label(tmp_path: Path) -> None:
     (tmp_path / "m.csv").write_text("path,kind,label\nx.mp4,video,maybe\n")
     with pytest.raises(ValueError, match="maybe"):

@@ -59,20 +59,39 @@ R = TypeVar("R")
 
 
 def fit_logistic(risks: Sequence[float], labels: Sequence[int], weights: Sequence[float] | None = None) -> tuple[float, float]:
-    """MAP logistic fit of p(fake | risk) with an L2 pull towards (PRIOR_A, PRIOR_B) (Newton's method)."""
+    """MAP logistic fit of p(fake | risk) with an L2 pull towards (PRIOR_A, PRIOR_B).
+
+    Damped Newton: a step is halved until the penalised negative log-likelihood falls (the
+    objective is strictly convex, so this converges even where plain Newton overshoots, e.g.
+    with most risks at 0 and a few extreme values)."""
     x = np.asarray(risks, dtype=float)
     y = np.asarray(labels, dtype=float)
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    theta = np.array([PRIOR_A, PRIOR_B])
-    prior = theta.copy()
+    prior = np.array([PRIOR_A, PRIOR_B])
     X = np.c_[x, np.ones_like(x)]
-    for _ in range(50):
+
+    def objective(t: np.ndarray) -> float:
+        z = X @ t
+        return float((w * (np.logaddexp(0.0, z) - y * z)).sum() + 0.5 * PRIOR_STRENGTH * ((t - prior) ** 2).sum())
+
+    theta = prior.copy()
+    value = objective(theta)
+    for _ in range(100):
         p = 1.0 / (1.0 + np.exp(-(X @ theta)))
         grad = X.T @ (w * (p - y)) + PRIOR_STRENGTH * (theta - prior)
         hess = (X * (w * p * (1 - p))[:, None]).T @ X + PRIOR_STRENGTH * np.eye(2)
         step = np.linalg.solve(hess, grad)
-        theta -= step
-        if np.abs(step).max() < 1e-8:
+        t = 1.0
+        while t > 1e-8:
+            candidate = theta - t * step
+            new = objective(candidate)
+            if new <= value:
+                break
+            t *= 0.5
+        else:
+            break
+        theta, value = candidate, new
+        if np.abs(t * step).max() < 1e-8:
             break
     return float(theta[0]), float(theta[1])
 
