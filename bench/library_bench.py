@@ -288,7 +288,7 @@ def _bulk_load(lib: Any, n: int, whole: np.ndarray, segs: np.ndarray, emb: np.nd
     t_hnsw = time.perf_counter() - t
     db.execute("VACUUM ANALYZE")
     _plant(lib, planted, args, rng)
-    build_file.write_text(json.dumps({"load": t_load, "bands": t_bands, "hnsw": t_hnsw}))
+    build_file.write_text(json.dumps({"load": t_load, "bands": t_bands, "hnsw": t_hnsw, "recall_queries": args.recall_queries}))
     return t_load, t_bands, t_hnsw
 
 
@@ -330,6 +330,9 @@ def bench_postgres(args: argparse.Namespace) -> list[tuple[str, str]]:
 
             build = json.loads(build_file.read_text())
             t_load, t_bands, t_hnsw = build["load"], build["bands"], build["hnsw"]
+            if build.get("recall_queries", args.recall_queries) != args.recall_queries:
+                # the planted neighbours depend on it: another value regenerates other data
+                raise SystemExit(f"--reuse-db: the database was loaded with --recall-queries {build['recall_queries']}")
             if lib.get_candidate("astronaut") is None:  # the load ran, the planting did not
                 db.execute("VACUUM ANALYZE")
                 _plant(lib, planted, args, rng)
