@@ -115,7 +115,7 @@ def run(cmd: list[str], worker: int, kind: str, candidate: str, t0: float) -> Op
               proc.stderr.strip()[-400:] if proc.returncode else "")
 
 
-def bench(library: str, workers: int, rounds: int, entries: int, clip: str | None) -> dict[str, Any]:
+def bench(library: str, workers: int, rounds: int, entries: int, clip: str | None, stagger_s: float = 0.0) -> dict[str, Any]:
     telltale = [sys.executable, "-m", "detectors.cli", "-v", "--library", library]
     clip_path, photos = make_media(OUT / "media", workers, clip)
     watch = make_watchlist(OUT / f"watchlist_{entries}.json", entries)
@@ -132,6 +132,7 @@ def bench(library: str, workers: int, rounds: int, entries: int, clip: str | Non
         import_done.set()
 
     def worker(i: int) -> None:
+        time.sleep(i * stagger_s)  # out of step: the workers' writes spread over the import's
         r = 0
         while r < rounds or not import_done.is_set():
             name = f"Bench {tag} worker {i} round {r}"
@@ -219,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2, help="analyze+add rounds per worker at least (more while the import runs)")
     ap.add_argument("--watchlist-entries", type=int, default=100_000)
     ap.add_argument("--clip", help="recording the workers analyse (default: a generated 3 s talking head)")
+    ap.add_argument("--stagger", type=float, default=20.0, metavar="S",
+                    help="worker i starts i*S seconds late, so writes do not all fall together (default 20)")
     ap.add_argument("--json", metavar="OUT", help="write the figures (and every operation) here")
     args = ap.parse_args(argv)
     library = args.library
@@ -228,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         for f in OUT.glob("bench.sqlite*"):
             f.unlink()
         library = str(db)
-    result = bench(library, args.workers, args.rounds, args.watchlist_entries, args.clip)
+    result = bench(library, args.workers, args.rounds, args.watchlist_entries, args.clip, args.stagger)
     summary = summarise(result)
     print(json.dumps({k: v for k, v in summary.items() if k != "failures"}, indent=2))
     for f in summary["failures"]:

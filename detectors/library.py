@@ -1413,7 +1413,14 @@ class Library:
         """The in-memory search index (built now if a write dropped it)."""
         with self._lock:
             if self._index is None:
-                self._index = self._build_index()
+                if self._db.in_transaction:
+                    self._index = self._build_index()
+                else:  # one snapshot for all its reads: another process may commit between two of them
+                    self._db.execute("BEGIN")
+                    try:
+                        self._index = self._build_index()
+                    finally:
+                        self._db.execute("COMMIT")
             return self._index
 
     def _keypoints(self, media_id: int) -> hashing.Keypoints | None:

@@ -743,3 +743,42 @@ def test_analyze_of_a_refused_image_stores_nothing(tmp_path: Path, capsys: pytes
     _no_traceback(err)
     with Library(db) as lib:
         assert lib.candidates() == []
+
+
+def _encoded(seed: int) -> Any:
+    from detectors import hashing
+
+    rng = np.random.default_rng(seed)
+    h = {k: int(rng.integers(0, 2**63)) for k in hashing.WHOLE_HASH_KINDS}
+    face = hashing.FaceCode((0, 0, 10, 10), (rng.standard_normal(128) * 0.09).astype(np.float32), int(rng.integers(0, 2**63)))
+    return hashing.Encoded(100, 100, h, (int(rng.integers(0, 2**63)),), (face,))
+
+
+def test_search_index_is_built_from_one_snapshot(tmp_path: Path) -> None:
+    """Another process committing between the index's reads (found by the concurrency bench:
+    hashes of media the first read had not seen, KeyError) must not be seen half."""
+    db = tmp_path / "lib.sqlite"
+    with Library(db) as lib, Library(db) as other:
+        lib.add_encoded("A", "/a.jpg", "photo", _encoded(1))
+        real = lib._db
+        fired: list[int] = []
+
+        class Interleaved:  # the real connection; another connection commits right after the first read
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real, name)
+
+            def execute(self, sql: str, *args: Any) -> Any:
+                cur = real.execute(sql, *args)
+                if "FROM media" in sql and not fired:
+                    fired.append(1)
+                    other.add_encoded("B", "/b.jpg", "photo", _encoded(2))
+                return cur
+
+        lib._db, lib._index = Interleaved(), None  # type: ignore[assignment]
+        try:
+            idx = lib.index()
+        finally:
+            lib._db = real
+        assert fired and idx.size == 1  # the snapshot before B's commit, whole
+        lib._index = None
+        assert lib.index().size == 2
