@@ -120,10 +120,10 @@ def open_library(path: str | Path | None, settings: Mapping[str, Any] | None = N
     ``library.retention_days`` becomes this session's retention. ``apply_retention``: erase the
     expired candidates now (the app passes False and calls ``apply_retention()`` itself, to say
     how many were erased; the analysis worker's own connection never erases)."""
-    from detectors.library import Library  # creates the folder owner-only (0700) when it is new
+    from detectors.store import open_library as open_store  # a SQLite path (folder made 0700) or a postgresql:// URL
 
-    return Library(str(path) if path is not None else None, retention_days=retention_override(settings),
-                   apply_retention=apply_retention)
+    return open_store(str(path) if path is not None else None, retention_days=retention_override(settings),
+                      apply_retention=apply_retention)
 
 
 def row_get(row: Any, name: str, default: Any = None) -> Any:

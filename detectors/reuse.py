@@ -93,7 +93,9 @@ class ReuseDetector(Detector):
 
         imgs = list(context.images)
         pairs = []
-        encs = [hashing.encode_image(i.rgb, faces_in_image(i), mirrored=True, sha256=i.sha256) for i in imgs]
+        # one photo has nothing to be compared with: do not hash it (most of an ID photo's check time)
+        encs = ([hashing.encode_image(i.rgb, faces_in_image(i), mirrored=True, sha256=i.sha256) for i in imgs]
+                if len(imgs) > 1 else [])
         for a in range(len(imgs)):
             for b in range(a + 1, len(imgs)):
                 c = hashing.compare_encoded(encs[a], encs[b])
