@@ -1569,19 +1569,11 @@ class Library:
             except LibraryError:
                 return []
             marks = json.loads(self._get_meta(f"{self._STALE_PREFIX}{cid}") or "[]")
-            out = []
-            for m in marks:
-                if m.get("kind") == "reuse":
-                    row = self._db.execute("SELECT name FROM candidates WHERE id = ?", (m.get("other"),)).fetchone()
-                    who = f"“{row[0]}”" if row else "a candidate (since erased)"
-                    out.append(f"{who}, analysed later, shares this candidate's {m.get('detail') or 'face or photo'}.")
-                elif m.get("kind") == "removed":
-                    out.append(f"The file “{m.get('detail')}” was removed after the analysis.")
-                elif m.get("kind") == "added":
-                    out.append(f"The file “{m.get('detail')}” was added after the analysis.")
-                else:
-                    out.append(str(m.get("detail") or "The library changed after the analysis."))
-            return out
+            def name_of(other: Any) -> str | None:
+                row = self._db.execute("SELECT name FROM candidates WHERE id = ?", (other,)).fetchone()
+                return row[0] if row else None
+
+            return stale_sentences(marks, name_of)
 
     def clear_stale(self, candidate: Any) -> None:
         """Forget the out-of-date marks (the candidate was analysed again)."""
@@ -1608,3 +1600,21 @@ class Library:
                 self._db.execute("UPDATE candidates SET name = ? WHERE id = ?", (name, cid))
                 self._audit("rename-candidate", f"candidate#{cid}")
             self._index = None  # the search index caches candidate names
+
+
+def stale_sentences(marks: Sequence[Mapping[str, Any]], name_of: Callable[[Any], str | None]) -> list[str]:
+    """The out-of-date marks of a candidate as sentences (both back ends). ``name_of(id)``: the
+    other candidate's name, or None once erased (an erased name is never shown)."""
+    out = []
+    for m in marks:
+        if m.get("kind") == "reuse":
+            name = name_of(m.get("other"))
+            who = f"“{name}”" if name is not None else "a candidate (since erased)"
+            out.append(f"{who}, analysed later, shares this candidate's {m.get('detail') or 'face or photo'}.")
+        elif m.get("kind") == "removed":
+            out.append(f"The file “{m.get('detail')}” was removed after the analysis.")
+        elif m.get("kind") == "added":
+            out.append(f"The file “{m.get('detail')}” was added after the analysis.")
+        else:
+            out.append(str(m.get("detail") or "The library changed after the analysis."))
+    return out

@@ -48,7 +48,7 @@ from ..faces import faces_in_image, forget_image_faces
 from ..library import (
     AUDIT_PATH_KEYS, ERASED_FILE, IMAGE_SUFFIXES, RETENTION_DAYS, ROLES, SECONDS_PER_DAY, CandidateRow,
     CollectionRow, LibraryError, Match, MediaRow, _timestamp, check_recording, file_sha256, lookup_name,
-    normalize_name, printable, redact,
+    normalize_name, printable, redact, stale_sentences,
 )
 from ..settings import validate
 from . import schema
@@ -1043,19 +1043,11 @@ class PostgresLibrary:
                 cid = self._candidate_id(candidate)
             except LibraryError:
                 return []
-            out = []
-            for m in json.loads(self._get_meta(f"{self._STALE_PREFIX}{cid}") or "[]"):
-                if m.get("kind") == "reuse":
-                    row = self._q("SELECT name FROM candidates WHERE id = %s", (m.get("other"),)).fetchone()
-                    who = f"“{row[0]}”" if row else "a candidate (since erased)"
-                    out.append(f"{who}, analysed later, shares this candidate's {m.get('detail') or 'face or photo'}.")
-                elif m.get("kind") == "removed":
-                    out.append(f"The file “{m.get('detail')}” was removed after the analysis.")
-                elif m.get("kind") == "added":
-                    out.append(f"The file “{m.get('detail')}” was added after the analysis.")
-                else:
-                    out.append(str(m.get("detail") or "The library changed after the analysis."))
-            return out
+            def name_of(other: Any) -> str | None:
+                row = self._q("SELECT name FROM candidates WHERE id = %s", (other,)).fetchone()
+                return row[0] if row else None
+
+            return stale_sentences(json.loads(self._get_meta(f"{self._STALE_PREFIX}{cid}") or "[]"), name_of)
 
     def clear_stale(self, candidate: Any) -> None:
         with self._lock:
