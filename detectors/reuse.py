@@ -66,7 +66,8 @@ class ReuseDetector(Detector):
             for m in lib.search_embedding(r.track.main_identity, exclude_candidate=context.name, limit=MAX_MATCHES_PER_QUERY):
                 found.append({"query": r.path, "query_role": "interview", **m.to_dict(), "risk": _risk(m)})
         found.sort(key=lambda f: (-f["risk"], f["kind"] != "same-image", f["distance"]))
-        size = lib.index().size + int(lib.index().embeddings.shape[0])
+        index = lib.index()  # one look (on PostgreSQL each size is a COUNT query)
+        size = index.size + int(index.embeddings.shape[0])
         evidence: dict[str, Any] = {"searched": searched, "matches": found, "library": str(lib.path), "library_entries": size}
         if not found:
             conf = CONFIDENCE_NOTHING_FOUND if size else CONFIDENCE_EMPTY_LIBRARY
