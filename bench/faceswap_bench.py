@@ -37,6 +37,8 @@ from detectors.folds import N_FOLDS  # noqa: E402
 CROPS = ROOT / "out" / "faceswap_net"
 FAMILIES = ("DeepFaceLive", "GHOST", "FaceForensics/DFDC", "talking-head")
 BLINK_BASE_PER_MIN = 5.0
+CROP_KEYS = {96: "net", 160: "wide"}
+"""The cached run-time crop (training/faceswap_crops.py) for a model's aligned crop side."""
 
 
 def _session(path: Path):
@@ -98,6 +100,9 @@ def oof_table(folds_dir: Path) -> dict[str, Any]:
     sessions = {k: _session(folds_dir / f"faceswap_net_fold{k}.onnx") for k in range(N_FOLDS)}
     metas = {k: json.loads((folds_dir / f"faceswap_net_fold{k}.json").read_text()) for k in range(N_FOLDS)}
     pct = float(metas[0]["aggregate_percentile"])
+    inp = metas[0].get("input", {})
+    aligned_px, input_px = int(inp.get("aligned_px", 96)), int((inp.get("shape") or [None, 3, 72, 72])[2])
+    key = CROP_KEYS[aligned_px]
     rec: list[dict[str, Any]] = []
     frames: dict[str, np.ndarray] = {}
     t_net, n_net = 0.0, 0
@@ -105,10 +110,10 @@ def oof_table(folds_dir: Path) -> dict[str, Any]:
         if f["kind"] != "video" or f["family"] not in FAMILIES + ("real", "lipsync"):
             continue
         d = np.load(CROPS / "crops" / f"{f['id']}.npz")
-        if not len(d["net"]):
+        if not len(d[key]):
             continue
         t0 = time.perf_counter()
-        z = _logits(sessions[f["fold"]], S.net_input(d["net"]))
+        z = _logits(sessions[f["fold"]], S.net_input(d[key], input_px))
         t_net += time.perf_counter() - t0
         n_net += len(z)
         frames[f["path"]] = z

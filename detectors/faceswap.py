@@ -151,12 +151,13 @@ class FaceSwapDetector(Detector):
             log.debug("faceswap: frame %d skipped (%s)", frame.index, exc)
 
     def _measure(self, frame: VideoFrame, face: FaceObservation) -> None:
+        assert self.net is not None
         crop, sbox = frame.crop_full(face.box, margin=S.NET_CROP_MARGIN)
         scale = frame.scale if frame._source is not None else 1.0
         lm = face.landmarks[:, :2] / scale - np.array(sbox[:2], np.float32)
         if crop.shape[0] < 16 or crop.shape[1] < 16:
             return
-        aligned = np.ascontiguousarray(S.net_input(S.aligned_crop(crop, lm)[0]))
+        aligned = self.net.model_input(crop, lm)
         blend = float("nan")
         fvf = float("nan")
         if self.model is not None and self._n_net % BLEND_EVERY == 0 and np.ptp(lm[list(S.FACE_OVAL), 0]) >= S.MIN_TEXTURE_FACE_PX:

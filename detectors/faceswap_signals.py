@@ -283,10 +283,14 @@ NET_INPUT_PX = 72
 ring around it (the outline covers about 73% of it)."""
 
 
-def net_input(aligned: np.ndarray) -> np.ndarray:
-    """The model's input from aligned crop(s) (..., NET_PX, NET_PX, 3): their middle NET_INPUT_PX px."""
-    o = (NET_PX - NET_INPUT_PX) // 2
-    return aligned[..., o : o + NET_INPUT_PX, o : o + NET_INPUT_PX, :]
+def net_input(aligned: np.ndarray, px: int = NET_INPUT_PX) -> np.ndarray:
+    """The model's input from aligned crop(s) (..., side, side, 3): their middle ``px`` px (the
+    model's description, ``faceswap_net.json``, says which crop side and input side it reads)."""
+    side = aligned.shape[-2]
+    if side < px:
+        raise ValueError(f"aligned crop of {side} px is smaller than the model input ({px} px)")
+    o = (side - px) // 2
+    return aligned[..., o : o + px, o : o + px, :]
 
 
 def transform_points(m: np.ndarray, xy: np.ndarray) -> np.ndarray:

@@ -157,8 +157,10 @@ def test_model_loads_and_scores_crops(astronaut: tuple[np.ndarray, np.ndarray]) 
     net = load_net()
     assert net is not None, "assets/models/faceswap_net.onnx and .json must ship with the code"
     crop, lm = _crop_and_points(astronaut)
-    aligned = np.ascontiguousarray(S.net_input(S.aligned_crop(crop, lm)[0]))
-    assert aligned.shape == (S.NET_INPUT_PX, S.NET_INPUT_PX, 3)
+    aligned = net.model_input(crop, lm)
+    px = net.meta.input_px
+    assert aligned.shape == (px, px, 3) and net.session.get_inputs()[0].shape[2:] == [px, px]
+    assert net.meta.aligned_px >= px
     one = net.logits(aligned[None])
     assert one.shape == (1,) and np.isfinite(one).all()
     batch = net.logits(np.stack([aligned, aligned[:, ::-1], np.full_like(aligned, 128)]))
@@ -182,7 +184,8 @@ def test_self_blending_raises_the_model_score(astronaut: tuple[np.ndarray, np.nd
     big, m = S.aligned_crop(crop, lm, 192)
     big_lm = S.transform_points(m, lm)
     rng = np.random.default_rng(7)
-    small = lambda img: S.net_input(cv2.resize(S.jpeg_roundtrip(img, 90), (S.NET_PX, S.NET_PX), interpolation=cv2.INTER_AREA))  # noqa: E731
+    side = net.meta.aligned_px
+    small = lambda img: S.net_input(cv2.resize(S.jpeg_roundtrip(img, 90), (side, side), interpolation=cv2.INTER_AREA), net.meta.input_px)  # noqa: E731
     real = float(net.logits(small(big)[None])[0])
     blended = net.logits(np.stack([small(S.self_blend(big, big_lm, rng)) for _ in range(8)]))
     assert float(np.mean(blended)) > real + SBI_LOGIT_GAP, (real, blended)

@@ -2,8 +2,9 @@
 
 Trained by ``training/train_faceswap_net.py`` (self-blended real faces plus the dev face swaps and
 generated talking heads, with scale and compression augmentation). It reads the middle
-:data:`detectors.faceswap_signals.NET_INPUT_PX` px (:func:`detectors.faceswap_signals.net_input`)
-of a crop made by :func:`detectors.faceswap_signals.aligned_crop` and gives one logit per crop
+``input_px`` px (:func:`detectors.faceswap_signals.net_input`) of an ``aligned_px`` crop made by
+:func:`detectors.faceswap_signals.aligned_crop` (both sizes stored in ``faceswap_net.json``, so a
+model trained at another resolution needs no code change) and gives one logit per crop
 (> 0: swapped or generated). ``faceswap_net.json`` beside the weights holds how a recording's logits become a risk:
 the percentile taken over frames, the decision centre (chosen from out-of-fold REAL recordings
 only) and the width of the logistic map. Under :func:`detectors.models.fold_models` the fold copy
@@ -47,6 +48,10 @@ class NetMeta:
     decision_centre: float
     risk_width: float
     path: str
+    aligned_px: int = 96
+    """Side of the aligned face crop (:func:`detectors.faceswap_signals.aligned_crop`) the model reads."""
+    input_px: int = 72
+    """Side of the model input: the middle of the aligned crop (:func:`detectors.faceswap_signals.net_input`)."""
 
     def risk(self, value: float) -> float:
         """Logistic map of an aggregated logit to 0..1, 0.5 at the decision centre."""
@@ -62,8 +67,10 @@ def load_meta() -> NetMeta:
             if not path.is_file():
                 raise FileNotFoundError(f"model description {META_NAME} is missing ({path}); reinstall Telltale")
             data = json.loads(path.read_text())
+            inp = data.get("input", {})
+            shape = inp.get("shape") or [None, 3, 72, 72]
             meta = NetMeta(float(data["aggregate_percentile"]), float(data["decision_centre"]),
-                           float(data["risk_width"]), str(path))
+                           float(data["risk_width"]), str(path), int(inp.get("aligned_px", 96)), int(shape[2]))
             _meta_cache[path] = meta
         return meta
 
@@ -77,8 +84,15 @@ class FaceSwapNet:
         self.input_name = self.session.get_inputs()[0].name
         self.name = Path(model_path(MODEL_NAME)).name
 
+    def model_input(self, rgb: np.ndarray, landmarks_xy: np.ndarray) -> np.ndarray:
+        """The model's input (input_px x input_px x 3 uint8) for the face with ``landmarks_xy`` in ``rgb``."""
+        from ..faceswap_signals import aligned_crop, net_input
+
+        aligned = aligned_crop(rgb, landmarks_xy, self.meta.aligned_px)[0]
+        return np.ascontiguousarray(net_input(aligned, self.meta.input_px))
+
     def logits(self, crops: np.ndarray) -> np.ndarray:
-        """(N, NET_INPUT_PX, NET_INPUT_PX, 3) uint8 RGB model inputs (``net_input`` of aligned crops) -> (N,) logits."""
+        """(N, input_px, input_px, 3) uint8 RGB model inputs (:meth:`model_input`) -> (N,) logits."""
         if crops.ndim != 4 or crops.shape[-1] != 3:
             raise ValueError(f"expected (N, H, W, 3) crops, got {crops.shape}")
         if len(crops) == 0:
