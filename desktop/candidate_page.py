@@ -44,6 +44,7 @@ from . import engine
 from .images import pixmap_from_b64, pixmap_from_file, video_thumbnail
 from .player import VideoPlayer
 from .timeline import TimelineWidget
+from .voice_view import VoiceBox, VoicePanel
 from .widgets import FlowLayout, PictureCard, ScoreBadge, clear_layout, elided, hint_label, section_title, show_enlarged
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ class CandidatePage(QWidget):
         self.media_rows: list[Any] = []
         self.recordings: list[engine.RecordingEvidence] = []
         self.timeline: TimelineWidget | None = None
+        self.voice: engine.VoiceEvidence | None = None
 
         # header ----------------------------------------------------------------------
         self.name_label = QLabel("No candidate selected")
@@ -162,6 +164,10 @@ class CandidatePage(QWidget):
         self.tabs.addTab(self._build_recordings(), "&Recordings")
         self.tabs.addTab(self._build_identity(), "&Identity && reuse")
         self.tabs.addTab(self._build_evidence(), "E&vidence pictures")
+        self.voice_panel = VoicePanel()
+        self.voice_panel.seekRequested.connect(self.show_moment)
+        self.voice_tab = _scroll(self.voice_panel)
+        self.tabs.addTab(self.voice_tab, "V&oice")
         self.dialogs: list[Any] = []  # enlarged pictures (kept alive while open)
 
         layout = QVBoxLayout(self)
@@ -249,6 +255,12 @@ class CandidatePage(QWidget):
         side.setMinimumWidth(FRAMES_COLUMN_MIN_PX)
         sv = QVBoxLayout(side)
         sv.setContentsMargins(0, 0, 0, 0)
+        # this recording's voice above the frames: beside the player, not under it (the player and
+        # the timeline keep their height on a laptop screen)
+        self.voice_box = VoiceBox()
+        self.voice_box.seekRequested.connect(self.seek)
+        self.voice_box.detailsRequested.connect(lambda: self.tabs.setCurrentWidget(self.voice_tab))
+        sv.addWidget(self.voice_box)
         title = section_title("Most suspicious frames")
         title.setToolTip("The face-swap check's strongest frames: the face, and where the model saw blending (heat map). "
                          "Click one to see it in the player; double-click to enlarge it.")
@@ -287,6 +299,12 @@ class CandidatePage(QWidget):
         v.addWidget(section_title("Reuse: the same photo or face under another candidate"))
         self.reuse_summary = hint_label("")
         v.addWidget(self.reuse_summary)
+        self.voice_reuse = hint_label("")  # the voice check's library matches: the same voice under another name
+        self.voice_reuse.setTextFormat(Qt.TextFormat.RichText)
+        self.voice_reuse.setToolTip("The library's voice prints: the same voice under another name. Voice distance: the "
+                                    "cosine distance between two voice prints (0 = identical); see the Voice tab for the bar.")
+        self.voice_reuse.setVisible(False)
+        v.addWidget(self.voice_reuse)
         holder2 = QWidget()
         self.reuse_flow = FlowLayout(holder2)
         v.addWidget(holder2)
@@ -361,6 +379,7 @@ class CandidatePage(QWidget):
         html += "".join(f"<li style='color:#c62828'>{_esc(e)}</li>" for e in errors)
         self.reasons_label.setText(f"<ul style='margin-left:-20px; margin-top:0'>{html}</ul>" if html else "")
         self.reasons_area.verticalScrollBar().setValue(0)
+        self.voice = engine.voice_evidence(report)
         self._fill_checks()
         self._fill_media()
         if changed:
@@ -368,6 +387,7 @@ class CandidatePage(QWidget):
         self._fill_recordings()
         self._fill_identity()
         self._fill_evidence()
+        self._fill_voice()
 
     def _fill_checks(self) -> None:
         checks = (self.report or {}).get("checks") or {}
@@ -512,8 +532,10 @@ class CandidatePage(QWidget):
         self.timeline = None
         if index < 0 or index >= len(self.recordings):
             self.player.open(None)
+            self.voice_box.set_recording(self.voice, None)
             return
         ev = self.recordings[index]
+        self.voice_box.set_recording(self.voice if self.report else None, ev.path)
         opened = Path(ev.path).exists() and self.player.open(ev.path)
         if not Path(ev.path).exists():
             self.player.view.set_image(None, f"“{Path(ev.path).name}” is missing (moved or deleted)")
@@ -546,6 +568,24 @@ class CandidatePage(QWidget):
         self.dialogs.append(show_enlarged(self, f"Frame {caption}", pictures, FRAME_SCORE_TIP.rsplit(". Double", 1)[0] + ".",
                                           "inferno" if frame.get("heatmap_png") else None,
                                           "no sign of blending", "strong sign of blending"))
+
+    def show_moment(self, recording: str, t: float) -> None:
+        """Open ``recording`` (a path or a file name) in the Recordings tab at ``t`` seconds."""
+        name = Path(recording).name
+        index = next((i for i, r in enumerate(self.recordings) if r.path == recording), -1)
+        if index < 0:
+            index = next((i for i, r in enumerate(self.recordings) if Path(r.path).name == name), -1)
+        if index < 0:
+            self.errorOccurred.emit(f"“{name}” is not among this candidate's recordings any more.")
+            return
+        if self.recording_combo.currentIndex() != index:
+            self.recording_combo.setCurrentIndex(index)
+        self.tabs.setCurrentIndex(1)
+        self.seek(t)
+
+    def _fill_voice(self) -> None:
+        names = [Path(r.path).name for r in engine.recording_evidence(self.report or {})]
+        self.voice_panel.set_evidence(self.voice, analysed=bool(self.report), recordings=names)
 
     def seek(self, t: float) -> None:
         self.player.seek(t)
@@ -635,7 +675,13 @@ class CandidatePage(QWidget):
             caption = (f"This candidate: {short(Path(query).name, 28) if query else ''}\n{who}: {short(Path(other_file).name, 28)}\n{kind}"
                        + (f", distance {dist:.2f}" if dist is not None else ""))
             self.reuse_flow.addWidget(PictureCard([mine, theirs], caption, THUMB))
-        if not matches:
+        voice_matches = self.voice.matches if self.voice is not None else []
+        lines = [f"<b>Same voice</b>: this candidate's {_esc(m.recording or 'recording')} and {_esc(m.who)}'s "
+                 f"{_esc(m.file or 'recording')}, voice distance {m.distance:.2f}"
+                 + (f" ({m.speech_s:.1f} s of their speech)" if m.speech_s is not None else "") for m in voice_matches[:12]]
+        self.voice_reuse.setText("<br>".join(lines) + (" — details in the Voice tab." if lines else ""))
+        self.voice_reuse.setVisible(bool(lines))
+        if not matches and not voice_matches:
             self.reuse_flow.addWidget(hint_label("No match in the library."))
 
 

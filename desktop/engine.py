@@ -397,3 +397,178 @@ def evidence_label(key: str) -> str:
 def evidence_scale(key: str) -> str | None:
     low = key.lower()
     return next((scale for word, scale in EVIDENCE_SCALES if word in low), None)
+
+
+# --------------------------------------------------------------------------- voice
+
+
+@dataclass
+class VoiceRecording:
+    """One recording as the voice check heard it."""
+
+    name: str  # file name (the check names recordings without their folder)
+    speech_s: float | None  # all speech heard in it
+    voices: int | None  # distinct voices heard (an interviewer makes two)
+    candidate_speech_s: float | None  # speech in the candidate's own voice print
+    excerpt: tuple[float, float] | None  # the candidate's longest stretch of speech (s)
+
+
+@dataclass
+class VoicePair:
+    a: str
+    b: str
+    distance: float
+    confidence: float | None
+
+
+@dataclass
+class VoiceChange:
+    """A second voice within one recording."""
+
+    recording: str
+    distance: float | None  # the second voice against the candidate's
+    other_speech_s: float | None
+    talking: bool  # the candidate's face talks with both voices (not an interviewer off screen)
+    verdict: str
+    segments: list[tuple[float, float]]  # where the second voice speaks (s)
+    mouth_activity: tuple[float | None, float | None] = (None, None)  # candidate voice, second voice
+
+
+@dataclass
+class VoiceMatch:
+    """The same voice in the library under another name."""
+
+    who: str  # candidate name, or "collection X"
+    candidate: str | None
+    collection: str | None
+    file: str  # their recording's file name (may be empty)
+    recording: str  # this candidate's recording that matched
+    distance: float
+    speech_s: float | None  # seconds of speech behind their voice print
+    their_excerpt: tuple[float, float] | None = None  # where their voice can be heard in their recording
+    query_speech_s: float | None = None  # seconds of this candidate's speech that were searched
+    path: str = ""  # their recording's full path, as the library holds it
+
+
+@dataclass
+class VoiceEvidence:
+    """The voice check's finding, read defensively from a report (a missing key = nothing shown)."""
+
+    summary: str
+    risk: float | None
+    confidence: float | None
+    same: float | None  # at most this distance: the same voice (decisive under another name)
+    different: float | None  # at least this distance: different people
+    recordings: list[VoiceRecording] = field(default_factory=list)
+    pairs: list[VoicePair] = field(default_factory=list)
+    changes: list[VoiceChange] = field(default_factory=list)
+    matches: list[VoiceMatch] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    decisive: bool = False
+    library_searched: bool | None = None  # None: the report does not say
+    not_searched: list[str] = field(default_factory=list)  # recordings whose voice may be an interviewer's
+    other_candidates: list[str] = field(default_factory=list)  # every other name the voice was found under
+
+    def recording(self, path: str) -> VoiceRecording | None:
+        name = Path(path).name
+        return next((r for r in self.recordings if r.name == name), None)
+
+    def pairs_with(self, path: str) -> list[VoicePair]:
+        name = Path(path).name
+        return [p for p in self.pairs if name in (p.a, p.b)]
+
+    def changes_in(self, path: str) -> list[VoiceChange]:
+        name = Path(path).name
+        return [c for c in self.changes if c.recording == name]
+
+    def matches_of(self, path: str) -> list[VoiceMatch]:
+        name = Path(path).name
+        return [m for m in self.matches if m.recording == name]
+
+    def pair_reading(self, distance: float) -> tuple[str, str]:
+        """(words, level) for a distance between two of the candidate's recordings."""
+        if self.different is not None and distance >= self.different:
+            return "different people", "high"
+        if self.different is not None and distance >= self.different - VOICE_NEAR_BAR:
+            return "near the bar", "some"
+        return "one voice", "low"
+
+
+VOICE_NEAR_BAR = 0.05
+"""Below the 'different people' bar by at most this much, the voice check already gives some
+risk (its risk ramps up from there; detectors/voice_check.py)."""
+
+
+def _name_of(value: Any) -> str:
+    return Path(str(value)).name if value not in (None, "") else ""
+
+
+def voice_evidence(report: Mapping[str, Any] | None) -> VoiceEvidence | None:
+    """The voice check's evidence, or None when the report has no voice check."""
+    check = ((report or {}).get("checks") or {}).get("voice")
+    if not isinstance(check, Mapping):
+        return None
+    ev = check.get("evidence") if isinstance(check.get("evidence"), Mapping) else {}
+    thresholds = ev.get("thresholds") if isinstance(ev.get("thresholds"), Mapping) else {}
+    out = VoiceEvidence(
+        summary=str(check.get("summary") or ""),
+        risk=finite(check.get("risk")),
+        confidence=finite(check.get("confidence")),
+        same=finite(thresholds.get("same")),
+        different=finite(thresholds.get("different")),
+        reasons=[str(r) for r in ev.get("reasons") or [] if r],
+        decisive=bool(ev.get("decisive")),
+        library_searched=(ev["library_searched"] if isinstance(ev.get("library_searched"), bool)
+                          else True if isinstance(ev.get("not_searched"), list) else None),
+        not_searched=[_name_of(n) for n in ev.get("not_searched") or [] if n] if isinstance(ev.get("not_searched"), list) else [],
+        other_candidates=[str(n) for n in ev.get("other_candidates") or [] if n] if isinstance(ev.get("other_candidates"), list) else [],
+    )
+    for r in ev.get("recordings") or []:
+        if not isinstance(r, Mapping) or not r.get("recording"):
+            continue
+        seg = _segments([r.get("excerpt")]) if r.get("excerpt") is not None else []
+        voices = finite(r.get("voices"))
+        out.recordings.append(VoiceRecording(_name_of(r.get("recording")), finite(r.get("speech_s")),
+                                             None if voices is None else int(voices),
+                                             finite(r.get("candidate_speech_s")), seg[0] if seg else None))
+    for p in ev.get("pairs") or []:
+        d = finite(p.get("distance")) if isinstance(p, Mapping) else None
+        if d is not None:
+            out.pairs.append(VoicePair(_name_of(p.get("a")), _name_of(p.get("b")), d, finite(p.get("confidence"))))
+    for w in ev.get("within") or []:
+        if not isinstance(w, Mapping) or not w.get("recording"):
+            continue
+        verdict = str(w.get("verdict") or "")
+        acts = w.get("mouth_activity") if isinstance(w.get("mouth_activity"), (list, tuple)) else []
+        acts = [finite(a) for a in acts][:2] + [None, None]
+        out.changes.append(VoiceChange(_name_of(w.get("recording")), finite(w.get("distance")), finite(w.get("other_voice_speech_s")),
+                                       verdict.startswith("the face talks"), verdict, _segments(w.get("segments")),
+                                       (acts[0], acts[1])))
+    for m in ev.get("library_matches") or []:
+        d = finite(m.get("distance")) if isinstance(m, Mapping) else None
+        if d is None:
+            continue
+        cand = m.get("candidate") or None
+        coll = m.get("collection") or None
+        who = str(cand) if cand else (f"collection {coll}" if coll else "another entry")
+        detail = m.get("detail") if isinstance(m.get("detail"), Mapping) else {}
+        theirs = _segments([detail.get("excerpt")]) if detail.get("excerpt") is not None else []
+        path = str(first_key(m, "file", "path", "other_recording") or "")
+        out.matches.append(VoiceMatch(who, None if cand is None else str(cand), None if coll is None else str(coll),
+                                      _name_of(path), _name_of(m.get("recording")), d,
+                                      finite(first_key(m, "speech_s", "their_speech_s")), theirs[0] if theirs else None,
+                                      finite(m.get("query_speech_s")), path))
+    out.matches.sort(key=lambda m: m.distance)
+    return out
+
+
+def merge_spans(spans: Iterable[tuple[float, float]], gap_s: float = 0.25) -> list[tuple[float, float]]:
+    """Overlapping or nearly touching (start, end) spans joined: the voice check reports a voice's
+    speech in overlapping blocks of a few seconds; a reviewer wants the stretches."""
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1] + gap_s:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
