@@ -12,7 +12,8 @@ For each file, in a fresh subprocess (so peak memory is that file's alone):
 
 ``--height H`` first re-encodes each file to H px high (H.264, :data:`TRANSCODE_OPTIONS`), to
 measure 720p from a 1080p sample; ``--loop-minutes N`` makes a long clip by looping a file
-(packets re-stamped, no re-encode), to show how memory grows with length.
+(packets re-stamped, no re-encode), to show how memory grows with length. Both copies are made
+once into ``--loop-dir`` (default: a ``telltale-bench`` folder in the system's temporary folder).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -244,6 +246,11 @@ CPU_COLUMNS = {
 }
 
 
+DERIVED_DIR = Path(tempfile.gettempdir()) / "telltale-bench"
+"""Default folder of ``--height`` and ``--loop-minutes`` copies: kept between runs (made once), out
+of the folder the user runs the command in."""
+
+
 def _derived(files: list[str], out_dir: Path, name: str, make: Any) -> list[str]:
     """For each file, ``out_dir / name(file)`` made by ``make(file, dst)`` unless it exists."""
     out = []
@@ -257,7 +264,8 @@ def _derived(files: list[str], out_dir: Path, name: str, make: Any) -> list[str]
 
 def cmd_bench(args: argparse.Namespace) -> int:
     files = list(args.media)
-    out_dir = Path(args.loop_dir or ".")
+    out_dir = Path(args.loop_dir) if args.loop_dir else DERIVED_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
     if args.height:
         files = _derived(files, out_dir, lambda p: f"{p.stem}_{args.height}p.mp4",
                          lambda f, dst: transcode(f, dst, args.height))
@@ -311,7 +319,7 @@ def register(sub: Any) -> None:
     p.add_argument("--json", metavar="OUT", help="write the figures as JSON")
     p.add_argument("--loop-minutes", type=_loop_minutes, metavar="N", help="measure an N-minute loop of each file instead")
     p.add_argument("--height", type=_height, metavar="H", help="measure a copy re-encoded to H px high (H.264, see TRANSCODE_OPTIONS) instead")
-    p.add_argument("--loop-dir", metavar="DIR", help="where re-encoded and looped clips are written (default: here)")
+    p.add_argument("--loop-dir", metavar="DIR", help=f"where re-encoded and looped clips are written and reused (default: {DERIVED_DIR})")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting")
     p.set_defaults(func=cmd_bench)
 
