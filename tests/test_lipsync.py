@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from detectors.base import Finding, RecordingContext
-from detectors.lipsync import (LIP_NOISE_BAD, LIP_NOISE_OK, SOFT_MOUTH_BAD, SOFT_MOUTH_CONFIDENCE, SOFT_MOUTH_OK, SOFT_MOUTH_WEIGHT,
+from detectors.lipsync import (AUDIO_LATE_WEIGHT, LIP_NOISE_BAD, LIP_NOISE_OK, SOFT_MOUTH_BAD, SOFT_MOUTH_CONFIDENCE, SOFT_MOUTH_OK, SOFT_MOUTH_WEIGHT,
                                MISMATCH_WEIGHT, LipSyncDetector)
 from fixtures.talking_head import stream_clip
 
@@ -63,6 +63,20 @@ def test_known_offset_recovered(talking_head_factory, offset_ms: int, analysis_f
     tl = f.evidence["timeline"]
     assert len(tl["t"]) == len(tl["mouth"]) == len(tl["audio"])
     assert abs(len(tl["t"]) - CLIP_S * 10) <= 2  # 10 points per second
+
+
+def test_late_voice_asks_for_review_only(talking_head_factory) -> None:
+    """The voice 400 ms late (as recording chains make it; a live face swap delays the picture
+    instead): the offset is measured and said, its risk counts at most AUDIO_LATE_WEIGHT (< 0.5),
+    while the same offset the other way (the picture late) counts in full
+    (test_known_offset_recovered)."""
+    f = _analyze(talking_head_factory(duration_s=CLIP_S, audio_offset_s=0.4, seed=1))
+    e = f.evidence
+    print(e["offset_ms"], e["chance_peak"], e["peak_correlation"], f.risk, f.summary)
+    assert abs(e["offset_ms"] - 400) <= OFFSET_TOLERANCE_MS and not e["cannot_judge"]
+    assert e["chance_peak"] is not None and e["peak_correlation"] > e["chance_peak"]
+    assert 0.3 < f.risk <= AUDIO_LATE_WEIGHT < 0.5
+    assert "late" in f.summary and "review" in f.summary
 
 
 def test_aac_in_mp4_same_answer(talking_head_factory) -> None:
