@@ -394,6 +394,7 @@ class CandidatePage(QWidget):
         contributions = (self.report or {}).get("contributions") or {}
         self.checks_table.setRowCount(len(checks))
         for row, (name, c) in enumerate(checks.items()):
+            c = c if isinstance(c, dict) else {}  # a malformed check shows as not judged, never breaks the page
             risk = engine.finite(c.get("risk")) or 0.0
             conf = engine.finite(c.get("confidence")) or 0.0
             off = engine.finite(contributions.get(name))

@@ -211,12 +211,17 @@ class VoicePanel(QWidget):
             self._fill_changes(ev)
             self._fill_recordings(ev, recordings or [])
         for title, table, hint in self.sections:
-            _fit_height(table)
             table.setVisible(table.rowCount() > 0)
             hint.setVisible(bool(hint.text()))
             title.setVisible(ev is not None)
+            _fit_height(table)
         for label in (self.verdict_hint, self.other_reasons):
             label.setVisible(bool(label.text()))
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        for _title, table, _hint in self.sections:  # rows wrap differently at another width
+            _fit_height(table)
 
     def _fill_verdict(self, ev: engine.VoiceEvidence) -> None:
         risk, conf = ev.risk, ev.confidence
@@ -401,6 +406,8 @@ class VoicePanel(QWidget):
                                       "under several identities" + (f" (the same voice at or below {ev.same:.2f}: decisive, "
                                       "like a reused face)." if ev.same is not None else ".")
                                       + (f" Names: {', '.join(others)}." if len(others) > 1 else "") + skipped)
+        elif ev.recordings and set(ev.not_searched) >= {r.name for r in ev.recordings}:
+            self.matches_hint.setText(skipped.strip().replace("Not searched:", "The library's voices were not searched for", 1))
         elif ev.library_searched is False:
             self.matches_hint.setText("The library's voices were not searched for this analysis (no library open).")
         elif ev.library_searched:
@@ -511,7 +518,7 @@ class VoiceBox(QFrame):
             for p in sorted(ev.pairs_with(path), key=lambda p: -p.distance):
                 other = p.b if p.a == rec.name else p.a
                 words, level = ev.pair_reading(p.distance)
-                lines.append((f"{p.distance:.2f} from {other}: {words}", level))
+                lines.append((f"{words.capitalize()} ({p.distance:.2f}) vs {other}", level))  # the name elides first
                 tips.append(f"Voice distance {p.distance:.2f} to the candidate's voice in {other}: {words}"
                             + (f" (different people from {ev.different:.2f})." if ev.different is not None else "."))
             for m in ev.matches_of(path):
@@ -522,9 +529,14 @@ class VoiceBox(QFrame):
             for c in ev.changes_in(path):
                 self.segments += engine.merge_spans(c.segments)
                 changed = c.talking and c.distance is not None and ev.different is not None and c.distance >= ev.different
-                who = "the same face talks" if c.talking else "an interviewer (still mouth)"
-                lines.append((f"Second voice: {who}" + (f", {c.distance:.2f}" if c.distance is not None else ""),
-                              "high" if changed else "none"))
+                dist = f" ({c.distance:.2f})" if c.distance is not None else ""
+                if c.talking:
+                    words = f"Voice changes on the same face{dist}"
+                elif c.mouth_activity[1] is None:
+                    words = f"Second voice, no face with it{dist}"
+                else:
+                    words = f"Second voice, still mouth{dist}"
+                lines.append((words, "high" if changed else "none"))
                 tips.append(f"A second voice ({c.other_speech_s or 0:.1f} s of speech"
                             + (f", {c.distance:.2f} from the candidate's voice" if c.distance is not None else "")
                             + f"): {c.verdict}.")
