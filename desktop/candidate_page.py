@@ -193,6 +193,7 @@ class CandidatePage(QWidget):
         self.checks_table.setSizeAdjustPolicy(QAbstractItemView.SizeAdjustPolicy.AdjustToContents)
         self.checks_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.checks_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.checks_table.cellDoubleClicked.connect(lambda row, _col: self.open_check(row))
         v.addWidget(self.checks_table)
         self.checks_hint = hint_label("")
         v.addWidget(self.checks_hint)
@@ -424,7 +425,20 @@ class CandidatePage(QWidget):
         elif not checks:
             self.checks_hint.setText("No check could run on these files.")
         else:
-            self.checks_hint.setText("Risk: 0 = no sign of manipulation, 1 = certain. A check with confidence n/a could not judge this media.")
+            self.checks_hint.setText("Risk: 0 = no sign of manipulation, 1 = certain. A check with confidence n/a could not judge "
+                                     "this media. Double-click a check to see its evidence.")
+
+    CHECK_TABS = {"faceswap": 1, "lipsync": 1, "identity": 2, "reuse": 2, "idphoto": 3}
+
+    def open_check(self, row: int) -> None:
+        """Show the tab with a check's evidence (the Voice tab for the voice check)."""
+        names = list(((self.report or {}).get("checks") or {}).keys())
+        if not 0 <= row < len(names):
+            return
+        if names[row] == "voice":
+            self.tabs.setCurrentWidget(self.voice_tab)
+        elif names[row] in self.CHECK_TABS:
+            self.tabs.setCurrentIndex(self.CHECK_TABS[names[row]])
 
     def _fill_media(self) -> None:
         entries = {}

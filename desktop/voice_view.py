@@ -253,7 +253,8 @@ class VoicePanel(QWidget):
         others = [r for r in ev.reasons if r != ev.summary]
         for c in ev.changes:
             if not c.talking:
-                others.append(f"A second voice in {c.recording} comes with a still mouth (an interviewer): set aside, "
+                how = "no face on screen" if c.mouth_activity[1] is None else "a still mouth"
+                others.append(f"A second voice in {c.recording} comes with {how} (an interviewer?): set aside, "
                               "not compared with the candidate's.")
         self.other_reasons.setText("Also: " + " · ".join(others) if others else "")
 

@@ -258,7 +258,7 @@ def test_second_voice_in_one_recording_is_listed_with_where_it_speaks(voiced: di
     start = min(a for a, _ in within[0]["segments"])
     assert start == pytest.approx(10.0, abs=1.0)
     assert buttons[0].text().startswith(f"{start:.1f}")
-    assert "A second voice in call with interviewer.mp4 comes with a still mouth" in panel.other_reasons.text()
+    assert "A second voice in call with interviewer.mp4 comes with no face on screen" in panel.other_reasons.text()
     _screenshot(w, "voice-tab-second-voice-1366x768.png", tmp_path)
     buttons[0].click()
     settle()
@@ -416,3 +416,49 @@ def test_two_real_speakers_from_the_shared_clips(qapp: Any, tmp_path: Path, conf
         assert (w.width(), w.height()) == LAPTOP
     finally:
         w.close()
+
+
+def test_pdf_and_checks_table_lead_to_the_voice_evidence(voiced: dict[str, Any], tmp_path: Path) -> None:
+    from desktop.export import export_pdf, report_html
+
+    w = voiced["window"]
+    page = _show(w, voiced["ids"]["proxy"], 0)
+    names = list(page.report["checks"])
+    page.checks_table.cellDoubleClicked.emit(names.index("voice"), 0)
+    assert page.tabs.currentWidget() is page.voice_tab
+    assert "Double-click a check" in page.checks_hint.text()
+    html, _images = report_html(page.report)
+    pair = page.report["checks"]["voice"]["evidence"]["pairs"][0]
+    section = html[html.index("<h2>Voice</h2>"):]
+    assert f">{pair['distance']:.2f}</td>" in section and "different people" in section
+    assert f"different people at or above {DIFFERENT_BAR:.2f}" in section
+    assert "To hear the candidate's voice" in section and "technical interview.mp4" in section
+    pdf = export_pdf(page.report, tmp_path / "voice.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF")
+    # an older report without the voice check has no voice section
+    assert "<h2>Voice</h2>" not in report_html({k: v for k, v in page.report.items() if k != "checks"})[0]
+
+
+def test_voice_views_fit_1024x700(voiced: dict[str, Any], tmp_path: Path) -> None:
+    """The smallest supported window: every tab keeps the window's size with voice evidence shown."""
+    w = voiced["window"]
+    small = (1024, 700)
+    for key in ("proxy", "mixed"):
+        w.select_candidate(voiced["ids"][key])
+        w.resize(*small)
+        for tab in range(w.page.tabs.count()):
+            w.page.tabs.setCurrentIndex(tab)
+            settle()
+            hint = w.minimumSizeHint()
+            assert hint.width() <= small[0] and hint.height() <= small[1], (key, tab, hint)
+            assert (w.width(), w.height()) == small, (key, tab, w.size())
+        w.page.tabs.setCurrentIndex(1)
+        settle()
+        box = w.page.voice_box
+        assert box.label.mapTo(w, box.label.rect().topRight()).x() <= w.width()
+    folder = Path(os.environ.get("TELLTALE_SCREENSHOT_DIR") or tmp_path)
+    w.grab().save(str(folder / "recording-second-voice-1024x700.png"))
+    w.page.tabs.setCurrentWidget(w.page.voice_tab)
+    settle()
+    w.grab().save(str(folder / "voice-tab-second-voice-1024x700.png"))
+    w.resize(*LAPTOP)
