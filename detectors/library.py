@@ -1,4 +1,4 @@
-"""The case store: candidates, their media, perceptual hashes, face embeddings and reports.
+"""The case store: candidates, their media, perceptual hashes, face embeddings, voice prints and reports.
 
 One SQLite file (stdlib ``sqlite3``, no server), by default ``library.sqlite`` in
 ``platformdirs.user_data_dir("telltale")``; ``Library(path)`` or the ``TELLTALE_LIBRARY``
@@ -16,9 +16,11 @@ candidate's creation are race-free; an analysis is stored in one transaction
 program's database, random bytes, a newer schema) is refused before anything is written to it.
 
 Search keeps every stored code in memory (see :class:`detectors.hashing.HashIndex`): built on
-the first search, dropped on every write, rebuilt on the next search.
+the first search, dropped on every write, rebuilt on the next search. Voice prints (issue 18:
+one per recording, the candidate's voice) are searched the same way (:meth:`Library.search_voices`,
+cosine distance over an in-memory matrix).
 
-Data protection (issue 8; face embeddings and face hashes are biometric data):
+Data protection (issue 8; face embeddings, face hashes and voice prints are biometric data):
 
 * Private files: the folder is created 0700, the database 0600 through ``os.open`` modes; SQLite
   gives its journal/WAL files the database's mode; a file found readable by others is tightened
@@ -26,17 +28,18 @@ Data protection (issue 8; face embeddings and face hashes are biometric data):
   to ``TMPDIR``. The library writes no thumbnails or frames to disk: face crops live inside
   the stored reports.
 * Erasure: :meth:`Library.erase_candidate` removes the candidate, every media row, hash, crop
-  segment, keypoint set, face embedding and report (``ON DELETE CASCADE``), redacts the
+  segment, keypoint set, face embedding, voice print and report (``ON DELETE CASCADE``), redacts the
   candidate from other candidates' reports (the search matches of a reuse finding that named
   them, found by structure, never by text search) and file paths from the audit details, and zeroes the freed pages (``secure_delete``); a WAL
   is checkpointed and truncated.
 * Retention: ``library.retention_days`` (0 = keep forever); :meth:`Library.apply_retention`
   erases candidates whose last activity (created, file added, analysed) is older, one log line
   per candidate. Runs when a library opens.
-* Audit: :meth:`Library.audit` rows say who (OS user), what (analysis, export, erasure...),
-  which candidate (by id only, so erasure leaves no name behind) and when.
+* Audit: :meth:`Library.audit` rows say who (OS user, and the host), what (analysis, export,
+  erasure...), which candidate (by id only, so erasure leaves no name behind) and when.
 * Watchlists: :meth:`Library.export_watchlist` / :meth:`Library.import_watchlist` share face
-  embeddings and perceptual hashes, never photos or paths (``docs/watchlist-format.md``).
+  embeddings, voice prints and perceptual hashes, never photos, audio or paths
+  (``docs/watchlist-format.md``).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -170,8 +174,36 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX audit_subject ON audit(subject)",
         ],
     ),
+    (
+        4,
+        # the PostgreSQL store's version 4 also adds indexes and bookkeeping of its own (store/schema.py)
+        "audit host; PostgreSQL: HNSW face index, segment bands, one row per candidate file, migrate bookkeeping",
+        ["ALTER TABLE audit ADD COLUMN host TEXT"],
+    ),
+    (
+        5,
+        "voice prints (one per recording: the candidate's voice), owned by a candidate or a collection",
+        [
+            """CREATE TABLE voices (
+                id INTEGER PRIMARY KEY,
+                candidate_id INTEGER REFERENCES candidates(id) ON DELETE CASCADE,
+                collection_id INTEGER REFERENCES collections(id) ON DELETE CASCADE,
+                media_id INTEGER REFERENCES media(id) ON DELETE CASCADE,
+                source TEXT NOT NULL,
+                start_s REAL,
+                end_s REAL,
+                speech_s REAL NOT NULL,
+                embedding BLOB NOT NULL,
+                added_at TEXT NOT NULL)""",
+            "CREATE INDEX voices_media ON voices(media_id)",
+            "CREATE INDEX voices_candidate ON voices(candidate_id)",
+        ],
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+VOICE_DIMS = 256
+"""A GE2E voice print (detectors/voice.py), stored as 256 float32."""
+VOICE_SEARCH_LIMIT = 10
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -331,8 +363,10 @@ def redact(report: Any, name: str) -> tuple[Any, bool]:
     removed, by structure, never by text search: a search match (a dict shaped like
     :meth:`Match.to_dict`) whose ``candidate`` field is ``name`` (names are unique) gets
     :data:`ERASED_NAME` and :data:`ERASED_FILE`; ``other_candidates`` lists lose the name; a check's one-line summary
-    built from such a match (the reuse finding names its top match: "under candidate NAME
-    (FILE, ...") and the reason that quotes that summary are rebuilt with the placeholders.
+    built from such a match (the reuse finding names its top match, the voice finding its
+    nearest library voice: "under candidate NAME (FILE, ...") and the reasons that quote that
+    summary (the report's, and the finding's own ``evidence.reasons``) are rebuilt with the
+    placeholders.
     Other words, other names that start with ``name``, check names and paths are untouched.
     Returns (report, changed)."""
     changed = False
@@ -365,8 +399,9 @@ def redact(report: Any, name: str) -> tuple[Any, bool]:
         for check, finding in checks.items():
             if not isinstance(finding, dict) or not isinstance(finding.get("summary"), str):
                 continue
-            matches = (finding.get("evidence") or {}).get("matches") if isinstance(finding.get("evidence"), dict) else None
-            if not matches or not isinstance(matches[0], dict) or not is_erased(matches[0]):
+            ev = finding.get("evidence")
+            matches = (ev.get("matches") or ev.get("library_matches")) if isinstance(ev, dict) else None
+            if not isinstance(matches, list) or not matches or not isinstance(matches[0], dict) or not is_erased(matches[0]):
                 continue
             top = matches[0]
             old = finding["summary"]
@@ -375,12 +410,20 @@ def redact(report: Any, name: str) -> tuple[Any, bool]:
             if new != old:
                 summaries[check] = (old, new)
     out = walk(report)
+
+    def requote(reasons: Any, old: str, new: str) -> Any:
+        if not isinstance(reasons, list):
+            return reasons
+        return [new + r[len(old):] if isinstance(r, str) and r.startswith(old) else r for r in reasons]
+
     for check, (old, new) in summaries.items():
         out["checks"][check]["summary"] = new
         changed = True
-        if isinstance(out.get("reasons"), list):
-            out["reasons"] = [new + r[len(old):] if isinstance(r, str) and r.startswith(old) else r
-                              for r in out["reasons"]]
+        if "reasons" in out:
+            out["reasons"] = requote(out["reasons"], old, new)
+        ev = out["checks"][check].get("evidence")
+        if isinstance(ev, dict) and "reasons" in ev:
+            ev["reasons"] = requote(ev["reasons"], old, new)
     return out, changed
 
 
@@ -500,6 +543,7 @@ class Library:
         self._by_sha: dict[str, list[int]] = {}
         self._whole_cid = np.zeros(0, dtype=np.int64)  # owner candidate per whole-hash row (-1: none)
         self._face_cid = np.zeros(0, dtype=np.int64)  # owner candidate per face row (-1: none)
+        self._voices: VoiceIndex | None = None  # voice prints in memory (built on the first voice search)
         self._retention_override = validate(RETENTION_DAYS.key, retention_days) if retention_days is not None else None
         self.on_wait: Callable[[str], None] = lambda message: log.warning("%s", message)
         """Called once when a write has waited :data:`BUSY_NOTICE_S` for another process (the
@@ -545,6 +589,7 @@ class Library:
         with self._lock:
             self._db.close()
             self._index = None
+            self._voices = None
         if self.longest_wait_s >= WAIT_LOG_S:
             log.info("%s: waited up to %.2f s for another process's write", self.path, self.longest_wait_s)
 
@@ -655,6 +700,7 @@ class Library:
             finally:
                 self._depth -= 1
                 self._index = None
+                self._voices = None
 
     def _rollback(self) -> None:
         """Undo the open transaction. SQLite has already rolled back after some errors (a full
@@ -671,8 +717,8 @@ class Library:
         except Exception:  # noqa: BLE001 - no login name in some containers
             user = "unknown"
         self._db.execute(
-            "INSERT INTO audit(at, user, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
-            (_now(), user, action, subject, json.dumps(dict(detail or {}))),
+            "INSERT INTO audit(at, user, host, action, subject, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (_now(), user, socket.gethostname(), action, subject, json.dumps(dict(detail or {}))),
         )
 
     def audit(self, action: str, candidate_id: Any = None, detail: Mapping[str, Any] | None = None) -> None:
@@ -692,19 +738,17 @@ class Library:
         self.audit("export", candidate, {"kind": kind, "path": str(Path(path).absolute())})
 
     def audit_log(self, limit: int = 100, candidate: Any = None) -> list[dict[str, Any]]:
-        """The newest audit entries first: id, at (UTC ISO-8601), user, action, subject, detail."""
+        """The newest audit entries first: id, at (UTC ISO-8601), user, host (None for entries
+        written before version 4), action, subject, detail."""
         with self._lock:
+            sql = "SELECT id, at, user, host, action, subject, detail FROM audit"
             if candidate is not None:
-                rows = self._db.execute(
-                    "SELECT id, at, user, action, subject, detail FROM audit WHERE subject = ? ORDER BY id DESC LIMIT ?",
-                    (f"candidate#{self._candidate_id(candidate)}", limit),
-                ).fetchall()
+                rows = self._db.execute(sql + " WHERE subject = ? ORDER BY id DESC LIMIT ?",
+                                        (f"candidate#{self._candidate_id(candidate)}", limit)).fetchall()
             else:
-                rows = self._db.execute(
-                    "SELECT id, at, user, action, subject, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,)
-                ).fetchall()
-        return [{"id": i, "at": a, "user": u, "action": ac, "subject": s, "detail": json.loads(d or "{}")}
-                for i, a, u, ac, s, d in rows]
+                rows = self._db.execute(sql + " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [{"id": i, "at": a, "user": u, "host": h, "action": ac, "subject": s, "detail": json.loads(d or "{}")}
+                for i, a, u, h, ac, s, d in rows]
 
     # -- policy values -------------------------------------------------------------
     def _get_meta(self, key: str) -> str | None:
@@ -729,12 +773,13 @@ class Library:
             self._audit("set-retention", None, {"days": value})
 
     def last_activity(self) -> dict[int, str]:
-        """Per candidate id: the latest of created, file added, faces stored, report saved."""
+        """Per candidate id: the latest of created, file added, faces or voices stored, report saved."""
         with self._lock:
             rows = self._db.execute(
                 """SELECT c.id, MAX(c.created_at,
                           COALESCE((SELECT MAX(added_at) FROM media m WHERE m.candidate_id = c.id), ''),
                           COALESCE((SELECT MAX(added_at) FROM faces f WHERE f.candidate_id = c.id), ''),
+                          COALESCE((SELECT MAX(added_at) FROM voices v WHERE v.candidate_id = c.id), ''),
                           COALESCE((SELECT MAX(created_at) FROM reports r WHERE r.candidate_id = c.id), ''))
                    FROM candidates c"""
             ).fetchall()
@@ -823,8 +868,8 @@ class Library:
         media rows removed.
 
         Gone: the candidate row, every media row (photos, ID photos, recordings), their hashes,
-        crop segments, ORB keypoints and face embeddings, every report (with the face crops
-        inside), and the in-memory search index and face cache entries. Other candidates'
+        crop segments, ORB keypoints, face embeddings and voice prints, every report (with the
+        face crops inside), and the in-memory search index and face cache entries. Other candidates'
         reports that named this candidate (a reuse match) keep the finding but their name
         and file paths become :data:`ERASED_NAME` / :data:`ERASED_FILE` (by structure, see
         :func:`redact`: never by searching the text); audit entries about
@@ -839,7 +884,7 @@ class Library:
             with self.transaction():
                 counts = {
                     table: int(self._db.execute(f"SELECT COUNT(*) FROM {table} WHERE candidate_id = ?", (cid,)).fetchone()[0])
-                    for table in ("media", "faces", "reports")
+                    for table in ("media", "faces", "voices", "reports")
                 }
                 self._db.execute("DELETE FROM candidates WHERE id = ?", (cid,))
                 redacted = self._redact_others(name)
@@ -855,8 +900,8 @@ class Library:
                 forget_image_faces(sha)
             self._scrub(vacuum)
             why = f"retention of {self.retention_days:g} days" if reason == "retention" else reason
-            log.info("erased candidate #%d (%d file(s), %d face(s), %d report(s); %s)",
-                     cid, counts["media"], counts["faces"], counts["reports"], why)
+            log.info("erased candidate #%d (%d file(s), %d face(s), %d voice print(s), %d report(s); %s)",
+                     cid, counts["media"], counts["faces"], counts["voices"], counts["reports"], why)
             return counts["media"]
 
     def _redact_others(self, name: str) -> int:
@@ -885,8 +930,8 @@ class Library:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def erase_collection(self, name: str) -> int:
-        """Erase a reference collection (e.g. an imported watchlist) and all its hashes and
-        faces. Returns the number of media rows removed."""
+        """Erase a reference collection (e.g. an imported watchlist) and all its hashes, faces
+        and voice prints. Returns the number of media rows removed."""
         with self._lock:
             row = self._db.execute("SELECT id FROM collections WHERE name = ?", (lookup_name(name),)).fetchone()
             if row is None:
@@ -907,9 +952,9 @@ class Library:
         label: str = "",
         note: str = "",
     ) -> Any:
-        """Write the face embeddings and perceptual hashes of ``candidates`` (names, ids or rows)
-        or of one ``collection`` to ``out`` as a watchlist (docs/watchlist-format.md): no
-        photos, no paths or file names, no candidate names; each candidate is a numbered
+        """Write the face embeddings, voice prints and perceptual hashes of ``candidates`` (names,
+        ids or rows) or of one ``collection`` to ``out`` as a watchlist (docs/watchlist-format.md):
+        no photos, no audio, no paths or file names, no candidate names; each candidate is a numbered
         persona. The file is written owner-only and the export is audited per candidate.
         Returns the :class:`detectors.watchlist.Watchlist`."""
         from . import watchlist as wl
@@ -954,6 +999,8 @@ class Library:
         for mid, role, w, h, sha in media:
             frows = db.execute("SELECT embedding, face_hash FROM faces WHERE media_id = ? ORDER BY id", (mid,)).fetchall()
             faces = wl.faces_of([f[0] for f in frows], [f[1] for f in frows])
+            vrows = db.execute("SELECT embedding, speech_s FROM voices WHERE media_id = ? ORDER BY id", (mid,)).fetchall()
+            voices = wl.voices_of([v[0] for v in vrows], [v[1] for v in vrows])
             hrow = db.execute(
                 "SELECT phash, dhash, phash_trim, dhash_trim FROM image_hashes WHERE media_id = ?", (mid,)
             ).fetchone()
@@ -964,14 +1011,18 @@ class Library:
                     {k: hashing.to_unsigned(int(v)) for k, v in zip(hashing.WHOLE_HASH_KINDS, hrow)},
                     tuple(hashing.to_unsigned(int(v)) for v in segs), w, h, sha or None,
                 ))
-            elif faces:
-                out.append(wl.WatchEntry("interview", "video", persona, faces))
+            elif faces or voices:
+                out.append(wl.WatchEntry("interview", "video", persona, faces, voices=voices))
         loose = db.execute(
             f"SELECT embedding, face_hash FROM faces WHERE {column} = ? AND media_id IS NULL ORDER BY id", (owner,)
         ).fetchall()
         faces = wl.faces_of([f[0] for f in loose], [f[1] for f in loose])
-        if faces:
-            out.append(wl.WatchEntry("interview", "video", persona, faces))
+        vloose = db.execute(
+            f"SELECT embedding, speech_s FROM voices WHERE {column} = ? AND media_id IS NULL ORDER BY id", (owner,)
+        ).fetchall()
+        voices = wl.voices_of([v[0] for v in vloose], [v[1] for v in vloose])
+        if faces or voices:
+            out.append(wl.WatchEntry("interview", "video", persona, faces, voices=voices))
         return out
 
     def import_watchlist(
@@ -992,6 +1043,7 @@ class Library:
         hash_rows: list[tuple[int, ...]] = []  # (index, 4 hashes)
         seg_rows: list[tuple[int, int, int]] = []  # (index, seq, value)
         face_rows: list[tuple[Any, ...]] = []  # (index, source, box, embedding, face_hash)
+        voice_rows: list[tuple[int, float, bytes]] = []  # (index, speech_s, embedding)
         for i, entry in enumerate(watch.entries):
             photo = entry.kind == "photo"
             media_rows.append((i, wl.entry_label(watch.label, i, entry), entry.role if photo else "video",
@@ -1005,8 +1057,9 @@ class Library:
                 face_rows.append((i, entry.role if photo else "interview", json.dumps([0, 0, 0, 0]) if photo else None,
                                   np.asarray(f.embedding, np.float32).tobytes(),
                                   hashing.to_signed(f.face_hash) if f.face_hash is not None else None))
+            voice_rows += [(i, float(v.speech_s), np.asarray(v.embedding, np.float32).tobytes()) for v in entry.voices]
         detail = {"label": watch.label, "created_at": watch.created_at, "entries": len(watch.entries),
-                  "version": watch.version}
+                  "version": watch.version, "voices": len(voice_rows)}
         if file is not None or not isinstance(source, wl.Watchlist):
             detail["file"] = str(Path(file if file is not None else source).absolute())
         replaced = False
@@ -1037,6 +1090,11 @@ class Library:
                     "INSERT INTO faces(collection_id, media_id, source, box, embedding, face_hash, added_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     ((coll, base + i, src, box, emb, fh, now) for i, src, box, emb, fh in face_rows),
+                )
+                db.executemany(
+                    "INSERT INTO voices(collection_id, media_id, source, speech_s, embedding, added_at) "
+                    "VALUES (?, ?, 'recording', ?, ?, ?)",
+                    ((coll, base + i, speech, emb, now) for i, speech, emb in voice_rows),
                 )
                 self._audit("import-watchlist", coll_name, {**detail, "replaced": replaced})
                 held = time.monotonic() - t_write  # before the commit (and its WAL checkpoint)
@@ -1282,11 +1340,44 @@ class Library:
                 self._audit("add-face-embeddings", f"candidate#{cid}", {"count": int(embs.shape[0]), "source": source})
             return int(embs.shape[0])
 
+    def add_voice_prints(
+        self, candidate: Any, media: MediaRow | int | str | Path | None, prints: Sequence[Any], source: str = "recording",
+    ) -> int:
+        """Store voice prints heard in a recording (``prints``: objects with ``embedding`` (256),
+        ``speech_s`` and optionally ``start_s``/``end_s``, e.g.
+        :class:`detectors.voice_check.StoredPrint`) so a voice heard under one candidate's name is
+        found under another. ``media`` as for :meth:`add_face_embeddings`. ``source``: "recording"
+        (the candidate's print over the recording) or "segment". Returns rows added."""
+        with self._lock:
+            cid = self._candidate_id(candidate, create=True)
+            mid = self._media_id_of(cid, media)
+            rows = voice_rows(prints)
+            now = _now()
+            with self.transaction() as db:
+                db.executemany(
+                    "INSERT INTO voices(candidate_id, media_id, source, start_s, end_s, speech_s, embedding, added_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(cid, mid, source, a, b, sp, e.tobytes(), now) for e, sp, a, b in rows],
+                )
+                self._audit("add-voice-prints", f"candidate#{cid}", {"count": len(rows), "source": source})
+            return len(rows)
+
+    def _media_id_of(self, cid: int, media: MediaRow | int | str | Path | None) -> int | None:
+        if isinstance(media, MediaRow):
+            return media.id
+        if isinstance(media, (int, np.integer)):
+            return int(media)
+        if media is not None:
+            return self.add_media(cid, media, "video").id
+        return None
+
     def record_candidate(self, name: str, images: Sequence[Any] = (), recordings: Sequence[Any] = ()) -> list[MediaRow]:
         """Store what an analysis saw, so later candidates are searched against it: every photo
-        (LoadedImage; its role "id"/"photo") and every recording's main face identity
-        (RecordingContext-like: ``.path`` and ``.track.main_identity``). Re-analysing the same
-        files replaces the recording's stored identity instead of piling up copies. One
+        (LoadedImage; its role "id"/"photo"), every recording's main face identity
+        (RecordingContext-like: ``.path`` and ``.track.main_identity``) and its voice print
+        (``.voice``, a :class:`detectors.voice.RecordingVoice`: the candidate's voice only, see
+        :func:`detectors.voice_check.storable_print`). Re-analysing the same files replaces the
+        recording's stored identity and voice print instead of piling up copies. One
         transaction: all of it is stored, or (on an error) none of it."""
         return self.record_analysis(name, images, recordings, None)
 
@@ -1303,13 +1394,7 @@ class Library:
         for img in images:
             role = img.role if img.role in ("id", "photo") else "photo"
             photos.append((img, role, hashing.encode_image(img.rgb, faces_in_image(img), sha256=img.sha256)))
-        videos = []
-        for rec in recordings:
-            track = getattr(rec, "track", None)
-            if track is None or getattr(track, "main_identity", None) is None:
-                continue
-            path = Path(rec.path).absolute()
-            videos.append((path, *file_sha256(path), track.main_identity))
+        videos = recorded_videos(recordings)
         with self._lock, self.transaction():
             cid = self._candidate_id(name, create=True)
             ids = []
@@ -1319,7 +1404,7 @@ class Library:
                     row = self.add_encoded(cid, str(Path(img.path).absolute()), role, enc, sha256=img.sha256,
                                            size=img.file_size)
                 ids.append(row.id)
-            for path, sha, size, identity in videos:
+            for path, sha, size, identity, voice in videos:
                 row = self._find_media(cid, sha, "video")
                 if row is None:
                     cur = self._db.execute(
@@ -1327,8 +1412,12 @@ class Library:
                         (cid, str(path), sha, size, _now()),
                     )
                     row = self.get_media(int(cur.lastrowid))
-                self._db.execute("DELETE FROM faces WHERE media_id = ? AND source = 'interview'", (row.id,))
-                self.add_face_embeddings(cid, row, [identity])
+                if identity is not None:
+                    self._db.execute("DELETE FROM faces WHERE media_id = ? AND source = 'interview'", (row.id,))
+                    self.add_face_embeddings(cid, row, [identity])
+                if voice is not None:
+                    self._db.execute("DELETE FROM voices WHERE media_id = ? AND source = 'recording'", (row.id,))
+                    self.add_voice_prints(cid, row, [voice])
                 ids.append(row.id)
             if report_dict is not None:
                 self.save_report(cid, report_dict)
@@ -1533,6 +1622,31 @@ class Library:
                     break
             return list(out.values())
 
+    def _voice_index(self) -> "VoiceIndex":
+        with self._lock:
+            if self._voices is None:
+                rows = self._db.execute(
+                    "SELECT v.id, v.candidate_id, c.name, k.name, v.media_id, m.path, v.speech_s, v.start_s, v.end_s, v.embedding "
+                    "FROM voices v LEFT JOIN candidates c ON c.id = v.candidate_id "
+                    "LEFT JOIN collections k ON k.id = v.collection_id LEFT JOIN media m ON m.id = v.media_id ORDER BY v.id"
+                ).fetchall()  # one statement: one snapshot
+                self._voices = VoiceIndex.from_rows(rows)
+            return self._voices
+
+    def search_voices(
+        self, embedding: np.ndarray, exclude_candidate: Any = None, max_distance: float | None = None,
+        limit: int = VOICE_SEARCH_LIMIT,
+    ) -> list[dict[str, Any]]:
+        """Stored voice prints within ``max_distance`` (cosine distance; default the voice check's
+        same-voice bar) of ``embedding``, nearest first, one per recording, the excluded
+        candidate's left out. Each is a dict shaped like :meth:`Match.to_dict` (candidate,
+        collection, file, kind "same-voice", distance, detail with media id, method and the
+        excerpt to play) plus ``speech_s``, so erasure redacts it in other reports by structure."""
+        bar = default_same_voice() if max_distance is None else float(max_distance)
+        with self._lock:
+            ex_cid = self._excluded_candidate_id(exclude_candidate)
+            return self._voice_index().search(embedding, ex_cid, bar, limit)
+
     def _match(self, mid: int, kind: str, distance: float, detail: dict[str, Any]) -> Match:
         cid, coll, path, role, _sha = self._meta[mid]
         detail = {"media_id": mid, **detail}
@@ -1618,3 +1732,100 @@ def stale_sentences(marks: Sequence[Mapping[str, Any]], name_of: Callable[[Any],
         else:
             out.append(str(m.get("detail") or "The library changed after the analysis."))
     return out
+
+
+# --------------------------------------------------------------------------- voice prints (both back ends)
+
+
+def default_same_voice() -> float:
+    """The voice check's same-voice bar (cosine distance), the default of :meth:`Library.search_voices`."""
+    from .voice_check import SAME_VOICE
+
+    return float(SAME_VOICE.default)
+
+
+def voice_rows(prints: Sequence[Any]) -> list[tuple[np.ndarray, float, float | None, float | None]]:
+    """(embedding, speech_s, start_s, end_s) of each print to store; non-finite prints are left out."""
+    out = []
+    for p in prints:
+        e = np.asarray(p.embedding, dtype=np.float32).reshape(-1)
+        if e.shape[0] != VOICE_DIMS:
+            raise ValueError(f"a voice print has {VOICE_DIMS} values, not {e.shape[0]}")
+        if not np.all(np.isfinite(e)) or not np.any(e):
+            continue
+        start, end = getattr(p, "start_s", None), getattr(p, "end_s", None)
+        out.append((e, float(p.speech_s), None if start is None else float(start), None if end is None else float(end)))
+    return out
+
+
+def recorded_videos(recordings: Sequence[Any]) -> list[tuple[Path, str, int, Any, Any]]:
+    """What :meth:`Library.record_analysis` stores of each recording: (absolute path, SHA-256,
+    size, main face identity or None, voice print to store or None); recordings with neither
+    are left out."""
+    from .voice_check import storable_print
+
+    out = []
+    for rec in recordings:
+        track = getattr(rec, "track", None)
+        identity = getattr(track, "main_identity", None) if track is not None else None
+        voice = storable_print(getattr(rec, "voice", None))
+        if identity is None and voice is None:
+            continue
+        path = Path(rec.path).absolute()
+        out.append((path, *file_sha256(path), identity, voice))
+    return out
+
+
+def voice_match(candidate: str | None, collection: str | None, path: str | None, media_id: int | None,
+                distance: float, speech_s: float, start_s: float | None, end_s: float | None) -> dict[str, Any]:
+    """One voice search result (both back ends): shaped like :meth:`Match.to_dict` (so erasure
+    finds it in other reports) plus the seconds of speech behind the stored print."""
+    detail: dict[str, Any] = {"method": "voice print",
+                              "excerpt": None if start_s is None or end_s is None else [round(start_s, 2), round(end_s, 2)]}
+    if media_id is not None:
+        detail = {"media_id": int(media_id), **detail}
+    return {"candidate": candidate, "collection": collection, "file": path or "", "kind": "same-voice",
+            "distance": round(float(distance), 4), "speech_s": round(float(speech_s), 1), "detail": detail}
+
+
+@dataclass(frozen=True)
+class VoiceIndex:
+    """The stored voice prints in memory (SQLite back end): unit rows, owners, where heard."""
+
+    ids: np.ndarray  # (V,) voice row ids
+    cids: np.ndarray  # (V,) owner candidate id, -1 for a collection's
+    embeddings: np.ndarray  # (V, 256) float32, unit length
+    rows: tuple[tuple[Any, ...], ...]  # (candidate name, collection name, media id, path, speech_s, start_s, end_s)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[Any]]) -> "VoiceIndex":
+        emb = (np.frombuffer(b"".join(r[9] for r in rows), dtype=np.float32).reshape(-1, VOICE_DIMS)
+               if rows else np.zeros((0, VOICE_DIMS), np.float32))
+        norm = np.linalg.norm(emb, axis=1, keepdims=True)
+        emb = emb / np.maximum(norm, 1e-12)
+        return cls(np.array([int(r[0]) for r in rows], dtype=np.int64),
+                   np.array([-1 if r[1] is None else int(r[1]) for r in rows], dtype=np.int64),
+                   emb.astype(np.float32), tuple((r[2], r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows))
+
+    def search(self, embedding: np.ndarray, exclude_cid: int | None, max_distance: float, limit: int) -> list[dict[str, Any]]:
+        q = np.asarray(embedding, np.float32).reshape(-1)
+        if q.shape[0] != VOICE_DIMS:
+            raise ValueError(f"a voice print has {VOICE_DIMS} values, not {q.shape[0]}")
+        n = float(np.linalg.norm(q))
+        if not self.ids.size or n <= 0 or not np.isfinite(n):
+            return []
+        d = 1.0 - self.embeddings.astype(np.float64) @ (q.astype(np.float64) / n)
+        keep = d <= max_distance
+        if exclude_cid is not None:
+            keep &= self.cids != exclude_cid
+        hits = np.flatnonzero(keep)
+        out: dict[int, dict[str, Any]] = {}  # one per recording (or per voice row without one)
+        for i in hits[np.argsort(d[hits], kind="stable")].tolist():
+            cname, kname, mid, path, speech, start, end = self.rows[i]
+            key = int(mid) if mid is not None else -int(self.ids[i])
+            if key in out:
+                continue
+            out[key] = voice_match(cname, kname, path, mid, float(d[i]), speech, start, end)
+            if len(out) >= limit:
+                break
+        return list(out.values())

@@ -2,8 +2,8 @@
 
 Data protection commands (issue 8): ``erase`` (a candidate or a collection), ``retention``
 (set and apply how long candidates are kept), ``audit`` (who did what, when),
-``export-report`` (audited), ``export-watchlist`` / ``import-watchlist`` (embeddings and
-hashes only, docs/watchlist-format.md). Every file written here is owner-only (0600).
+``export-report`` (audited), ``export-watchlist`` / ``import-watchlist`` (face embeddings,
+voice prints and hashes only, never photos or audio, docs/watchlist-format.md). Every file written here is owner-only (0600).
 
 ``register(subparsers)`` adds the subcommands to the main CLI (detectors/cli.py); every
 handler reads ``args.library`` (a path or None for the default library) and returns an exit
@@ -205,7 +205,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
         if not sys.stdin.isatty():
             print("telltale: erasing needs --yes when not run interactively", file=sys.stderr)
             return EXIT_USAGE
-        if input(f"Erase {what} and every photo, face and report derived from it? [y/N] ").strip().lower() != "y":
+        if input(f"Erase {what} and every photo, face, voice print and report derived from it? [y/N] ").strip().lower() != "y":
             return EXIT_FAILED
     with _open(args) as lib:
         try:
@@ -259,7 +259,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         return EXIT_OK
     for r in rows:
         detail = ", ".join(f"{k}={v}" for k, v in r["detail"].items())
-        print(show(f"{r['at']}  {r['user']:<12} {r['action']:<18} {r['subject'] or '-':<16} {detail}"))
+        who = r["user"] + (f"@{r['host']}" if r.get("host") else "")
+        print(show(f"{r['at']}  {who:<20} {r['action']:<18} {r['subject'] or '-':<16} {detail}"))
     return EXIT_OK
 
 
@@ -296,7 +297,8 @@ def cmd_export_watchlist(args: argparse.Namespace) -> int:
             say(exc)
             return EXIT_FAILED
     faces = sum(len(e.faces) for e in w.entries)
-    print(f"Watchlist {show(repr(w.label))}: {len(w.entries)} entries, {faces} face(s), no photos; written to {show(args.out)}")
+    print(f"Watchlist {show(repr(w.label))}: {len(w.entries)} entries, {faces} face(s), {w.voices} voice print(s), "
+          f"no photos or audio; written to {show(args.out)}")
     return EXIT_OK
 
 
@@ -393,7 +395,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("out", metavar="OUT.json")
     p.set_defaults(func=cmd_export_report)
 
-    p = sub.add_parser("export-watchlist", help="share face embeddings and hashes (no photos) of candidates or a collection")
+    p = sub.add_parser("export-watchlist",
+                       help="share face embeddings, voice prints and hashes (no photos, no audio) of candidates or a collection")
     p.add_argument("out", metavar="OUT.json")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--candidate", action="append", metavar="NAME", help="repeatable")

@@ -1,6 +1,6 @@
 """Keeping candidate data private: owner-only files, private writes, byte scans, no network.
 
-Face embeddings and face hashes are biometric data. What Telltale writes (the library file and
+Face embeddings, face hashes and voice prints are biometric data. What Telltale writes (the library file and
 its SQLite side files, exports the user asks for) is readable by the owner only; nothing talks to
 the network. This module holds the small tools the library, the CLI and the tests share:
 

@@ -8,7 +8,11 @@ candidate's moving mouth; an interviewer's voice is set aside). This check then 
   sits the technical interview) shows as two recordings whose voices are far apart;
 * does the voice change within one recording while the same face keeps talking?
 * was this voice heard before under another candidate's name (the library's voice prints,
-  searched like faces)? That is decisive, like a reused face.
+  searched like faces)? That is decisive, like a reused face. Only a print that is surely the
+  candidate's (:func:`attributed`: the recording's one voice, or the voice that comes with the
+  candidate's moving mouth) is searched, and only such prints are stored
+  (:func:`storable_print`): an interviewer's voice, heard in many candidates' interviews, must
+  never be taken for a voice shared between candidates.
 
 Distances are cosine distances between GE2E voice prints. Measured on the shared clips
 (``bench/voice_bench.py``): same-speaker prints up to 0.26 apart, different speakers from 0.19
@@ -21,6 +25,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -60,6 +66,40 @@ MAX_MATCHES = 5
 """Library matches kept as evidence."""
 
 
+def attributed(v: RecordingVoice) -> bool:
+    """The recording's candidate voice is surely the candidate's: it is the only voice heard,
+    or it was told from the others by the candidate's moving mouth (not merely by speaking most)."""
+    if v.print is None:
+        return False
+    return len(v.voices) < 2 or v.mouth_activity(v.candidate) is not None
+
+
+@dataclass(frozen=True)
+class StoredPrint:
+    """What the library keeps of a recording's voice: the candidate's print (no audio) and
+    where in the recording it can be heard (the longest of the candidate's speech segments)."""
+
+    embedding: np.ndarray  # (256,) float32, unit length
+    speech_s: float
+    start_s: float | None
+    end_s: float | None
+
+
+def storable_print(voice: Any) -> StoredPrint | None:
+    """The voice print of a recording (``RecordingResult.voice``) that the library stores, or
+    None: no speech long enough (:data:`MIN_SPEECH_S`), or a candidate voice that is not surely
+    the candidate's (:func:`attributed`)."""
+    if not isinstance(voice, RecordingVoice) or not attributed(voice) or voice.print.speech_s < MIN_SPEECH_S:
+        return None
+    segs = [g for g in voice.segments if g.speaker == voice.candidate]
+    longest = max(segs, key=lambda g: g.end_s - g.start_s) if segs else None
+    emb = np.asarray(voice.print.embedding, np.float32).reshape(-1)
+    if not np.all(np.isfinite(emb)):
+        return None
+    return StoredPrint(emb, float(voice.print.speech_s), None if longest is None else float(longest.start_s),
+                       None if longest is None else float(longest.end_s))
+
+
 def _confidence(a: VoicePrint, b: VoicePrint, full: float) -> float:
     return float(min(1.0, a.speech_s / full) * min(1.0, b.speech_s / full))
 
@@ -89,6 +129,7 @@ class VoiceDetector(Detector):
             "thresholds": {"same": same, "different": different},
         }
         parts: list[tuple[float, float, str]] = []  # (risk, confidence, reason)
+        shared: tuple[float, float, str] | None = None  # the same voice under another name leads
 
         # proxy interview: the candidate's recordings against each other
         for a, b in itertools.combinations(voices, 2):
@@ -121,24 +162,43 @@ class VoiceDetector(Detector):
                     parts.append((min(1.0, (d - different) / RAMP + 0.5), conf,
                                   f"The voice changes within {_name(v.path)} while the same face talks (distance {d:.2f})"))
 
-        # the same voice under another name
+        # the same voice under another name (or in a watchlist)
         search = getattr(context.library, "search_voices", None)
         if callable(search):
+            evidence["not_searched"] = []
             for v in voices:
+                if not attributed(v):  # it may be the interviewer's voice: never searched
+                    evidence["not_searched"].append(_name(v.path))
+                    continue
                 try:
                     matches = search(v.print.embedding, exclude_candidate=context.name, max_distance=same, limit=MAX_MATCHES)
                 except Exception as exc:  # noqa: BLE001 - the library's failure must not fail the candidate
                     log.warning("voice search failed: %s", exc)
                     continue
                 for m in matches:
-                    evidence["library_matches"].append({"recording": _name(v.path), **m})
+                    evidence["library_matches"].append({"recording": _name(v.path), "query_speech_s": round(v.print.speech_s, 1), **m})
             if evidence["library_matches"]:
-                best = min(evidence["library_matches"], key=lambda m: m["distance"])
-                who = best.get("candidate") or best.get("collection") or "another candidate"
-                conf = float(min(1.0, best.get("speech_s", full) / full) * min(1.0, voices[0].print.speech_s / full))
-                evidence["decisive"] = bool(best.get("candidate"))
-                parts.append((1.0, max(conf, 0.5), f"The same voice as {who} (distance {best['distance']:.2f})"))
+                evidence["library_matches"].sort(key=lambda m: m["distance"])
+                best = evidence["library_matches"][0]
+                owner = (f"candidate {best['candidate']}" if best.get("candidate") is not None
+                         else f"collection {best.get('collection')}")
+                their = str(best.get("file") or "").rsplit("/", 1)[-1] or "interview"
+                conf = float(min(1.0, float(best.get("speech_s") or 0.0) / full) * min(1.0, best["query_speech_s"] / full))
+                # another candidate's voice settles the case alone (scoring caps the score), as
+                # another candidate's face does in the reuse check; a watchlist voice does not
+                evidence["decisive"] = best.get("candidate") is not None
+                others = sorted({m["candidate"] for m in evidence["library_matches"] if m.get("candidate") is not None})
+                evidence["other_candidates"] = others
+                reason = (f"The same voice as in {best['recording']} is in the library under {owner} "
+                          f"({their}, voice distance {best['distance']:.2f}).")
+                if len(others) > 1:
+                    reason += f" Also under {len(others) - 1} other candidate name(s)."
+                shared = (1.0, max(conf, 0.5), reason)
 
+        if shared is not None:
+            others_ranked = sorted(parts, key=lambda p: p[0] * p[1], reverse=True)
+            evidence["reasons"] = [shared[2]] + [p[2] for p in others_ranked]
+            return Finding(self.name, shared[0], shared[1], shared[2], evidence)
         if not parts:
             n = len(voices)
             summary = ("One voice throughout the candidate's recordings" if n > 1 else "One voice in the recording")
@@ -166,6 +226,4 @@ class VoiceDetector(Detector):
 
 
 def _name(path: str) -> str:
-    from pathlib import Path
-
     return Path(path).name

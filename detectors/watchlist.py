@@ -1,12 +1,18 @@
-"""Watchlists: face embeddings and perceptual hashes of known fake personas, without photos.
+"""Watchlists: face embeddings, voice prints and perceptual hashes of known fake personas,
+without photos or audio.
 
 A hiring team that caught a fake candidate can share what Telltale needs to recognise the same
-face or the same photo again, and nothing a person could look at: no image bytes, no file
-paths or file names, no candidate names. The format is documented (versioned) in
+face, the same voice or the same photo again, and nothing a person could look at or listen to:
+no image bytes, no audio, no file paths or file names, no candidate names. The format is documented (versioned) in
 ``docs/watchlist-format.md``; :class:`Watchlist` reads and writes it and refuses anything it
 does not understand. :meth:`detectors.library.Library.export_watchlist` builds one from chosen
 candidates or a collection; :meth:`detectors.library.Library.import_watchlist` stores one as a
-reference collection that every search (and the reuse check) then looks at.
+reference collection that every search (and the reuse and voice checks) then looks at.
+
+Version 2 of the format adds voice prints: an interview entry may carry ``voices``, a list of
+``{"embedding": [256 numbers], "speech_s": seconds}`` (the candidate's GE2E voice print of that
+recording, :data:`VOICE_MODEL`), and needs at least one face or one voice. A watchlist without
+voice prints is written as version 1, exactly as before, so older readers still take it.
 """
 
 from __future__ import annotations
@@ -25,8 +31,11 @@ from . import hashing, privacy
 log = logging.getLogger(__name__)
 
 FORMAT = "telltale-watchlist"
-VERSION = 1
-"""Format version written; readers accept versions up to this one (see docs/watchlist-format.md)."""
+VERSION = 2
+"""Newest format version (voice prints); readers accept versions up to this one (see
+docs/watchlist-format.md). A watchlist without voice prints is written as version 1."""
+VOICE_VERSION = 2
+"""The first version that may carry voice prints."""
 
 EMBEDDING_DIMS = 128
 EMBEDDING_DECIMALS = 7
@@ -37,6 +46,10 @@ MAX_FILE_BYTES = 400 * 1024 * 1024
 """A larger file is refused before it is parsed (a 100,000-entry list with one face per entry
 is about 160 MB; the check reads at most this many bytes, so /dev/zero cannot run away)."""
 MAX_FACES_PER_ENTRY = 64
+VOICE_DIMS = 256
+MAX_VOICES_PER_ENTRY = 64
+MAX_SPEECH_S = 100_000.0
+"""Longest speech a voice print may claim (seconds)."""
 MAX_SEGMENTS_PER_ENTRY = 4 * hashing.CROP_MAX_SEGMENTS
 MAX_LABEL_CHARS = 200
 MAX_NOTE_CHARS = 2_000
@@ -50,6 +63,8 @@ MAX_NESTING = 8
 KINDS = ("photo", "interview")
 ROLES = ("id", "photo", "video")
 EMBEDDING_MODEL = "dlib_face_recognition_resnet_model_v1 (face_recognition 1.3), 128 float32, Euclidean; same person < 0.6"
+VOICE_MODEL = ("Resemblyzer GE2E speaker encoder (ONNX, detectors/voice.py), 256 float32, unit length, "
+               "mean of the candidate's speech partials; cosine distance, same voice <= 0.15")
 HASH_DESCRIPTION = (
     "64-bit perceptual hashes as 16 hex digits: phash/dhash of the whole image (imagehash 8x8), "
     "phash_trim/dhash_trim of the image with uniform borders trimmed, segments = pHashes of crop "
@@ -103,8 +118,40 @@ class WatchFace:
 
 
 @dataclass(frozen=True)
+class WatchVoice:
+    """A recording's voice print (never audio) and the seconds of speech behind it."""
+
+    embedding: np.ndarray  # (256,) float32
+    speech_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "embedding": [round(float(v), EMBEDDING_DECIMALS) for v in np.asarray(self.embedding, np.float32)],
+            "speech_s": round(float(self.speech_s), 2),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> "WatchVoice":
+        if not isinstance(d, Mapping):
+            raise WatchlistError(f"{where}: a voice must be an object")
+        emb = d.get("embedding")
+        if not isinstance(emb, list) or len(emb) != VOICE_DIMS:
+            raise WatchlistError(f"{where}: embedding must be a list of {VOICE_DIMS} numbers")
+        try:
+            arr = np.asarray([float(v) for v in emb], dtype=np.float32)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise WatchlistError(f"{where}: embedding holds a non-number") from exc
+        if not np.all(np.isfinite(arr)) or not np.any(arr):
+            raise WatchlistError(f"{where}: embedding holds a non-finite number or only zeros")
+        speech = d.get("speech_s")
+        if isinstance(speech, bool) or not isinstance(speech, (int, float)) or not 0 < float(speech) <= MAX_SPEECH_S:
+            raise WatchlistError(f"{where}: speech_s must be a number of seconds from 0 to {MAX_SPEECH_S:g}")
+        return cls(arr, float(speech))
+
+
+@dataclass(frozen=True)
 class WatchEntry:
-    """One photo (hashes and its faces) or one interview recording (faces only)."""
+    """One photo (hashes and its faces) or one interview recording (faces and voice prints)."""
 
     kind: str  # "photo" | "interview"
     role: str  # "id" | "photo" | "video"
@@ -115,6 +162,7 @@ class WatchEntry:
     width: int | None = None
     height: int | None = None
     sha256: str | None = None
+    voices: tuple[WatchVoice, ...] = ()  # interview entries only (format version 2)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "role": self.role, "persona": self.persona}
@@ -124,6 +172,8 @@ class WatchEntry:
             d["hashes"] = {k: _hex(v) for k, v in (self.hashes or {}).items()}
             d["segments"] = [_hex(v) for v in self.segments]
         d["faces"] = [f.to_dict() for f in self.faces]
+        if self.voices:
+            d["voices"] = [v.to_dict() for v in self.voices]
         return d
 
     @classmethod
@@ -144,10 +194,18 @@ class WatchEntry:
         if len(faces_raw) > MAX_FACES_PER_ENTRY:
             raise WatchlistError(f"{where}: {len(faces_raw)} faces; at most {MAX_FACES_PER_ENTRY} per entry are accepted")
         faces = tuple(WatchFace.from_dict(f, f"{where}.faces[{i}]") for i, f in enumerate(faces_raw))
+        voices_raw = d.get("voices", [])
+        if not isinstance(voices_raw, list):
+            raise WatchlistError(f"{where}: voices must be a list")
+        if len(voices_raw) > MAX_VOICES_PER_ENTRY:
+            raise WatchlistError(f"{where}: {len(voices_raw)} voices; at most {MAX_VOICES_PER_ENTRY} per entry are accepted")
+        voices = tuple(WatchVoice.from_dict(v, f"{where}.voices[{i}]") for i, v in enumerate(voices_raw))
         if kind == "interview":
-            if not faces:
-                raise WatchlistError(f"{where}: an interview entry needs at least one face")
-            return cls(kind, role, persona, faces)
+            if not faces and not voices:
+                raise WatchlistError(f"{where}: an interview entry needs at least one face or voice")
+            return cls(kind, role, persona, faces, voices=voices)
+        if voices:
+            raise WatchlistError(f"{where}: only interview entries carry voices")
         hashes_raw = d.get("hashes")
         if not isinstance(hashes_raw, Mapping) or set(hashes_raw) != set(hashing.WHOLE_HASH_KINDS):
             raise WatchlistError(f"{where}: hashes must have exactly {', '.join(hashing.WHOLE_HASH_KINDS)}")
@@ -185,10 +243,20 @@ class Watchlist:
     def personas(self) -> int:
         return len({e.persona for e in self.entries if e.persona})
 
+    @property
+    def voices(self) -> int:
+        """Voice prints in all entries."""
+        return sum(len(e.voices) for e in self.entries)
+
+    @property
+    def format_version(self) -> int:
+        """The version written: the lowest that holds what the entries carry (1 without voices)."""
+        return VOICE_VERSION if self.voices else 1
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "format": FORMAT,
-            "version": self.version,
+            "version": self.format_version,
             "label": self.label,
             "created_at": self.created_at,
             "note": self.note,
@@ -197,6 +265,9 @@ class Watchlist:
             "hashes": HASH_DESCRIPTION,
             "entries": [e.to_dict() for e in self.entries],
         }
+        if self.voices:
+            d["voice_model"] = VOICE_MODEL
+        return d
 
     def to_json(self) -> str:
         """The header indented, one entry per line (a diff shows which entries changed)."""
@@ -241,6 +312,8 @@ class Watchlist:
         if len(entries) > MAX_ENTRIES:
             raise WatchlistError(f"{len(entries)} entries; at most {MAX_ENTRIES} are accepted")
         parsed = tuple(WatchEntry.from_dict(e, f"entries[{i}]") for i, e in enumerate(entries))
+        if version < VOICE_VERSION and any(e.voices for e in parsed):
+            raise WatchlistError(f"voices appear in a version {version} watchlist; they need version {VOICE_VERSION}")
         src_raw = d.get("source") if isinstance(d.get("source"), Mapping) else {}
         src = {str(k)[:40]: v for k, v in list(src_raw.items())[:8] if isinstance(v, (bool, int)) and abs(int(v)) <= MAX_ENTRIES}
         return cls(label, str(created), parsed, version, note, src)
@@ -317,6 +390,17 @@ def entry_label(label: str, index: int, entry: WatchEntry) -> str:
     persona = f" persona {entry.persona}" if entry.persona else ""
     what = {"id": "ID photo", "photo": "photo", "video": "interview"}[entry.role]
     return f"watchlist {safe}:{persona} {what} #{index + 1}".replace(":  ", ": ")
+
+
+def voices_of(embeddings: Sequence[Any], speech_s: Sequence[float]) -> tuple[WatchVoice, ...]:
+    """Stored voice prints (float32 bytes or vectors) as watchlist voices; malformed ones are left out."""
+    out = []
+    for emb, speech in zip(embeddings, speech_s):
+        arr = np.frombuffer(emb, dtype=np.float32) if isinstance(emb, (bytes, bytearray, memoryview)) else np.asarray(emb, np.float32).reshape(-1)
+        if arr.shape[0] != VOICE_DIMS or not np.all(np.isfinite(arr)) or not float(speech) > 0:
+            continue
+        out.append(WatchVoice(arr.copy(), float(speech)))
+    return tuple(out)
 
 
 def faces_of(embeddings: Sequence[bytes], face_hashes: Sequence[int | None]) -> tuple[WatchFace, ...]:

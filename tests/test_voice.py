@@ -107,3 +107,40 @@ def test_shared_clips_of_one_speaker_are_one_voice_and_two_people_are_not():
                               [], "Other", library=None).checks["voice"]
     assert same.risk == 0.0
     assert other.risk >= 0.5 and other.confidence >= 0.5
+
+
+def _voice(path: str, prints: list[tuple[np.ndarray, float]], candidate: int, mouths: list[float | None]) -> voice.RecordingVoice:
+    vps = tuple(voice.VoicePrint(e, s, int(s / 0.8)) for e, s in prints)
+    segs = tuple(voice.VoiceSegment(10.0 * k, 10.0 * k + s, k, mouths[k]) for k, (_e, s) in enumerate(prints))
+    return voice.RecordingVoice(path, vps, segs, candidate, float(sum(s for _e, s in prints)))
+
+
+def test_a_watchlist_voice_is_reported_but_not_decisive_and_an_unsure_voice_is_not_searched(tmp_path):
+    """The same voice in an imported watchlist is a finding, not a verdict on its own (as a
+    look-alike face in a collection); a print that may be the interviewer's is never searched."""
+    from detectors import watchlist as wl
+    from detectors.base import CandidateContext, RecordingContext
+    from detectors.library import Library
+    from detectors.voice_check import VoiceDetector, attributed, storable_print
+
+    known = voice.embed_utterance(utterance(SPEAKER_A, 8, 21))
+    entry = wl.WatchEntry("interview", "video", 1, (), voices=(wl.WatchVoice(known, 8.0),))
+    with Library(tmp_path / "lib.sqlite") as lib:
+        lib.import_watchlist(wl.Watchlist("known voices", wl.now_iso(), (entry,)))
+        heard = voice.embed_utterance(utterance(SPEAKER_A, 8, 22))
+        sure = _voice("call.mp4", [(heard, 8.0)], 0, [None])
+        finding = VoiceDetector().analyze(CandidateContext("New", [RecordingContext("call.mp4", None, None, voice=sure)], [], library=lib))
+        top = finding.evidence["library_matches"][0]
+        assert (top["collection"], top["candidate"]) == ("watchlist: known voices", None)
+        assert finding.risk == 1.0 and not finding.evidence["decisive"] and "under collection watchlist: known voices" in finding.summary
+        # two voices, and no face to say which is the candidate's: not searched, not stored
+        unsure = _voice("call.mp4", [(heard, 8.0), (voice.embed_utterance(utterance(SPEAKER_B, 8, 23)), 8.0)], 0, [None, None])
+        assert not attributed(unsure) and storable_print(unsure) is None
+        finding = VoiceDetector().analyze(CandidateContext("New", [RecordingContext("call.mp4", None, None, voice=unsure)], [], library=lib))
+        assert finding.evidence["library_matches"] == [] and finding.evidence["not_searched"] == ["call.mp4"]
+        # the same two voices told apart by the moving mouth: the candidate's is searched and found
+        told = _voice("call.mp4", [(heard, 8.0), (voice.embed_utterance(utterance(SPEAKER_B, 8, 23)), 8.0)], 0, [0.05, 0.001])
+        kept = storable_print(told)
+        assert attributed(told) and kept is not None and (kept.start_s, kept.end_s) == (0.0, 8.0)
+        finding = VoiceDetector().analyze(CandidateContext("New", [RecordingContext("call.mp4", None, None, voice=told)], [], library=lib))
+        assert [m["collection"] for m in finding.evidence["library_matches"]] == ["watchlist: known voices"]

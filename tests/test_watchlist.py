@@ -19,7 +19,8 @@ from PIL import Image
 from detectors.library import LibraryError
 from detectors.library_cli import main as lib_cli
 from detectors.store import open_library
-from detectors.watchlist import FORMAT, VERSION, Watchlist, WatchlistError
+from detectors.voice_check import StoredPrint
+from detectors.watchlist import FORMAT, VERSION, VOICE_DIMS, Watchlist, WatchlistError
 from fixtures.simple_media import astronaut_face
 from store.backends import Locations, backend, locations, pg_server  # noqa: F401  (pytest fixtures)
 
@@ -47,11 +48,14 @@ def exported(tmp_path_factory: pytest.TempPathFactory, locations: Locations) -> 
     other = _save(root / "other" / "coffee.jpg", np.ascontiguousarray(data.coffee()[::2, ::2]))
     rng = np.random.default_rng(7)
     interview = (rng.standard_normal(128) * 0.09).astype(np.float32)
+    voice = rng.standard_normal(VOICE_DIMS).astype(np.float32)
+    voice /= np.linalg.norm(voice)
     lib_a = locations.new("a")
     with open_library(lib_a) as lib:
         row = lib.add_media(NAME, photo, "id")
         assert row.faces == 1
         lib.add_face_embeddings(NAME, None, [interview])
+        lib.add_voice_prints(NAME, None, [StoredPrint(voice, 12.4, 3.0, 7.8)])
         lib.add_media("Unrelated Person", other, "photo")
         id_embedding = lib.encode(photo).faces[0].embedding  # what add_media stored for the ID photo's face
     out = root / "share" / "watchlist.json"
@@ -60,7 +64,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory, locations: Locations) -> 
                     "--label", "known fakes 2026-11"])
     assert code == 0
     return {"root": root, "photo": photo, "other": other, "interview": interview, "id_embedding": id_embedding,
-            "file": out, "lib_a": lib_a}
+            "voice": voice, "file": out, "lib_a": lib_a}
 
 
 def test_file_carries_no_photos_paths_or_names(exported: dict[str, Any]) -> None:
@@ -71,6 +75,10 @@ def test_file_carries_no_photos_paths_or_names(exported: dict[str, Any]) -> None
     assert data["created_at"][:4].isdigit() and "T" in data["created_at"]
     assert [(e["kind"], e["role"], e["persona"]) for e in data["entries"]] == [("photo", "id", 1), ("interview", "video", 1)]
     assert len(data["entries"][0]["faces"]) == 1 and len(data["entries"][0]["faces"][0]["embedding"]) == 128
+    # the interview entry carries the voice print (256 numbers and its seconds of speech), no audio
+    assert [(len(v["embedding"]), v["speech_s"]) for v in data["entries"][1]["voices"]] == [(VOICE_DIMS, 12.4)]
+    assert "voices" not in data["entries"][0] and "GE2E" in data["voice_model"]
+    assert not set(data["entries"][1]["voices"][0]) - {"embedding", "speech_s"}  # no excerpt times, no samples
     for magic in IMAGE_MAGIC:
         assert magic not in raw
     for magic in BASE64_MAGIC:
@@ -110,6 +118,11 @@ def test_imported_watchlist_is_found_by_search_in_another_library(exported: dict
         # the ID photo's face is there as a face too: a different photo of the same face is found
         near = lib.search_embedding(exported["id_embedding"] + 0.01)
         assert near and near[0].kind == "same-face" and near[0].distance < 0.2
+        # the voice print too: the same voice is found in the watchlist's collection
+        heard = lib.search_voices(exported["voice"] + 0.002)
+        assert [(m["kind"], m["collection"], m["candidate"], m["speech_s"]) for m in heard] == [
+            ("same-voice", coll.name, None, 12.4)]
+        assert heard[0]["distance"] < 0.01 and "interview" in heard[0]["file"]
         assert lib.search(exported["other"]) == []  # not exported: not found
         assert lib.audit_log()[0]["action"] == "import-watchlist"
     # the same import again is refused unless replaced; a second name is a second collection
@@ -118,8 +131,10 @@ def test_imported_watchlist_is_found_by_search_in_another_library(exported: dict
     assert lib_cli(["--library", lib_b, "library", "import-watchlist", str(exported["file"]), "--name", "team B"]) == 0
     with open_library(lib_b) as lib:
         assert sorted((c.name, c.media_count) for c in lib.collections()) == [("team B", 2), ("watchlist: known fakes 2026-11", 2)]
+        assert len(lib.search_voices(exported["voice"])) == 2  # one per collection
         assert lib.erase_collection("team B") == 2
         assert [c.name for c in lib.collections()] == ["watchlist: known fakes 2026-11"]
+        assert [m["collection"] for m in lib.search_voices(exported["voice"])] == ["watchlist: known fakes 2026-11"]
 
 
 def test_reuse_check_reports_a_watchlist_hit(exported: dict[str, Any], locations: Locations) -> None:
@@ -146,6 +161,9 @@ def test_collection_export_round_trip(tmp_path: Path, locations: Locations) -> N
         with pytest.raises(LibraryError):
             lib.export_watchlist(tmp_path / "x.json", collection="nope", label="missing")
     assert len(w.entries) == 1 and w.entries[0].persona == 0 and w.source == {"collection": True}
+    # no voice prints: written as version 1, the format older Telltales read
+    assert w.format_version == 1 and json.loads((tmp_path / "w.json").read_text())["version"] == 1
+    assert "voice_model" not in json.loads((tmp_path / "w.json").read_text())
     with open_library(locations.new("b")) as lib:
         name, n = lib.import_watchlist(tmp_path / "w.json", name="shared stock")
         assert (name, n) == ("shared stock", 1)
@@ -167,7 +185,12 @@ def _valid(exported: dict[str, Any]) -> dict[str, Any]:
         (lambda d: d["entries"][0]["faces"][0]["embedding"].__setitem__(0, "NaN"), "non-finite"),
         (lambda d: d["entries"][0]["hashes"].update(phash="zz"), "16 hex digits"),
         (lambda d: d["entries"][0]["hashes"].pop("dhash"), "hashes must have exactly"),
-        (lambda d: d["entries"][1].update(faces=[]), "needs at least one face"),
+        (lambda d: d["entries"][1].update(faces=[], voices=[]), "needs at least one face or voice"),
+        (lambda d: d["entries"][1]["voices"][0].update(embedding=[0.1] * 128), "embedding must be a list of 256"),
+        (lambda d: d["entries"][1]["voices"][0].update(speech_s=-3), "speech_s"),
+        (lambda d: d["entries"][1]["voices"][0].update(embedding=[0.0] * 256), "only zeros"),
+        (lambda d: d["entries"][0].update(voices=d["entries"][1]["voices"]), "only interview entries carry voices"),
+        (lambda d: d.update(version=1), "need version 2"),
         (lambda d: d["entries"][0].update(role="selfie"), "role must be one of"),
         (lambda d: d["entries"][0].update(sha256="../../etc/passwd"), "sha256"),
     ],
@@ -193,4 +216,18 @@ def test_round_trip_keeps_codes_exactly(exported: dict[str, Any]) -> None:
     assert again.to_json() == w.to_json()
     emb = w.entries[1].faces[0].embedding
     assert np.max(np.abs(emb - exported["interview"])) < 1e-6
+    assert np.max(np.abs(w.entries[1].voices[0].embedding - exported["voice"])) < 1e-6
     assert w.entries[0].hashes is not None and all(0 <= v < 2**64 for v in w.entries[0].hashes.values())
+
+
+def test_an_interview_entry_may_carry_only_a_voice(exported: dict[str, Any], tmp_path: Path, locations: Locations) -> None:
+    """A recording whose face was never found still shares its voice print."""
+    data = _valid(exported)
+    data["entries"] = [dict(data["entries"][1], faces=[])]
+    only_voice = tmp_path / "voice_only.json"
+    only_voice.write_text(json.dumps(data))
+    with open_library(locations.new()) as lib:
+        assert lib.import_watchlist(only_voice, name="voices") == ("voices", 1)
+        assert [m["collection"] for m in lib.search_voices(exported["voice"])] == ["voices"]
+        back = lib.export_watchlist(tmp_path / "back.json", collection="voices", label="back")
+    assert [(e.kind, len(e.faces), len(e.voices)) for e in back.entries] == [("interview", 0, 1)]

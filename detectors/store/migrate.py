@@ -7,9 +7,9 @@ kind, id there), so a second run copies only what is new (a desk that kept worki
 doubles anything. Candidates and collections are matched by name: the same candidate analysed
 at two desks becomes one candidate with both desks' files and reports; the same file for the
 same candidate (SHA-256, role) is stored once. Each file is copied in one transaction with its
-hashes, segments, keypoints and faces, so an interrupted run leaves nothing half-copied and the
-next run continues. Audit entries are copied with their user and time (host unknown), their
-subjects renumbered; the store's retention policy is left as the team set it. One "migrate"
+hashes, segments, keypoints, faces and voice prints, so an interrupted run leaves nothing
+half-copied and the next run continues. Audit entries are copied with their user, host (unknown
+for entries written before the SQLite library recorded it) and time, their subjects renumbered; the store's retention policy is left as the team set it. One "migrate"
 audit entry records the run.
 """
 
@@ -42,7 +42,7 @@ class MigrateResult:
     already: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
-        kinds = ("candidate", "collection", "media", "face", "report", "audit")
+        kinds = ("candidate", "collection", "media", "face", "voice", "report", "audit")
         new = ", ".join(f"{self.copied.get(k, 0)} {k}(s)" for k in kinds)
         old = sum(self.already.values())
         return f"{self.source} -> {self.target}: copied {new}; {old} row(s) were already there"
@@ -98,6 +98,21 @@ class _Copier:
                  np.frombuffer(emb, dtype=np.float32), bits(fh), added)).fetchone()[0]
             self.remember("face", fid, new, True)
 
+    def voices(self, rows: list[tuple[Any, ...]], media_new: int | None) -> None:
+        for vid, cid, coll, source, start, end, speech, emb, added in rows:
+            if self.mapped("voice", vid) is not None:
+                self.already["voice"] = self.already.get("voice", 0) + 1
+                continue
+            new = self.dst._q(
+                "INSERT INTO voices(candidate_id, collection_id, media_id, source, start_s, end_s, speech_s, embedding, added_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                (self.mapped("candidate", cid), self.mapped("collection", coll), media_new, source, start, end, speech,
+                 np.frombuffer(emb, dtype=np.float32), added)).fetchone()[0]
+            self.remember("voice", vid, new, True)
+
+    _VOICE_SQL = ("SELECT id, candidate_id, collection_id, source, start_s, end_s, speech_s, embedding, added_at "
+                  "FROM voices WHERE ")
+
     def media(self, progress: Callable[[float, str], None] | None) -> None:
         from .postgres import bits
 
@@ -138,6 +153,7 @@ class _Copier:
                 self.faces(self.src.execute(
                     "SELECT id, candidate_id, collection_id, media_id, source, box, embedding, face_hash, added_at "
                     "FROM faces WHERE media_id = ? ORDER BY id", (mid,)).fetchall(), new_mid)
+                self.voices(self.src.execute(self._VOICE_SQL + "media_id = ? ORDER BY id", (mid,)).fetchall(), new_mid)
                 self.remember("media", mid, new_mid, True)
 
     def loose_faces(self) -> None:
@@ -145,6 +161,7 @@ class _Copier:
                                 "FROM faces WHERE media_id IS NULL ORDER BY id").fetchall()
         with self.dst.transaction():
             self.faces(rows, None)
+            self.voices(self.src.execute(self._VOICE_SQL + "media_id IS NULL ORDER BY id").fetchall(), None)
 
     def reports(self) -> None:
         for rid, cid, created, score, verdict, report in self.src.execute(
@@ -168,14 +185,14 @@ class _Copier:
         return subject
 
     def audit(self) -> None:
-        rows = self.src.execute("SELECT id, at, user, action, subject, detail FROM audit ORDER BY id").fetchall()
+        rows = self.src.execute("SELECT id, at, user, host, action, subject, detail FROM audit ORDER BY id").fetchall()
         with self.dst.transaction():
-            for aid, at, user, action, subject, detail in rows:
+            for aid, at, user, host, action, subject, detail in rows:
                 if self.mapped("audit", aid) is not None:
                     self.already["audit"] = self.already.get("audit", 0) + 1
                     continue
-                new = self.dst._q('INSERT INTO audit(at, "user", host, action, subject, detail) VALUES (%s, %s, NULL, %s, %s, %s) '
-                                  "RETURNING id", (at, user, action, self._subject(subject), detail)).fetchone()[0]
+                new = self.dst._q('INSERT INTO audit(at, "user", host, action, subject, detail) VALUES (%s, %s, %s, %s, %s, %s) '
+                                  "RETURNING id", (at, user, host, action, self._subject(subject), detail)).fetchone()[0]
                 self.remember("audit", aid, new, True)
 
 

@@ -7,7 +7,8 @@ either through the same calls; :func:`detectors.store.open_library` picks one fr
 What differs, and why:
 
 * Search runs in the server, not over an in-memory copy of the whole library: face embeddings
-  are ``vector(128)`` columns with an HNSW index (nearest faces first); the 64-bit perceptual
+  are ``vector(128)`` columns with an HNSW index (nearest faces first), voice prints
+  ``vector(256)`` with an HNSW cosine index (:meth:`PostgresLibrary.search_voices`); the 64-bit perceptual
   hashes are ``bit(64)`` compared with ``bit_count(a # b)``; crop-segment hashes are found
   through b-tree indexes of four 16-bit bands (two hashes within 7 bits differ by <= 1 bit in one band). The few
   rows that come back are scored by the same :class:`detectors.hashing.HashIndex` code as the
@@ -46,9 +47,10 @@ from .. import hashing
 from ..base import MediaError
 from ..faces import faces_in_image, forget_image_faces
 from ..library import (
-    AUDIT_PATH_KEYS, ERASED_FILE, IMAGE_SUFFIXES, RETENTION_DAYS, ROLES, SECONDS_PER_DAY, CandidateRow,
-    CollectionRow, LibraryError, Match, MediaRow, _timestamp, check_recording, file_sha256, lookup_name,
-    normalize_name, printable, redact, stale_sentences,
+    AUDIT_PATH_KEYS, ERASED_FILE, IMAGE_SUFFIXES, RETENTION_DAYS, ROLES, SECONDS_PER_DAY, VOICE_SEARCH_LIMIT,
+    CandidateRow, CollectionRow, LibraryError, Match, MediaRow, _timestamp, check_recording, default_same_voice,
+    file_sha256, lookup_name, normalize_name, printable, recorded_videos, redact, stale_sentences, voice_match,
+    voice_rows,
 )
 from ..settings import validate
 from . import schema
@@ -71,6 +73,9 @@ same-person distance depends on the data: bench/library_bench.py measured 0.69 a
 on 100,000 isotropic synthetic embeddings (its worst case); an exact scan there took 200 ms."""
 EF_SEARCH_MAX = 1000
 """pgvector's upper limit for ``hnsw.ef_search``."""
+EXACT_VOICES_MAX = EXACT_FACES_MAX
+"""Up to this many stored voice prints (the planner's estimate), voice searches scan every print
+exactly (recall 1, as the SQLite library); above it they use the HNSW cosine index."""
 HASH_CANDIDATES_MAX = 512
 """Photos within the shortlist hash distance fetched per query (the nearest first); the scorer
 keeps at most hashing.SHORTLIST_MAX of them anyway."""
@@ -202,7 +207,7 @@ class PostgresLibrary:
 
     def _migrate(self) -> None:
         """Create or upgrade the schema (one transaction, desks take turns on an advisory lock)."""
-        target = schema.POSTGRES_EXTRAS[0]
+        target = schema.LATEST
         if self._version() == target:
             return
         names = schema.descriptions()
@@ -215,7 +220,6 @@ class PostgresLibrary:
             self._db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                              "description TEXT NOT NULL, applied_at TEXT NOT NULL)")
             steps = [(v.number, schema.statements(v, "postgresql")) for v in schema.VERSIONS]
-            steps.append((target, list(schema.POSTGRES_EXTRAS[2])))
             for number, sqls in steps:
                 if number <= current:
                     continue
@@ -309,6 +313,7 @@ class PostgresLibrary:
                 """SELECT c.id, GREATEST(c.created_at,
                           COALESCE((SELECT MAX(added_at) FROM media m WHERE m.candidate_id = c.id), ''),
                           COALESCE((SELECT MAX(added_at) FROM faces f WHERE f.candidate_id = c.id), ''),
+                          COALESCE((SELECT MAX(added_at) FROM voices v WHERE v.candidate_id = c.id), ''),
                           COALESCE((SELECT MAX(created_at) FROM reports r WHERE r.candidate_id = c.id), ''))
                    FROM candidates c"""
             ).fetchall()
@@ -406,7 +411,7 @@ class PostgresLibrary:
                 media = self._q("SELECT path, sha256 FROM media WHERE candidate_id = %s", (cid,)).fetchall()
                 counts = {
                     table: int(self._q(f"SELECT COUNT(*) FROM {table} WHERE candidate_id = %s", (cid,)).fetchone()[0])
-                    for table in ("media", "faces", "reports")
+                    for table in ("media", "faces", "voices", "reports")
                 }
                 self._q("DELETE FROM candidates WHERE id = %s", (cid,))
                 redacted = self._redact_others(name)
@@ -419,10 +424,11 @@ class PostgresLibrary:
             for _path, sha in media:
                 forget_image_faces(sha)
             if vacuum:
-                self._vacuum(("candidates", "media", "image_hashes", "segments", "keypoints", "faces", "reports", "audit"))
+                self._vacuum(("candidates", "media", "image_hashes", "segments", "keypoints", "faces", "voices", "reports",
+                              "audit"))
             why = f"retention of {self.retention_days:g} days" if reason == "retention" else reason
-            log.info("erased candidate #%d (%d file(s), %d face(s), %d report(s); %s)",
-                     cid, counts["media"], counts["faces"], counts["reports"], why)
+            log.info("erased candidate #%d (%d file(s), %d face(s), %d voice print(s), %d report(s); %s)",
+                     cid, counts["media"], counts["faces"], counts["voices"], counts["reports"], why)
             return counts["media"]
 
     def _vacuum(self, tables: Sequence[str]) -> None:
@@ -458,7 +464,7 @@ class PostgresLibrary:
     # -- watchlists ------------------------------------------------------------------
     def export_watchlist(self, out: str | Path, candidates: Sequence[Any] = (), collection: str | None = None,
                          label: str = "", note: str = "") -> Any:
-        """As :meth:`detectors.library.Library.export_watchlist`: embeddings and hashes only."""
+        """As :meth:`detectors.library.Library.export_watchlist`: embeddings, voice prints and hashes only."""
         from .. import watchlist as wl
 
         if not label.strip():
@@ -496,6 +502,11 @@ class PostgresLibrary:
 
         return wl.faces_of([as_vector(r[0]).tobytes() for r in rows], [unbits(r[1]) for r in rows])
 
+    def _voices_of(self, rows: Sequence[Sequence[Any]]) -> tuple[Any, ...]:
+        from .. import watchlist as wl
+
+        return wl.voices_of([as_vector(r[0]) for r in rows], [float(r[1]) for r in rows])
+
     def _watch_entries(self, column: str, owner: int, persona: int) -> list[Any]:
         from .. import watchlist as wl
 
@@ -504,6 +515,7 @@ class PostgresLibrary:
         media = self._q(f"SELECT id, role, width, height, sha256 FROM media WHERE {column} = %s ORDER BY id", (owner,)).fetchall()
         for mid, role, w, h, sha in media:
             faces = self._faces_of(self._q("SELECT embedding, face_hash FROM faces WHERE media_id = %s ORDER BY id", (mid,)).fetchall())
+            voices = self._voices_of(self._q("SELECT embedding, speech_s FROM voices WHERE media_id = %s ORDER BY id", (mid,)).fetchall())
             hrow = self._q("SELECT phash, dhash, phash_trim, dhash_trim FROM image_hashes WHERE media_id = %s", (mid,)).fetchone()
             if hrow is not None and role in ("id", "photo"):
                 segs = [unbits(v) for (v,) in self._q("SELECT value FROM segments WHERE media_id = %s ORDER BY seq", (mid,))]
@@ -511,12 +523,14 @@ class PostgresLibrary:
                     "photo", role, persona, faces, {k: unbits(v) for k, v in zip(hashing.WHOLE_HASH_KINDS, hrow)},
                     tuple(segs), w, h, sha or None,
                 ))
-            elif faces:
-                out.append(wl.WatchEntry("interview", "video", persona, faces))
+            elif faces or voices:
+                out.append(wl.WatchEntry("interview", "video", persona, faces, voices=voices))
         loose = self._faces_of(self._q(
             f"SELECT embedding, face_hash FROM faces WHERE {column} = %s AND media_id IS NULL ORDER BY id", (owner,)).fetchall())
-        if loose:
-            out.append(wl.WatchEntry("interview", "video", persona, loose))
+        vloose = self._voices_of(self._q(
+            f"SELECT embedding, speech_s FROM voices WHERE {column} = %s AND media_id IS NULL ORDER BY id", (owner,)).fetchall())
+        if loose or vloose:
+            out.append(wl.WatchEntry("interview", "video", persona, loose, voices=vloose))
         return out
 
     def import_watchlist(self, source: Any, name: str | None = None, replace: bool = False,
@@ -542,8 +556,10 @@ class PostgresLibrary:
                     mid = self._q("INSERT INTO media(collection_id, path, role, sha256, size, added_at) "
                                   "VALUES (%s, %s, 'video', '', 0, %s) RETURNING id", (coll, label, now)).fetchone()[0]
                     self._insert_faces([(None, coll, mid, "interview", None, f.embedding, f.face_hash, now) for f in entry.faces])
+                    self._insert_voices([(None, coll, mid, "recording", None, None, v.speech_s, v.embedding, now)
+                                         for v in entry.voices])
                 detail = {"label": watch.label, "created_at": watch.created_at, "entries": len(watch.entries),
-                          "version": watch.version}
+                          "version": watch.version, "voices": watch.voices}
                 if file is not None or not isinstance(source, wl.Watchlist):
                     detail["file"] = str(Path(file if file is not None else source).absolute())
                 self._audit("import-watchlist", coll_name, detail)
@@ -661,6 +677,18 @@ class PostgresLibrary:
                  for c, k, m, s, b, e, fh, t in rows],
             )
 
+    def _insert_voices(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """rows: (candidate_id, collection_id, media_id, source, start_s, end_s, speech_s, embedding, added_at)."""
+        if not rows:
+            return
+        with self._db.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO voices(candidate_id, collection_id, media_id, source, start_s, end_s, speech_s, embedding, added_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [(c, k, m, s, a, b, float(sp), np.asarray(e, np.float32).reshape(schema.VOICE_DIMS), t)
+                 for c, k, m, s, a, b, sp, e, t in rows],
+            )
+
     def add_encoded(self, candidate: Any, path: str, role: str, enc: hashing.Encoded, *, sha256: str = "", size: int = 0,
                     collection: int | str | None = None) -> MediaRow:
         """Store an already encoded photo (wrap many calls in :meth:`transaction` for bulk work).
@@ -767,6 +795,26 @@ class PostgresLibrary:
                 self._audit("add-face-embeddings", f"candidate#{cid}", {"count": int(embs.shape[0]), "source": source})
             return int(embs.shape[0])
 
+    def add_voice_prints(self, candidate: Any, media: MediaRow | int | str | Path | None, prints: Sequence[Any],
+                         source: str = "recording") -> int:
+        """Store voice prints heard in a recording (see the SQLite library). Returns rows added."""
+        with self._lock:
+            cid = self._candidate_id(candidate, create=True)
+            if isinstance(media, MediaRow):
+                mid: int | None = media.id
+            elif isinstance(media, (int, np.integer)):
+                mid = int(media)
+            elif media is not None:
+                mid = self.add_media(cid, media, "video").id
+            else:
+                mid = None
+            rows = voice_rows(prints)
+            now = _now()
+            with self.transaction():
+                self._insert_voices([(cid, None, mid, source, a, b, sp, e, now) for e, sp, a, b in rows])
+                self._audit("add-voice-prints", f"candidate#{cid}", {"count": len(rows), "source": source})
+            return len(rows)
+
     def record_candidate(self, name: str, images: Sequence[Any] = (), recordings: Sequence[Any] = ()) -> list[MediaRow]:
         """Store what an analysis saw (photos; each recording's main face identity, replacing
         the one stored for the same recording). One transaction: all of it or none."""
@@ -775,35 +823,33 @@ class PostgresLibrary:
     def record_analysis(self, name: str, images: Sequence[Any] = (), recordings: Sequence[Any] = (),
                         report_dict: Mapping[str, Any] | None = None) -> list[MediaRow]:
         """:meth:`record_candidate` and :meth:`save_report` in one transaction, so another desk
-        never sees (and a failure never leaves) media and faces without their report. Hashing
-        is done first; the recording's media row is locked while its identity is replaced, so
-        two desks recording the same interview leave one stored identity."""
+        never sees (and a failure never leaves) media, faces and voices without their report.
+        Hashing is done first; the recording's media row is locked while its identity and voice
+        print are replaced, so two desks recording the same interview leave one of each."""
         name = normalize_name(name)
         photos = []
         for img in images:
             role = img.role if img.role in ("id", "photo") else "photo"
             photos.append((img, role, hashing.encode_image(img.rgb, faces_in_image(img), sha256=img.sha256)))
-        videos = []
-        for rec in recordings:
-            track = getattr(rec, "track", None)
-            if track is None or getattr(track, "main_identity", None) is None:
-                continue
-            path = Path(rec.path).absolute()
-            videos.append((path, *file_sha256(path), track.main_identity))
+        videos = recorded_videos(recordings)
         with self._lock, self.transaction():
             cid = self._candidate_id(name, create=True)
             ids = []
             for img, role, enc in photos:
                 ids.append(self.add_encoded(cid, str(Path(img.path).absolute()), role, enc, sha256=img.sha256,
                                             size=img.file_size).id)
-            for path, sha, size, identity in videos:
+            for path, sha, size, identity, voice in videos:
                 self._q("INSERT INTO media(candidate_id, path, role, sha256, size, added_at) VALUES (%s, %s, 'video', %s, %s, %s) "
                         "ON CONFLICT (candidate_id, sha256, role) WHERE candidate_id IS NOT NULL AND sha256 <> '' DO NOTHING",
                         (cid, str(path), sha, size, _now()))
                 mid = int(self._q("SELECT id FROM media WHERE candidate_id = %s AND sha256 = %s AND role = 'video' FOR UPDATE",
                                   (cid, sha)).fetchone()[0])
-                self._q("DELETE FROM faces WHERE media_id = %s AND source = 'interview'", (mid,))
-                self.add_face_embeddings(cid, mid, [identity])
+                if identity is not None:
+                    self._q("DELETE FROM faces WHERE media_id = %s AND source = 'interview'", (mid,))
+                    self.add_face_embeddings(cid, mid, [identity])
+                if voice is not None:
+                    self._q("DELETE FROM voices WHERE media_id = %s AND source = 'recording'", (mid,))
+                    self.add_voice_prints(cid, mid, [voice])
                 ids.append(mid)
             if report_dict is not None:
                 self.save_report(cid, report_dict)
@@ -1011,6 +1057,45 @@ class PostgresLibrary:
                     return list(out.values())
                 k = min(EF_SEARCH_MAX, 4 * k)
 
+
+    def search_voices(self, embedding: np.ndarray, exclude_candidate: Any = None, max_distance: float | None = None,
+                      limit: int = VOICE_SEARCH_LIMIT) -> list[dict[str, Any]]:
+        """Stored voice prints within ``max_distance`` (cosine distance) of ``embedding``, nearest
+        first, one per recording (see the SQLite library): pgvector's ``<=>`` in the server, an
+        exact scan up to :data:`EXACT_VOICES_MAX` prints, the HNSW cosine index above."""
+        bar = default_same_voice() if max_distance is None else float(max_distance)
+        e = np.asarray(embedding, np.float32).reshape(-1)
+        if e.shape[0] != schema.VOICE_DIMS:
+            raise ValueError(f"a voice print has {schema.VOICE_DIMS} values, not {e.shape[0]}")
+        if not np.all(np.isfinite(e)) or not np.any(e):
+            return []
+        with self._lock:
+            ex_cid = self._excluded_candidate_id(exclude_candidate)
+            ex_cid = NO_CANDIDATE if ex_cid is None else ex_cid
+            estimate = float(self._q("SELECT reltuples FROM pg_class WHERE oid = 'voices'::regclass").fetchone()[0])
+            # the index serves only ORDER BY the distance alone; the exact scan breaks ties by row, as SQLite
+            order = "v.embedding <=> %(e)s" if estimate > EXACT_VOICES_MAX else "(v.embedding <=> %(e)s) + 0, v.id"
+            k = max(FACE_NEIGHBOURS, 4 * limit)
+            while True:
+                self._set_ef_search(max(EF_SEARCH, k))
+                rows = self._q(
+                    "SELECT v.id, v.media_id, c.name, k.name, m.path, v.speech_s, v.start_s, v.end_s, v.embedding <=> %(e)s AS d "
+                    "FROM voices v LEFT JOIN media m ON m.id = v.media_id LEFT JOIN candidates c ON c.id = v.candidate_id "
+                    "LEFT JOIN collections k ON k.id = v.collection_id "
+                    f"WHERE v.candidate_id IS DISTINCT FROM %(ex)s ORDER BY {order} LIMIT %(k)s",
+                    {"e": e, "ex": ex_cid, "k": k}).fetchall()
+                out: dict[int, dict[str, Any]] = {}
+                near = [r for r in rows if float(r[8]) <= bar]
+                for vid, mid, cname, kname, path, speech, start, end, d in near:
+                    key = int(mid) if mid is not None else -int(vid)
+                    if key in out:
+                        continue
+                    out[key] = voice_match(cname, kname, path, mid, float(d), float(speech), start, end)
+                    if len(out) >= limit:
+                        break
+                if len(out) >= limit or len(near) < len(rows) or len(rows) < k or k >= EF_SEARCH_MAX:
+                    return list(out.values())
+                k = min(EF_SEARCH_MAX, 4 * k)
 
     # -- stale results: a saved report that no longer matches the library (as in SQLite) ------
     _STALE_PREFIX = "stale:"

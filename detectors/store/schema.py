@@ -1,8 +1,8 @@
 """One description of the case store's tables, rendered for SQLite and for PostgreSQL.
 
 The versions and their descriptions are the ones of :data:`detectors.library.MIGRATIONS` (one
-history for both back ends); :func:`tables` / :func:`statements` render a version's tables in
-either dialect. The SQLite back end (``detectors/library.py``) still carries its statements
+history for both back ends); :func:`tables` / :func:`statements` render a version's tables (and
+columns added to earlier tables) in either dialect. The SQLite back end (``detectors/library.py``) still carries its statements
 inline; ``tests/store/test_contract.py`` checks that its tables and columns are exactly the ones
 described here, so the two cannot drift apart unnoticed.
 
@@ -17,13 +17,21 @@ kind           SQLite                        PostgreSQL
 ``text``       TEXT                          TEXT (times: ISO-8601 UTC, as in SQLite)
 ``hash64``     INTEGER (signed 64-bit)       BIT(64) (Hamming: ``bit_count(a # b)``)
 ``embedding``  BLOB (128 float32)            VECTOR(128) (pgvector, HNSW index)
+``voiceprint`` BLOB (256 float32)            VECTOR(256) (pgvector, HNSW cosine index)
 ``blob``       BLOB                          BYTEA
 =============  ============================  ==========================================
 
-PostgreSQL-only additions (version 4, :data:`POSTGRES_EXTRAS`): the pgvector extension, the
-HNSW index over face embeddings, b-tree indexes of crop-segment hash bands, one row per
-(candidate, file, role) as a unique index (two desks adding the same file meet there), the
-audit log's host column and the bookkeeping of ``telltale library migrate``.
+Version 4 adds the audit log's host column in both back ends; its PostgreSQL-only part
+(:data:`POSTGRES_EXTRAS`) holds the HNSW index over face embeddings, b-tree indexes of
+crop-segment hash bands, one row per (candidate, file, role) as a unique index (two desks adding
+the same file meet there) and the bookkeeping of ``telltale library migrate``.
+
+Version 5 stores voice prints (issue 18; biometric data like face embeddings): one row per
+recording (``source`` "recording": the candidate's voice print over the recording; "segment":
+one speech segment), owned by a candidate or a collection (an imported watchlist), with the
+recording's media row, the seconds of speech behind the print and where in the recording it can
+be heard (``start_s``/``end_s``). Cosine distance (1 - cos) compares them; in PostgreSQL an HNSW
+index with ``vector_cosine_ops`` serves the nearest-first search.
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ from dataclasses import dataclass, field
 
 DIALECTS = ("sqlite", "postgresql")
 EMBEDDING_DIMS = 128
+VOICE_DIMS = 256
+"""A GE2E voice print (detectors/voice.py)."""
 SEGMENT_BANDS = 4
 SEGMENT_BAND_BITS = 16
 """Crop-segment hashes are indexed by 4 bands of 16 bits (multi-index hashing): two hashes
@@ -46,7 +56,7 @@ HNSW_EF_CONSTRUCTION = 64
 @dataclass(frozen=True)
 class Column:
     name: str
-    kind: str  # pk | int | real | text | hash64 | embedding | blob
+    kind: str  # pk | int | real | text | hash64 | embedding | voiceprint | blob
     null: bool = True
     unique: bool = False
     references: str | None = None  # "table(id)", ON DELETE CASCADE
@@ -74,6 +84,7 @@ class Version:
     tables: tuple[Table, ...] = ()
     indexes: tuple[Index, ...] = ()
     postgres_only: tuple[str, ...] = field(default=())
+    added_columns: tuple[tuple[str, Column], ...] = ()  # (table, column): ALTER TABLE ... ADD COLUMN
 
 
 def _c(name: str, kind: str, null: bool = True, **kw: object) -> Column:
@@ -132,7 +143,7 @@ VERSIONS: tuple[Version, ...] = (
 
 POSTGRES_EXTRAS: tuple[int, str, tuple[str, ...]] = (
     4,
-    "PostgreSQL: HNSW face index, segment bands, one row per candidate file, audit host, migrate bookkeeping",
+    "audit host; PostgreSQL: HNSW face index, segment bands, one row per candidate file, migrate bookkeeping",
     (
         f"CREATE INDEX faces_embedding_hnsw ON faces USING hnsw (embedding vector_l2_ops) "
         f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})",
@@ -145,7 +156,6 @@ POSTGRES_EXTRAS: tuple[int, str, tuple[str, ...]] = (
         *(f"CREATE INDEX segments_band{j} ON segments(band{j})" for j in range(SEGMENT_BANDS)),
         "CREATE UNIQUE INDEX media_candidate_file ON media(candidate_id, sha256, role) "
         "WHERE candidate_id IS NOT NULL AND sha256 <> ''",
-        'ALTER TABLE audit ADD COLUMN host TEXT',
         """CREATE TABLE imported (
             source TEXT NOT NULL,
             kind TEXT NOT NULL,
@@ -154,16 +164,36 @@ POSTGRES_EXTRAS: tuple[int, str, tuple[str, ...]] = (
             PRIMARY KEY (source, kind, old_id))""",
     ),
 )
-"""Version 4 exists in PostgreSQL only (the SQLite file stays at version 3)."""
+"""Version 4's PostgreSQL-only statements (its audit host column is in :data:`VERSIONS`, both back ends)."""
+
+VERSIONS += (
+    Version(4, added_columns=(("audit", _c("host", "text")),), postgres_only=POSTGRES_EXTRAS[2]),
+    Version(5, tables=(
+        Table("voices", (
+            _c("id", "pk"),
+            _c("candidate_id", "int", references="candidates(id)"),
+            _c("collection_id", "int", references="collections(id)"),
+            _c("media_id", "int", references="media(id)"),
+            _c("source", "text", False), _c("start_s", "real"), _c("end_s", "real"),
+            _c("speech_s", "real", False), _c("embedding", "voiceprint", False), _c("added_at", "text", False),
+        )),
+    ), indexes=(
+        Index("voices_media", "voices", ("media_id",)),
+        Index("voices_candidate", "voices", ("candidate_id",)),
+    ), postgres_only=(
+        "CREATE INDEX voices_collection ON voices(collection_id)",
+        f"CREATE INDEX voices_embedding_hnsw ON voices USING hnsw (embedding vector_cosine_ops) "
+        f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})",
+    )),
+)
+LATEST = VERSIONS[-1].number
 
 
 def descriptions() -> dict[int, str]:
     """Version -> description, from the SQLite history (one history for both back ends)."""
     from ..library import MIGRATIONS
 
-    out = {v: d for v, d, _sql in MIGRATIONS}
-    out[POSTGRES_EXTRAS[0]] = POSTGRES_EXTRAS[1]
-    return out
+    return {v: d for v, d, _sql in MIGRATIONS}
 
 
 def _quote(name: str, dialect: str) -> str:
@@ -180,23 +210,26 @@ def _type(col: Column, dialect: str) -> str:
         "text": ("TEXT", "TEXT"),
         "hash64": ("INTEGER", "BIT(64)"),
         "embedding": ("BLOB", f"VECTOR({EMBEDDING_DIMS})"),
+        "voiceprint": ("BLOB", f"VECTOR({VOICE_DIMS})"),
         "blob": ("BLOB", "BYTEA"),
     }[col.kind][int(pg)]
+
+
+def _column(col: Column, dialect: str) -> str:
+    sql = f"{_quote(col.name, dialect)} {_type(col, dialect)}"
+    if not col.null and col.kind != "pk":
+        sql += " NOT NULL"
+    if col.unique:
+        sql += " UNIQUE"
+    if col.references:
+        sql += f" REFERENCES {col.references} ON DELETE CASCADE"
+    return sql
 
 
 def create_table(table: Table, dialect: str) -> str:
     if dialect not in DIALECTS:
         raise ValueError(f"dialect must be one of {DIALECTS}")
-    parts = []
-    for col in table.columns:
-        sql = f"{_quote(col.name, dialect)} {_type(col, dialect)}"
-        if not col.null and col.kind != "pk":
-            sql += " NOT NULL"
-        if col.unique:
-            sql += " UNIQUE"
-        if col.references:
-            sql += f" REFERENCES {col.references} ON DELETE CASCADE"
-        parts.append(sql)
+    parts = [_column(col, dialect) for col in table.columns]
     if table.primary_key:
         parts.append(f"PRIMARY KEY ({', '.join(table.primary_key)})")
     parts += [f"CHECK ({c})" for c in table.checks]
@@ -204,12 +237,26 @@ def create_table(table: Table, dialect: str) -> str:
 
 
 def statements(version: Version, dialect: str) -> list[str]:
-    """The statements that create one version's tables and indexes in ``dialect``."""
+    """The statements that create one version's tables, columns and indexes in ``dialect``
+    (for PostgreSQL followed by the version's PostgreSQL-only statements)."""
     out = [create_table(t, dialect) for t in version.tables]
+    out += [f"ALTER TABLE {table} ADD COLUMN {_column(col, dialect)}" for table, col in version.added_columns]
     out += [f"CREATE INDEX {i.name} ON {i.table}({', '.join(i.columns)})" for i in version.indexes]
+    if dialect == "postgresql":
+        out += list(version.postgres_only)
     return out
 
 
-def tables() -> dict[str, Table]:
-    """Every described table by name (all versions)."""
-    return {t.name: t for v in VERSIONS for t in v.tables}
+def tables(upto: int | None = None) -> dict[str, Table]:
+    """Every described table by name as it stands at version ``upto`` (default: the latest),
+    with the columns later versions added to it."""
+    out: dict[str, Table] = {}
+    for v in VERSIONS:
+        if upto is not None and v.number > upto:
+            break
+        for t in v.tables:
+            out[t.name] = t
+        for name, col in v.added_columns:
+            t = out[name]
+            out[name] = Table(t.name, t.columns + (col,), t.primary_key, t.checks)
+    return out

@@ -19,6 +19,7 @@ from PIL import Image
 from detectors.library import Library
 from detectors.library_cli import main as lib_cli
 from detectors.store import open_library
+from detectors.voice_check import StoredPrint
 from fixtures.simple_media import astronaut_face
 
 WRITERS = 4
@@ -168,6 +169,7 @@ def test_migrate_copies_a_desk_library_once(pg_server: Any, tmp_path: Path, caps
     with Library(desk) as lib:
         lib.add_media("Alice", photo, "id")
         lib.add_face_embeddings("Alice", None, [np.full(128, 0.05, np.float32)])
+        lib.add_voice_prints("Alice", None, [StoredPrint(np.full(256, 1 / 16, np.float32), 9.0, 1.0, 4.5)])
         lib.save_report("Alice", {"score": 30.0, "verdict": "suspicious"})
         lib.import_collection("stock", other.parent)
         lib.add_candidate("Erased Later")
@@ -181,16 +183,20 @@ def test_migrate_copies_a_desk_library_once(pg_server: Any, tmp_path: Path, caps
     second = capsys.readouterr().out
     print("\n" + first + second)
     # Alice and her photo were in the team store already: matched by name and by file, not doubled
-    assert "copied 0 candidate(s), 1 collection(s), 1 media(s), 1 face(s), 1 report(s)" in first
+    assert "copied 0 candidate(s), 1 collection(s), 1 media(s), 1 face(s), 1 voice(s), 1 report(s)" in first
     assert "2 row(s) were already there" in first
-    assert "copied 0 candidate(s), 0 collection(s), 0 media(s), 0 face(s), 0 report(s), 0 audit(s)" in second
+    assert "copied 0 candidate(s), 0 collection(s), 0 media(s), 0 face(s), 0 voice(s), 0 report(s), 0 audit(s)" in second
     with open_library(url) as team:
         alice = team.get_candidate("Alice")
         assert alice.media_count == 1 and alice.score == 30.0 and len(team.reports("Alice")) == 1
         assert [(c.name, c.media_count) for c in team.collections()] == [("stock", 1)]
         assert team.search_embedding(np.full(128, 0.05, np.float32))[0].candidate == "Alice"
+        voice = team.search_voices(np.full(256, 1 / 16, np.float32))
+        assert [(m["candidate"], m["speech_s"], m["detail"]["excerpt"]) for m in voice] == [("Alice", 9.0, [1.0, 4.5])]
         assert team.search(photo)[0].candidate == "Alice"
         log = team.audit_log(limit=200)
         assert log[0]["action"] == "migrate" and log[1]["action"] == "migrate"
         assert any(e["action"] == "erase-candidate" and e["subject"].startswith("candidate#desk-") for e in log)
+        # the desk's entries keep the desk's host (the SQLite library records it since version 4)
+        assert {e["host"] for e in log if e["action"] == "add-voice-prints"} == {socket.gethostname()}
     assert "s3cret" not in first
