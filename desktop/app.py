@@ -738,23 +738,23 @@ class MainWindow(QMainWindow):
             log.warning("could not mark candidate %s out of date:\n%s", cid, traceback.format_exc())
 
     def _mark_reuse_partners(self, cid: Any, report: dict[str, Any]) -> list[Any]:
-        """Reuse is symmetric: the candidates this report found sharing a face or photo were
+        """Reuse is symmetric: the candidates this report found sharing a face, photo or voice were
         analysed before it and could not see it. Their results are marked out of date, unless
         their own report already names this candidate (re-analysing one of two candidates that
         found each other marks nobody)."""
         marked = []
         name = str(engine.row_get(self.library.get_candidate(cid), "name", ""))
-        for m in engine.reuse_matches(report):
+        for m in engine.partner_matches(report):
             other = m.get("candidate")
             if not other:
                 continue
             row = self.library.get_candidate(str(other))
             if row is None or row.id == cid or row.id in marked:
                 continue
-            theirs = {str(x.get("candidate")) for x in engine.reuse_matches(self.library.latest_report(row.id) or {})}
+            theirs = {str(x.get("candidate")) for x in engine.partner_matches(self.library.latest_report(row.id) or {})}
             if name in theirs:
                 continue  # they already know
-            what = {"same-image": "photo", "same-face": "face"}.get(str(m.get("kind")), "face or photo")
+            what = {"same-image": "photo", "same-face": "face", "same-voice": "voice"}.get(str(m.get("kind")), "face or photo")
             self._mark_stale(row.id, "reuse", cid, what)
             marked.append(row.id)
         return marked

@@ -572,3 +572,14 @@ def merge_spans(spans: Iterable[tuple[float, float]], gap_s: float = 0.25) -> li
         else:
             out.append((a, b))
     return out
+
+
+def partner_matches(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every other candidate this report found sharing something with this one: the reuse
+    matches (face, photo) and the voice check's library matches (kind "same-voice")."""
+    out = reuse_matches(report)
+    ev = voice_evidence(report)
+    for m in ev.matches if ev is not None else []:
+        if m.candidate:
+            out.append({"check": "voice", "candidate": m.candidate, "kind": "same-voice", "file": m.path, "distance": m.distance})
+    return out

@@ -333,6 +333,10 @@ def test_library_voice_search_finds_the_first_speaker_under_another_name(voiced:
     assert {m.file for m in ev.matches} == {"first interview.mp4"}
     rows = _rows(page.voice_panel.matches_table)
     assert {r[0] for r in rows} == names and all(float(r[2]) <= (ev.same or 0.15) for r in rows)
+    # the same voice is symmetric: the earlier candidate, who could not see the later one, is out of date
+    stale = w.library.stale_reasons(voiced["ids"]["proxy"])
+    assert any("Later Applicant" in r and "voice" in r for r in stale), stale
+    assert not w.library.stale_reasons(voiced["ids"]["mixed"])  # its voices were never searched or kept
 
 
 def test_reports_without_voice_evidence_show_words_not_errors(qtbot: Any, tmp_path: Path) -> None:
