@@ -297,7 +297,7 @@ class CandidatePage(QWidget):
         holder = QWidget()
         self.identity_flow = FlowLayout(holder)
         v.addWidget(holder)
-        v.addWidget(section_title("Reuse: the same photo or face under another candidate"))
+        v.addWidget(section_title("Reuse: the same photo, face or voice under another candidate"))
         self.reuse_summary = hint_label("")
         v.addWidget(self.reuse_summary)
         self.voice_reuse = hint_label("")  # the voice check's library matches: the same voice under another name

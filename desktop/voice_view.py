@@ -187,6 +187,7 @@ class VoicePanel(QWidget):
             for w in widgets:
                 v.addWidget(w)
         v.addStretch(1)
+        self._layout = v
         self.set_evidence(None, analysed=False)
 
     # ------------------------------------------------------------------------ filling in
@@ -205,6 +206,7 @@ class VoicePanel(QWidget):
                                       "or the analysis predates the check): re-analyse to compare voices.")
             self.other_reasons.setText("")
         else:
+            self._order(matches_first=bool(ev.matches))
             self._fill_verdict(ev)
             self._fill_pairs(ev)
             self._fill_matches(ev)
@@ -217,6 +219,15 @@ class VoicePanel(QWidget):
             _fit_height(table)
         for label in (self.verdict_hint, self.other_reasons):
             label.setVisible(bool(label.text()))
+
+    def _order(self, matches_first: bool) -> None:
+        """The same voice under another name is decisive: when the library found it, it comes first."""
+        pairs, matches = self.sections[0], self.sections[1]
+        at = min(self._layout.indexOf(self.pairs_title), self._layout.indexOf(self.matches_title))
+        for w in (*pairs, *matches):
+            self._layout.removeWidget(w)
+        for i, w in enumerate((*matches, *pairs) if matches_first else (*pairs, *matches)):
+            self._layout.insertWidget(at + i, w)
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802
         super().resizeEvent(event)

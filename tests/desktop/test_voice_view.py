@@ -166,6 +166,7 @@ def test_two_speakers_show_a_proxy_finding_with_distances_bar_and_excerpts(voice
     assert panel.pairs_table.isVisible() and panel.recordings_table.isVisible()
     # no library match, no second voice: said in words, the empty tables hidden
     assert not panel.matches_table.isVisible() and panel.matches_hint.text()
+    assert panel.layout().indexOf(panel.pairs_title) < panel.layout().indexOf(panel.matches_title)
     assert not panel.changes_table.isVisible() and "No second voice" in panel.changes_hint.text()
     for t in (panel.pairs_table, panel.recordings_table):
         _numbers_are_explained(t)
@@ -300,6 +301,8 @@ def test_same_voice_under_another_name_is_shown_when_the_report_has_it(voiced: d
     settle()
     panel = page.voice_panel
     assert panel.matches_table.isVisible()
+    layout = panel.layout()
+    assert layout.indexOf(panel.matches_title) < layout.indexOf(panel.pairs_title)  # decisive: first
     rows = _rows(panel.matches_table)
     assert rows == [["Jon Earlier", "jon tech interview.mp4 (speaks 3.2–7.6 s)", "0.08", "42.5 s", "technical interview.mp4"]]
     assert panel.matches_table.item(0, 2).background().color().name() == "#c62828"
@@ -316,7 +319,7 @@ def test_same_voice_under_another_name_is_shown_when_the_report_has_it(voiced: d
     assert page.voice_box.lines[0] == ("Same voice as Jon Earlier (0.08)", "high")
 
 
-def test_library_voice_search_finds_the_first_speaker_under_another_name(voiced: dict[str, Any]) -> None:
+def test_library_voice_search_finds_the_first_speaker_under_another_name(voiced: dict[str, Any], tmp_path: Path) -> None:
     """End to end, when the store keeps voice prints: the later applicant speaks with the voice of
     'Two Speakers' (first interview.mp4); the interviewer call's voices were never searched or kept
     (two voices, no face to tell the candidate's)."""
@@ -337,6 +340,11 @@ def test_library_voice_search_finds_the_first_speaker_under_another_name(voiced:
     stale = w.library.stale_reasons(voiced["ids"]["proxy"])
     assert any("Later Applicant" in r and "voice" in r for r in stale), stale
     assert not w.library.stale_reasons(voiced["ids"]["mixed"])  # its voices were never searched or kept
+    _screenshot(w, "voice-tab-found-in-library-1366x768.png", tmp_path)
+    page.tabs.setCurrentIndex(2)
+    settle()
+    assert page.voice_reuse.isVisible() and "Two Speakers" in page.voice_reuse.text()
+    _screenshot(w, "identity-tab-same-voice-1366x768.png", tmp_path)
 
 
 def test_reports_without_voice_evidence_show_words_not_errors(qtbot: Any, tmp_path: Path) -> None:
