@@ -13,7 +13,9 @@ from . import engine
 
 MUTED_CONFIDENCE = 0.3
 """Below this evidence coverage the score is shown small and grey: too little was judged for a
-big number (the same bound under which the engine never calls a candidate authentic)."""
+big number (the same bound under which the engine never calls a candidate authentic). Not for a
+likely-fake verdict: that rests on a decisive sign, which needs little coverage (a voice heard
+under another name in an audio-only screening call)."""
 MUTED_COLOUR = "#90a4ae"
 BADGE_LABELS = ("Authentic", "Needs review", "Likely fake", "Not analysed")
 
@@ -65,7 +67,12 @@ class ScoreBadge(QFrame):
             colour = engine.verdict_colour(report.get("verdict"))
             self.setToolTip(f"Score {score:.0f} of 100 (100 = no sign of manipulation found); evidence coverage "
                             f"{conf:.0%}." if score is not None and conf is not None else "")
-            if conf is not None and conf < MUTED_CONFIDENCE:
+            if conf is not None and conf < MUTED_CONFIDENCE and report.get("verdict") == "likely-fake" and score is not None:
+                # a decisive sign (the same face, photo or voice under another name) needs little
+                # coverage: it is never greyed out as "too little judged"
+                self.setToolTip(f"Likely fake on a decisive sign (see the reasons), although only {conf:.0%} of the "
+                                "evidence could be judged.")
+            elif conf is not None and conf < MUTED_CONFIDENCE:
                 self.muted = True
                 size = max(14, self.big // 2)
                 colour = MUTED_COLOUR

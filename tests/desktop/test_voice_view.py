@@ -340,6 +340,10 @@ def test_library_voice_search_finds_the_first_speaker_under_another_name(voiced:
     stale = w.library.stale_reasons(voiced["ids"]["proxy"])
     assert any("Later Applicant" in r and "voice" in r for r in stale), stale
     assert not w.library.stale_reasons(voiced["ids"]["mixed"])  # its voices were never searched or kept
+    # a decisive sign on little coverage (no face in these clips): the badge says so, not "too little judged"
+    assert page.report["verdict"] == "likely-fake" and page.report["confidence"] < 0.3
+    assert not page.badge.muted and page.badge.verdict_label.text() == "Likely fake"
+    assert "decisive sign" in page.badge.toolTip()
     _screenshot(w, "voice-tab-found-in-library-1366x768.png", tmp_path)
     page.tabs.setCurrentIndex(2)
     settle()
