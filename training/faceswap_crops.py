@@ -71,6 +71,9 @@ MAX_SECONDS = 20.0
 MAX_CROPS = 60
 """At most this many crops a file, evenly spread."""
 BIG_PX = 192
+WIDE_PX = 160
+"""Side of the wider/sharper aligned crop for the resolution probe (``--net-px 160``): the same
+framing as NET_PX (face about the middle half), at 160 px the face is about 80 px wide."""
 MIN_SCALE_PX = 56
 CRF_RANGE = (20, 38)
 JPEG_RANGE = (40, 95)
@@ -145,11 +148,12 @@ def _crops_from(rgb: np.ndarray, lm: np.ndarray, blend_model: Any) -> dict[str, 
         return None
     net, _ = S.aligned_crop(rgb, lm, S.NET_PX)
     big, m = S.aligned_crop(rgb, lm, BIG_PX)
+    wide, _ = S.aligned_crop(rgb, lm, WIDE_PX)
     blend = float("nan")
     if blend_model is not None and np.ptp(oval[:, 0]) >= S.MIN_TEXTURE_FACE_PX:
         fc = S.normalise_crop(rgb, lm)
         blend = float(blend_model.predict(S.boundary_features(fc))[0])
-    return {"net": net, "big": big, "lm": S.transform_points(m, lm).astype(np.float16), "blend": blend}
+    return {"net": net, "wide": wide, "big": big, "lm": S.transform_points(m, lm).astype(np.float16), "blend": blend}
 
 
 def extract_video(path: Path) -> dict[str, np.ndarray]:
@@ -224,6 +228,7 @@ def _pack(items: list[dict[str, Any]], times: list[float], blinks: int, blink_se
     return {
         "net": np.stack([i["net"] for i in items]) if n else np.zeros((0, S.NET_PX, S.NET_PX, 3), np.uint8),
         "big": np.stack([i["big"] for i in items]) if n else np.zeros((0, BIG_PX, BIG_PX, 3), np.uint8),
+        "wide": np.stack([i["wide"] for i in items]) if n else np.zeros((0, WIDE_PX, WIDE_PX, 3), np.uint8),
         "lm": np.stack([i["lm"] for i in items]) if n else np.zeros((0, 468, 2), np.float16),
         "blend": np.array([i["blend"] for i in items], np.float32),
         "t": np.array(times, np.float32),
@@ -258,8 +263,8 @@ DEGRADATIONS = {
 milder one (faces down to 96 px, crf up to 30) where self-blend seams stay visible."""
 
 
-def degrade(img: np.ndarray, rng: np.random.Generator, tag: str = "") -> np.ndarray:
-    """Random scale and compression, back to NET_PX."""
+def degrade(img: np.ndarray, rng: np.random.Generator, tag: str = "", out_px: int = S.NET_PX) -> np.ndarray:
+    """Random scale and compression, back to ``out_px`` (NET_PX, or WIDE_PX for the wide pool)."""
     cfg = DEGRADATIONS[tag]
     crf, jpeg = cfg["crf"], cfg["jpeg"]
     side = int(rng.integers(cfg["min_px"], BIG_PX + 1)) if rng.random() < 0.85 else BIG_PX
@@ -270,15 +275,15 @@ def degrade(img: np.ndarray, rng: np.random.Generator, tag: str = "") -> np.ndar
         img = S.h264_roundtrip(img, int(rng.integers(crf[0], crf[1] + 1)))
     elif u < H264_P + JPEG_P:
         img = S.jpeg_roundtrip(img, int(rng.integers(jpeg[0], jpeg[1] + 1)))
-    interp = cv2.INTER_AREA if img.shape[0] > S.NET_PX else cv2.INTER_LINEAR
-    return cv2.resize(img, (S.NET_PX, S.NET_PX), interpolation=interp)
+    interp = cv2.INTER_AREA if img.shape[0] > out_px else cv2.INTER_LINEAR
+    return cv2.resize(img, (out_px, out_px), interpolation=interp)
 
 
 KIND_REAL, KIND_SBI, KIND_FAKE = 0, 1, 2
 
 
-def pool_for_file(args: tuple[int, dict[str, Any], int, str]) -> dict[str, np.ndarray]:
-    idx, f, variant, tag = args
+def pool_for_file(args: tuple[int, dict[str, Any], int, str, int]) -> dict[str, np.ndarray]:
+    idx, f, variant, tag, px = args
     data = np.load(OUT / "crops" / f"{f['id']}.npz")
     big, lm = data["big"], data["lm"].astype(np.float32)
     if len(big) > POOL_CROPS_PER_FILE:  # evenly spread over the recording
@@ -288,15 +293,15 @@ def pool_for_file(args: tuple[int, dict[str, Any], int, str]) -> dict[str, np.nd
     xs, kinds = [], []
     for i in range(len(big)):
         if f["label"] == "real":
-            xs.append(degrade(big[i], rng, tag))
+            xs.append(degrade(big[i], rng, tag, px))
             kinds.append(KIND_REAL)
-            xs.append(degrade(S.self_blend(big[i], lm[i], rng), rng, tag))
+            xs.append(degrade(S.self_blend(big[i], lm[i], rng), rng, tag, px))
             kinds.append(KIND_SBI)
         else:
-            xs.append(degrade(big[i], rng, tag))
+            xs.append(degrade(big[i], rng, tag, px))
             kinds.append(KIND_FAKE)
     n = len(xs)
-    return {"x": np.stack(xs) if n else np.zeros((0, S.NET_PX, S.NET_PX, 3), np.uint8),
+    return {"x": np.stack(xs) if n else np.zeros((0, px, px, 3), np.uint8),
             "kind": np.array(kinds, np.int8), "file": np.full(n, idx, np.int32)}
 
 
@@ -305,6 +310,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--force", action="store_true", help="re-extract crops and rebuild the pools")
     ap.add_argument("--pool-tag", default="", choices=sorted(DEGRADATIONS), help="degradation setting (pool_<tag><v>.npz)")
+    ap.add_argument("--net-px", type=int, default=S.NET_PX, choices=(S.NET_PX, WIDE_PX),
+                    help=f"side of the pool's crops: {S.NET_PX} (the shipped model) or {WIDE_PX} (the resolution probe, "
+                         f"pool_w{WIDE_PX}_<v>.npz; same random draws, only the output size differs)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if not (MEDIA / MANIFESTS[0]).exists():
@@ -325,12 +333,13 @@ def main() -> None:
     todo = [f for f in files if f["train"]]
     index = {f["id"]: i for i, f in enumerate(files)}
     for v in range(VARIANTS):
-        dest = OUT / f"pool{args.pool_tag + '_' if args.pool_tag else ''}{v}.npz"
+        tag = "_".join(t for t in (args.pool_tag, f"w{WIDE_PX}" if args.net_px == WIDE_PX else "") if t)
+        dest = OUT / f"pool{tag + '_' if tag else ''}{v}.npz"
         if dest.exists() and not args.force:
             continue
         t1 = time.time()
         with ctx.Pool(args.workers) as pool:
-            parts = pool.map(pool_for_file, [(index[f["id"]], f, v, args.pool_tag) for f in todo], chunksize=4)
+            parts = pool.map(pool_for_file, [(index[f["id"]], f, v, args.pool_tag, args.net_px) for f in todo], chunksize=4)
         x = np.concatenate([p["x"] for p in parts])
         kind = np.concatenate([p["kind"] for p in parts])
         fidx = np.concatenate([p["file"] for p in parts])

@@ -77,6 +77,13 @@ STRIDES = (2, 2, 1, 2, 2)
 NET_PX = 72
 CROP_OFFSET = 12
 """The net reads the middle NET_PX px of the 96 px aligned crop (detectors.faceswap_signals.net_input)."""
+ALIGNED_PX = 96
+CROP_KEY = "net"
+"""Which cached run-time crop (training/faceswap_crops.py) the OOF scores read."""
+WIDE = {"aligned_px": 160, "net_px": 128, "channels": (16, 24, 32, 48, 64, 96), "strides": (2, 2, 1, 2, 2, 2),
+        "crop_key": "wide", "tag": "w160"}
+"""The resolution probe (``--net-px 160``): the middle 128 px of a 160 px aligned crop (face about
+80 px wide instead of 48, ring 80% of the crop instead of 75%), one more conv layer."""
 AGG_QUANTILE = 50.0
 CENTRE_QUANTILE = 97.5
 CENTRE_MARGIN = 0.5
@@ -90,7 +97,7 @@ def build_net():  # -> torch.nn.Module
     from torch import nn
 
     class FaceSwapNet(nn.Module):
-        """Input: (N, 3, 72, 72) float32 RGB in 0..255. Output: (N, 1) logit (swap > 0)."""
+        """Input: (N, 3, NET_PX, NET_PX) float32 RGB in 0..255. Output: (N, 1) logit (swap > 0)."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -278,11 +285,18 @@ def main() -> None:
     ap.add_argument("--positives", choices=POSITIVES, default="all",
                     help="all: self-blends + every dev fake; paired: self-blends + the DeepFaceLive swap halves only "
                          "(fakes whose real frames are also in training), written beside the default under a _paired name")
+    ap.add_argument("--net-px", type=int, choices=(96, 160), default=96,
+                    help="aligned crop side: 96 (the shipped recipe: middle 72 px) or 160 (resolution probe: middle 128 px, "
+                         "6 conv layers, pool_w160_<v>.npz, written beside the default under a _w160 name)")
     ap.add_argument("--pool-tag", default="", help="train on pool_<tag><v>.npz (training/faceswap_crops.py --pool-tag); "
                     "written beside the default under that name")
     args = ap.parse_args()
-    global FOLDS_DIR, OOF_PREFIX, FINAL_DIR
-    tag = "_".join(t for t in (args.positives if args.positives != "all" else "", args.pool_tag) if t)
+    global FOLDS_DIR, OOF_PREFIX, FINAL_DIR, NET_PX, CROP_OFFSET, ALIGNED_PX, CHANNELS, STRIDES, CROP_KEY
+    if args.net_px == WIDE["aligned_px"]:
+        ALIGNED_PX, NET_PX, CHANNELS, STRIDES, CROP_KEY = WIDE["aligned_px"], WIDE["net_px"], WIDE["channels"], WIDE["strides"], WIDE["crop_key"]
+        CROP_OFFSET = (ALIGNED_PX - NET_PX) // 2
+    pool_tag = "_".join(t for t in (args.pool_tag, WIDE["tag"] if args.net_px == WIDE["aligned_px"] else "") if t)
+    tag = "_".join(t for t in (args.positives if args.positives != "all" else "", pool_tag) if t)
     if tag:
         FOLDS_DIR = FOLDS_DIR.with_name(f"folds_{tag}")
         OOF_PREFIX = f"oof_{tag}_fold"
@@ -292,7 +306,7 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-        pools = load_pools(args.pool_tag)
+        pools = load_pools(pool_tag)
         trainable = {i for i, f in enumerate(files) if f["train"]
                      and (args.positives == "all" or f["label"] == "real" or f["family"] == "DeepFaceLive")}
     if args.part in ("all", "folds"):
@@ -300,7 +314,7 @@ def main() -> None:
             tr = {i for i in trainable if files[i]["fold"] != k}
             net = train(pools, tr, SEED + k, args.epochs, f"fold {k}")
             export(net, FOLDS_DIR / f"{NAME}_fold{k}.onnx")
-            frame = {i: score(net, np.load(OUT / "crops" / f"{f['id']}.npz")["net"]) for i, f in enumerate(files) if f["fold"] == k}
+            frame = {i: score(net, np.load(OUT / "crops" / f"{f['id']}.npz")[CROP_KEY]) for i, f in enumerate(files) if f["fold"] == k}
             np.savez(OUT / f"{OOF_PREFIX}{k}.npz", **{f"f{i}": v for i, v in frame.items()})
     if args.part in ("all", "final"):
         net = train(pools, trainable, SEED + 99, args.epochs, "final")
@@ -333,7 +347,8 @@ def write_meta(files: list[dict[str, Any]], epochs: int) -> None:
 def meta(centre: float, rep: dict[str, Any], epochs: int, fold: int | None = None) -> dict[str, Any]:
     return {
         "model": f"{NAME}.onnx" if fold is None else f"{NAME}_fold{fold}.onnx",
-        "input": {"name": "input", "shape": [None, 3, NET_PX, NET_PX], "range": "RGB 0..255, middle of the aligned crop (detectors.faceswap_signals.net_input)"},
+        "input": {"name": "input", "shape": [None, 3, NET_PX, NET_PX], "aligned_px": ALIGNED_PX,
+                  "range": f"RGB 0..255, middle {NET_PX} px of the {ALIGNED_PX} px aligned crop (detectors.faceswap_signals.net_input)"},
         "output": "logit (swapped or generated face > 0)",
         "aggregate_percentile": AGG_QUANTILE,
         "decision_centre": centre,
