@@ -61,12 +61,14 @@ TIMELINE_LEGEND = (
     "Lip-sync offset (blue): how far the voice runs ahead (+) or behind (−) the lips, per window.\n"
     "Orange: segments where the lips and the voice do not match (speech with a still mouth, or the reverse).\n"
     "Mouth (green) and voice (brown): the mouth opening and the speech energy the lip-sync check compared.\n"
-    "Face vs ID (dark grey): distance of the interview face to the ID photo; the dashed line is the same-person limit."
+    "Face vs ID (dark grey): distance of the interview face to the ID photo; the dashed line is the same-person limit.\n"
+    "Over the time axis: the candidate's voice excerpt (indigo) and where a second voice speaks (pink)."
 )
-LEGEND_HTML = (  # one line (a wrapping label would make the tab's height depend on its width)
+LEGEND_HTML = (  # one line (a wrapping label would make the tab's height depend on its width); the tooltip says more
     "<span style='color:#c62828'>■</span> face-swap risk · <span style='color:#1565c0'>■</span> lip-sync offset · "
-    "<span style='color:#ff9800'>■</span> lips/voice disagree · <span style='color:#6a1b9a'>▮</span> frames at the right · "
-    "<span style='color:#37474f'>■</span> face vs ID photo"
+    "<span style='color:#ff9800'>■</span> lips ≠ voice · <span style='color:#6a1b9a'>▮</span> frames at right · "
+    "<span style='color:#37474f'>■</span> face vs ID · <span style='color:#3949ab'>▬</span> voice excerpt · "
+    "<span style='color:#d81b60'>▬</span> 2nd voice"
 )
 FRAME_SCORE_TIP = ("The face-swap model's score for this one frame (0-1). The check's risk weighs every frame, so a "
                    "genuine recording can have a few frames that score high. Double-click to enlarge with the colour scale.")

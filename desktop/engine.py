@@ -188,6 +188,8 @@ class RecordingEvidence:
     voice: list[tuple[float, float]] = field(default_factory=list)  # speech energy, downsampled
     id_distance: list[tuple[float, float]] = field(default_factory=list)  # face vs ID photo
     id_threshold: float | None = None
+    voice_excerpt: tuple[float, float] | None = None  # the candidate's longest stretch of speech
+    second_voice: list[tuple[float, float]] = field(default_factory=list)  # where another voice speaks
 
 
 def _segments(value: Any) -> list[tuple[float, float]]:
@@ -229,6 +231,7 @@ def recording_evidence(report: Mapping[str, Any]) -> list[RecordingEvidence]:
     """One entry per analysed recording, with whatever the checks reported over time."""
     media = [m for m in report.get("media", []) if m.get("kind") == "video" and not m.get("error")]
     checks = report.get("checks", {}) or {}
+    voice = voice_evidence(report)
     out = []
     for m in media:
         path = str(m.get("path", ""))
@@ -261,6 +264,8 @@ def recording_evidence(report: Mapping[str, Any]) -> list[RecordingEvidence]:
                 voice=_series(signals, "audio"),
                 id_distance=pairs(id_ev.get("distances")),
                 id_threshold=id_threshold,
+                voice_excerpt=(voice.recording(path).excerpt if voice is not None and voice.recording(path) else None),
+                second_voice=(merge_spans(s for c in voice.changes_in(path) for s in c.segments) if voice is not None else []),
             )
         )
     return out

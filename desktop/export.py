@@ -123,7 +123,8 @@ def report_html(report: dict[str, Any], media_rows: list[Any] | None = None) -> 
         d.add("<p>" + d.image(timeline_image(rec, TIMELINE_PX), TIMELINE_PX) + "</p>")
         d.add("<p style='color:#546e7a; font-size:8pt'>Red: face-swap risk per second. Blue: lip-sync offset. "
               "Orange: lip-sync mismatch segments. Purple ticks: the frames below. "
-              "Green/brown: mouth opening and voice energy. Dark grey line: face distance to the ID photo (dashed: same-person limit).</p>")
+              "Green/brown: mouth opening and voice energy. Dark grey line: face distance to the ID photo (dashed: same-person limit). "
+              "Indigo/pink bar over the time axis: the candidate's voice excerpt / where a second voice speaks.</p>")
         if rec.top_frames:
             d.add("<table cellpadding='4'><tr>")
             for i, f in enumerate(rec.top_frames[:TOP_FRAMES_IN_PDF]):

@@ -1,6 +1,7 @@
 """The timeline of one recording, drawn with QPainter: face-swap risk over time (top lane),
 lip-sync offset over time with the mismatch segments shaded (bottom lane), the suspicious frames
-as ticks, and the player's position. A click asks the player to seek there.
+as ticks, who speaks (a thin band over the time axis: the candidate's voice excerpt, a second
+voice), and the player's position. A click asks the player to seek there.
 
 :func:`paint_timeline` draws into any QPainter, so the PDF report uses the same picture.
 """
@@ -34,6 +35,9 @@ def _x(rect: QRectF, t: float, duration: float) -> float:
 MOUTH_COLOUR = QColor("#2e7d32")
 VOICE_COLOUR = QColor("#8d6e63")
 ID_COLOUR = QColor("#37474f")  # dark grey: purple is the suspicious-frame ticks
+EXCERPT_COLOUR = QColor("#3949ab")  # indigo: the candidate's voice excerpt
+SECOND_VOICE_COLOUR = QColor("#d81b60")  # pink: a second voice
+VOICE_BAND_PX = 4
 LANE_HEIGHT = 46
 COMPACT_LANE_HEIGHT = 30  # px: the least a lane gets when the window is short (two label lines still fit)
 LANE_GAP = 6
@@ -167,6 +171,13 @@ def paint_timeline(p: QPainter, area: QRectF, ev: RecordingEvidence, playhead: f
         p.setPen(QPen(ID_COLOUR, 1))
         for t, v in ev.id_distance:
             p.drawEllipse(QPointF(_x(ln, t, duration), ln.bottom() - min(v, hi) / hi * ln.height()), 2, 2)
+
+    # who speaks: a thin band under the lanes (no height of its own): the candidate's voice
+    # excerpt and the stretches of a second voice
+    for spans, colour in (([ev.voice_excerpt] if ev.voice_excerpt else [], EXCERPT_COLOUR), (ev.second_voice, SECOND_VOICE_COLOUR)):
+        for a, b in spans:
+            x0, x1 = _x(plot, max(0.0, a), duration), _x(plot, min(b, duration), duration)
+            p.fillRect(QRectF(x0, plot.bottom() + 1, max(2.0, x1 - x0), VOICE_BAND_PX), colour)
 
     # time axis
     p.setPen(QColor("#546e7a"))

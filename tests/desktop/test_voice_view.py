@@ -264,6 +264,12 @@ def test_second_voice_in_one_recording_is_listed_with_where_it_speaks(voiced: di
     buttons[0].click()
     settle()
     assert page.tabs.currentIndex() == 1 and page.player.position == pytest.approx(start, abs=0.15)
+    assert page.timeline is not None and page.timeline.evidence.second_voice == [(start, max(b for _, b in within[0]["segments"]))]
+    assert page.timeline.evidence.voice_excerpt == tuple(page.report["checks"]["voice"]["evidence"]["recordings"][0]["excerpt"])
+    img = page.timeline.grab().toImage()  # the pink band under the lanes, where the second voice speaks
+    x = int(page.timeline.x_at(start + 2.0))
+    band = [img.pixelColor(x, y).name() for y in range(img.height())]
+    assert "#d81b60" in band
     box = page.voice_box
     assert box.second_button.isVisible() and box.second_menu.actions()
     page.seek(0.0)
