@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from detectors import hashing  # noqa: E402
 from detectors.library import Library  # noqa: E402
+from detectors.store import schema  # noqa: E402
 
 DLIB_COMPONENT_SD = 0.09
 """Per-component spread of synthetic embeddings (dlib embeddings have norm ~0.9-1.1)."""
@@ -60,10 +61,11 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def synthetic(rng: np.random.Generator, n: int) -> list[hashing.Encoded]:
+def synthetic(rng: np.random.Generator, n: int, emb: np.ndarray | None = None) -> list[hashing.Encoded]:
     whole = rng.integers(0, 2**63, size=(n, 4), dtype=np.int64).view(np.uint64) ^ rng.integers(0, 2, size=(n, 4), dtype=np.uint64) << np.uint64(63)
     segs = rng.integers(0, 2**63, size=(n, hashing.CROP_MAX_SEGMENTS), dtype=np.int64).view(np.uint64)
-    emb = (rng.standard_normal((n, 128)) * DLIB_COMPONENT_SD).astype(np.float32)
+    if emb is None:
+        emb = (rng.standard_normal((n, 128)) * DLIB_COMPONENT_SD).astype(np.float32)
     fh = rng.integers(0, 2**63, size=n, dtype=np.int64).view(np.uint64)
     out = []
     for i in range(n):
@@ -106,7 +108,8 @@ def bench_sqlite(args: argparse.Namespace) -> list[tuple[str, str]]:
     query = hashing.encode_image(q_rgb, mirrored=True)
     t_encode_query = time.perf_counter() - t
 
-    data = synthetic(rng, args.entries)
+    faces = _faces(args, rng, args.entries)
+    data = synthetic(rng, args.entries, faces.emb)
     with Library(path) as lib:
         t = time.perf_counter()
         with lib.transaction():
@@ -160,12 +163,29 @@ def bench_sqlite(args: argparse.Namespace) -> list[tuple[str, str]]:
                 emb_timed[key][0].append(time.perf_counter() - t)
                 emb_timed[key][1].append(time.process_time() - c)
 
+        # the recall queries (exact search in memory: recall 1 by construction, checked here)
+        truth = exact_neighbours(faces.emb, faces.queries, hashing.SAME_PERSON_DISTANCE)
+        q_times: list[float] = []
+        top5 = top5_true = 0
+        for qi, q in enumerate(faces.queries):
+            t = time.perf_counter()
+            matches = lib.search_embedding(q, limit=5)
+            q_times.append(time.perf_counter() - t)
+            exact5 = np.sort(np.linalg.norm(faces.emb[truth[qi] - 1] - q, axis=1))[:5]
+            md = np.array([m.distance for m in matches])
+            top5_true += len(exact5)
+            top5 += int(sum(bool(np.any(np.abs(md - d) < 1e-4)) for d in exact5))
+
     def stats(wall: list[float], cpu: list[float]) -> str:
         w, c = np.array(wall) * 1000, np.array(cpu) * 1000
         return f"median {np.median(w):5.1f} ms, p95 {np.percentile(w, 95):5.1f} ms, CPU median {np.median(c):5.1f} ms"
 
     rows = [
         ("entries (photos, 1 face each)", f"{idx.size:,}"),
+        ("face embeddings", faces.kind),
+        *((f"  {k}", str(v)) for k, v in faces.notes.items()),
+        (f"recall queries: search_embedding(limit=5) time; top-5 found / exact top-5 (d < {hashing.SAME_PERSON_DISTANCE})",
+         f"{_ms(q_times)}; {top5}/{top5_true}"),
         ("crop segments indexed", f"{idx.segs.size:,}"),
         ("faces indexed", f"{idx.embeddings.shape[0]:,} ({args.own_faces:,} of them the planted face's own interviews)"),
         ("insert (one transaction)", f"{t_insert:.1f} s"),
@@ -190,9 +210,11 @@ def bench_sqlite(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 # --------------------------------------------------------------------------- PostgreSQL
 
-PLANTED_MIN, PLANTED_MAX = 0.10, 0.59
-"""Distances of the planted neighbours of each recall query (all under SAME_PERSON_DISTANCE)."""
 COPY_CHUNK = 50_000
+SETTINGS = "40:40,100:100,200:100,400:100,1000:100"
+"""Face search settings swept: ``EF_SEARCH:FACE_NEIGHBOURS`` of detectors/store/postgres.py (the
+query asks for the nearest FACE_NEIGHBOURS with ``hnsw.ef_search`` = max(EF_SEARCH, FACE_NEIGHBOURS));
+100:100 is what ships."""
 
 
 def _stats(wall: list[float], cpu: list[float]) -> str:
@@ -200,12 +222,21 @@ def _stats(wall: list[float], cpu: list[float]) -> str:
     return f"median {np.median(w):5.1f} ms, p95 {np.percentile(w, 95):5.1f} ms, CPU median {np.median(c):5.1f} ms (client)"
 
 
+def _ms(wall: list[float]) -> str:
+    w = np.array(wall) * 1000
+    return f"median {np.median(w):.1f} ms, p95 {np.percentile(w, 95):.1f} ms"
+
+
 def _bits_text(v: np.ndarray) -> list[str]:
     return [format(int(x), "064b") for x in v.astype(np.uint64)]
 
 
+def _vec_text(e: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in e) + "]"
+
+
 def _server_url(args: argparse.Namespace, dbname: str) -> str:
-    """A fresh database ``dbname`` on --url's server, or on a private pgserver."""
+    """A fresh database ``dbname`` on --url's server, or on a private pgserver (kept with --reuse-db)."""
     import psycopg
 
     if args.url:
@@ -235,206 +266,264 @@ def _plant(lib: Any, planted: hashing.Encoded, args: argparse.Namespace, rng: np
         lib.add_face_embeddings("astronaut", None, planted.faces[0].embedding + noise)
 
 
-def _bulk_load(lib: Any, n: int, whole: np.ndarray, segs: np.ndarray, emb: np.ndarray, fh: np.ndarray,
-               planted: hashing.Encoded, args: argparse.Namespace, rng: np.random.Generator, build_file: Path) -> tuple[float, float, float]:
-    """COPY the synthetic entries in, then build the two search indexes (timed separately)."""
-    import json
+def _hnsw(db: Any, m: int, efc: int) -> float:
+    """(Re)build the face index with these parameters; its build time (s)."""
+    db.execute("DROP INDEX IF EXISTS faces_embedding_hnsw")
+    db.execute("SET maintenance_work_mem = '3GB'")
+    db.execute("SET max_parallel_maintenance_workers = 1")  # 2 processes: the machine's 2 cores
+    t = time.perf_counter()
+    db.execute(f"CREATE INDEX faces_embedding_hnsw ON faces USING hnsw (embedding vector_l2_ops) "
+               f"WITH (m = {int(m)}, ef_construction = {int(efc)})")
+    return time.perf_counter() - t
 
+
+def _bulk_load(lib: Any, n: int, emb: np.ndarray, rng: np.random.Generator, faces_only: bool) -> tuple[float, float]:
+    """COPY the entries in (index-free), then build the segment-band indexes; (load s, bands s).
+
+    Full entries: a photo each (random 64-bit hashes, 8 crop segments) with its one face.
+    ``faces_only``: only the faces (as interview faces of 4 faces per candidate, no photos):
+    enough for the face search, loaded in a fraction of the time."""
     from detectors.store import schema
 
     db = lib._db
     t = time.perf_counter()
     cands = (n + 3) // 4
+    now = "2026-12-01T00:00:00+00:00"
     with db.transaction():
         db.execute("DROP INDEX faces_embedding_hnsw")
         for j in range(schema.SEGMENT_BANDS):
             db.execute(f"DROP INDEX segments_band{j}")
         with db.cursor().copy("COPY candidates(id, name, created_at) FROM STDIN") as cp:
             for i in range(cands):
-                cp.write_row((i + 1, f"synthetic {i}", "2026-12-01T00:00:00+00:00"))
+                cp.write_row((i + 1, f"synthetic {i}", now))
         for start in range(0, n, COPY_CHUNK):
             stop = min(n, start + COPY_CHUNK)
             ids = range(start + 1, stop + 1)
-            with db.cursor().copy("COPY media(id, candidate_id, path, role, sha256, size, width, height, added_at) FROM STDIN") as cp:
-                for i in ids:
-                    cp.write_row((i, (i - 1) // 4 + 1, f"/synthetic/{i - 1}.jpg", "photo", f"{i - 1:064x}", 1, 640, 480,
-                                  "2026-12-01T00:00:00+00:00"))
-            wt = [_bits_text(whole[start:stop, j]) for j in range(4)]
-            with db.cursor().copy("COPY image_hashes(media_id, phash, dhash, phash_trim, dhash_trim) FROM STDIN") as cp:
-                for k, i in enumerate(ids):
-                    cp.write_row((i, wt[0][k], wt[1][k], wt[2][k], wt[3][k]))
-            st = [_bits_text(segs[start:stop, j]) for j in range(segs.shape[1])]
-            with db.cursor().copy("COPY segments(media_id, seq, value) FROM STDIN") as cp:
-                for k, i in enumerate(ids):
-                    for j in range(segs.shape[1]):
-                        cp.write_row((i, j, st[j][k]))
-            ft = _bits_text(fh[start:stop])
-            with db.cursor().copy("COPY faces(candidate_id, media_id, source, box, embedding, face_hash, added_at) FROM STDIN") as cp:
-                for k, i in enumerate(ids):
-                    cp.write_row(((i - 1) // 4 + 1, i, "photo", "[0, 0, 100, 100]",
-                                  "[" + ",".join(f"{x:.7g}" for x in emb[start + k]) + "]", ft[k], "2026-12-01T00:00:00+00:00"))
+            if faces_only:
+                with db.cursor().copy("COPY faces(candidate_id, source, embedding, added_at) FROM STDIN") as cp:
+                    for k, i in enumerate(ids):
+                        cp.write_row(((i - 1) // 4 + 1, "interview", _vec_text(emb[start + k]), now))
+            else:
+                whole = rng.integers(0, 2**63, size=(stop - start, 4), dtype=np.int64).view(np.uint64) ^ \
+                    rng.integers(0, 2, size=(stop - start, 4), dtype=np.uint64) << np.uint64(63)
+                segs = rng.integers(0, 2**63, size=(stop - start, hashing.CROP_MAX_SEGMENTS), dtype=np.int64).view(np.uint64)
+                fh = rng.integers(0, 2**63, size=stop - start, dtype=np.int64).view(np.uint64)
+                with db.cursor().copy("COPY media(id, candidate_id, path, role, sha256, size, width, height, added_at) FROM STDIN") as cp:
+                    for i in ids:
+                        cp.write_row((i, (i - 1) // 4 + 1, f"/synthetic/{i - 1}.jpg", "photo", f"{i - 1:064x}", 1, 640, 480, now))
+                wt = [_bits_text(whole[:, j]) for j in range(4)]
+                with db.cursor().copy("COPY image_hashes(media_id, phash, dhash, phash_trim, dhash_trim) FROM STDIN") as cp:
+                    for k, i in enumerate(ids):
+                        cp.write_row((i, wt[0][k], wt[1][k], wt[2][k], wt[3][k]))
+                st = [_bits_text(segs[:, j]) for j in range(segs.shape[1])]
+                with db.cursor().copy("COPY segments(media_id, seq, value) FROM STDIN") as cp:
+                    for k, i in enumerate(ids):
+                        for j in range(segs.shape[1]):
+                            cp.write_row((i, j, st[j][k]))
+                ft = _bits_text(fh)
+                with db.cursor().copy("COPY faces(candidate_id, media_id, source, box, embedding, face_hash, added_at) FROM STDIN") as cp:
+                    for k, i in enumerate(ids):
+                        cp.write_row(((i - 1) // 4 + 1, i, "photo", "[0, 0, 100, 100]", _vec_text(emb[start + k]), ft[k], now))
             print(f"  loaded {stop:,} / {n:,}", file=sys.stderr, flush=True)
         for table in ("candidates", "media", "faces"):
-            db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
+            db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST(1, (SELECT MAX(id) FROM {table})))")
     t_load = time.perf_counter() - t
     db.execute("SET maintenance_work_mem = '3GB'")
-    db.execute("SET max_parallel_maintenance_workers = 1")
     t = time.perf_counter()
     for j in range(schema.SEGMENT_BANDS):
         db.execute(f"CREATE INDEX segments_band{j} ON segments(band{j})")
-    t_bands = time.perf_counter() - t
-    t = time.perf_counter()
-    db.execute(next(s for s in schema.POSTGRES_EXTRAS[2] if "faces_embedding_hnsw" in s))
-    t_hnsw = time.perf_counter() - t
-    db.execute("VACUUM ANALYZE")
-    _plant(lib, planted, args, rng)
-    build_file.write_text(json.dumps({"load": t_load, "bands": t_bands, "hnsw": t_hnsw, "recall_queries": args.recall_queries}))
-    return t_load, t_bands, t_hnsw
+    return t_load, time.perf_counter() - t
+
+
+def exact_neighbours(stored: np.ndarray, queries: np.ndarray, radius: float) -> list[np.ndarray]:
+    """Face ids (row + 1) of the stored faces within ``radius`` of each query: an exact scan
+    (a float32 matrix product, every row near the radius checked again by direct difference)."""
+    sq = np.einsum("ij,ij->i", stored, stored)
+    out = []
+    for s in range(0, len(queries), 64):
+        q = queries[s:s + 64]
+        d2 = sq[:, None] + np.einsum("ij,ij->i", q, q)[None, :] - 2 * (stored @ q.T)
+        for j in range(q.shape[0]):
+            rows = np.flatnonzero(d2[:, j] < (radius + 0.02) ** 2)
+            d = np.linalg.norm(stored[rows] - q[j], axis=1)
+            out.append(rows[d < radius] + 1)
+    return out
+
+
+def face_recall(lib: Any, faces: Any, truth: list[np.ndarray], settings: list[tuple[int, int]], rounds: int) -> list[dict[str, Any]]:
+    """Recall at the same-person distance and time of the library's face queries per setting.
+
+    For each ``(ef, k)`` the module constants EF_SEARCH, FACE_NEIGHBOURS of the PostgreSQL back
+    end are set and its own code runs: ``_nearest_faces`` (the photo search's face step: the k
+    nearest, ``hnsw.ef_search`` = max(ef, k)) and ``search_embedding(limit=5)`` (what the reuse
+    check runs for an interview's face, MAX_MATCHES_PER_QUERY = 5). Settings are interleaved
+    query by query so machine load falls on each alike. Counted against the exact scan
+    (``truth``: every stored face with d < 0.6, nearest first):
+
+    * ``top5``: of the exact 5 nearest under 0.6, those search_embedding returns (matched by
+      distance): what the check reports; the recall the target is about;
+    * ``top10``: of the exact 10 nearest under 0.6, those in the k nearest faces;
+    * ``found``/``true``: every face under 0.6 (capped by k: at 1M a real face has thousands of
+      other people's faces under 0.6);
+    * ``same``: the query person's own planted faces (other frames of the video, other photos)
+      under 0.6 that are among the k nearest faces."""
+    from detectors.store import postgres
+
+    saved = postgres.EF_SEARCH, postgres.FACE_NEIGHBOURS
+    zero = ("found", "true", "top5", "top5_true", "top10", "top10_true", "same", "same_true")
+    res = [{"ef": ef, "k": k, **dict.fromkeys(zero, 0), "t_nearest": [], "t_search": []} for ef, k in settings]
+    try:
+        for r in range(rounds):
+            for qi, q in enumerate(faces.queries):
+                ids = truth[qi]
+                d = np.linalg.norm(faces.emb[ids - 1] - q, axis=1)
+                order = np.argsort(d, kind="stable")
+                exact5, exact10 = d[order[:5]], set(ids[order[:10]].tolist())
+                same = set(faces.same[qi].tolist()) & set(ids.tolist())
+                turn = list(range(len(settings)))
+                turn = turn[qi % len(turn):] + turn[: qi % len(turn)]
+                for si in turn:
+                    s = res[si]
+                    postgres.EF_SEARCH, postgres.FACE_NEIGHBOURS = s["ef"], s["k"]
+                    t = time.perf_counter()
+                    got = set(lib._nearest_faces(q, None, s["k"]))
+                    s["t_nearest"].append(time.perf_counter() - t)
+                    t = time.perf_counter()
+                    matches = lib.search_embedding(q, limit=5)
+                    s["t_search"].append(time.perf_counter() - t)
+                    if r:
+                        continue
+                    s["found"] += len(got & set(ids.tolist()))
+                    s["true"] += len(ids)
+                    md = np.array([m.distance for m in matches])
+                    s["top5_true"] += len(exact5)
+                    s["top5"] += int(sum(bool(np.any(np.abs(md - x) < 1e-4)) for x in exact5))
+                    s["top10_true"] += len(exact10)
+                    s["top10"] += len(got & exact10)
+                    s["same_true"] += len(same)
+                    s["same"] += len(got & same)
+    finally:
+        postgres.EF_SEARCH, postgres.FACE_NEIGHBOURS = saved
+    return res
 
 
 def bench_postgres(args: argparse.Namespace) -> list[tuple[str, str]]:
+    import json
+
     import skimage.data
 
     from detectors.store import redact_url
-    from detectors.store.postgres import FACE_NEIGHBOURS, PostgresLibrary
+    from detectors.store.postgres import EF_SEARCH, FACE_NEIGHBOURS, PostgresLibrary
 
     rng = np.random.default_rng(5)
     n = args.entries
-    url = _server_url(args, f"telltale_bench_{n}")
+    faces = _faces(args, rng, n)
+    name = f"telltale_bench_{n}_{faces.kind}" + ("_faces" if args.faces_only else "")
+    url = _server_url(args, name)
+    build_file = Path(args.pg_folder).parent / f"{name}.json"
     astro = skimage.data.astronaut()
     planted = hashing.encode_image(astro)
     query = hashing.encode_image(jpeg(astro[20:-20, 30:-10], 60), mirrored=True)
+    fingerprint = f"{faces.emb.shape} {float(faces.emb[::997].sum()):.6f} {float(faces.queries.sum()):.6f}"
+    hnsw_key = f"hnsw m={args.hnsw_m} ef_construction={args.hnsw_efc}"
 
-    # synthetic entries as arrays (the same distributions as the SQLite part)
-    whole = rng.integers(0, 2**63, size=(n, 4), dtype=np.int64).view(np.uint64) ^ rng.integers(0, 2, size=(n, 4), dtype=np.uint64) << np.uint64(63)
-    segs = rng.integers(0, 2**63, size=(n, hashing.CROP_MAX_SEGMENTS), dtype=np.int64).view(np.uint64)
-    emb = (rng.standard_normal((n, 128)) * DLIB_COMPONENT_SD).astype(np.float32)
-    fh = rng.integers(0, 2**63, size=n, dtype=np.int64).view(np.uint64)
-    # recall queries: each gets 1-5 neighbours planted among the entries at 0.10-0.59
-    rq = (rng.standard_normal((args.recall_queries, 128)) * DLIB_COMPONENT_SD).astype(np.float32)
-    slots = rng.permutation(n)
-    used = 0
-    for q in range(args.recall_queries):
-        for _ in range(int(rng.integers(1, 6))):
-            d = rng.uniform(PLANTED_MIN, PLANTED_MAX)
-            v = rng.standard_normal(128).astype(np.float32)
-            emb[slots[used]] = rq[q] + v / np.linalg.norm(v) * d
-            used += 1
-
-    build_file = Path(args.pg_folder).parent / f"bench_pg_build_{n}.json"
     with PostgresLibrary(url) as lib:
         db = lib._db
-        loaded = db.execute("SELECT COUNT(*) FROM faces").fetchone()[0] >= n and build_file.exists()
-        if loaded:
-            import json
-
-            build = json.loads(build_file.read_text())
-            t_load, t_bands, t_hnsw = build["load"], build["bands"], build["hnsw"]
-            if build.get("recall_queries", args.recall_queries) != args.recall_queries:
-                # the planted neighbours depend on it: another value regenerates other data
-                raise SystemExit(f"--reuse-db: the database was loaded with --recall-queries {build['recall_queries']}")
-            if lib.get_candidate("astronaut") is None:  # the load ran, the planting did not
-                db.execute("VACUUM ANALYZE")
-                _plant(lib, planted, args, rng)
-        else:
-            t_load, t_bands, t_hnsw = _bulk_load(lib, n, whole, segs, emb, fh, planted, args, rng, build_file)
+        build = json.loads(build_file.read_text()) if build_file.exists() else {}
+        loaded = bool(build) and db.execute("SELECT COUNT(*) FROM faces").fetchone()[0] >= n
+        if loaded and build.get("data") != fingerprint:
+            raise SystemExit(f"--reuse-db: {name} holds other data than this run generates (seed, cache or options changed)")
+        if not loaded:
+            t_load, t_bands = _bulk_load(lib, n, faces.emb, rng, args.faces_only)
+            build = {"data": fingerprint, "load": t_load, "bands": t_bands}
+            db.execute("VACUUM ANALYZE")
+            _plant(lib, planted, args, rng)
+        if build.get("index") != hnsw_key:
+            build[hnsw_key] = _hnsw(db, args.hnsw_m, args.hnsw_efc)
+            build["index"] = hnsw_key
+            db.execute("ANALYZE faces")
+        build_file.write_text(json.dumps(build))
         sizes = dict(db.execute(
             "SELECT relname, pg_total_relation_size(oid) FROM pg_class WHERE relname IN "
             "('faces', 'segments', 'image_hashes', 'media', 'faces_embedding_hnsw', 'segments_band0')").fetchall())
         db_mb = db.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 2**20
 
-        # recall against an exact scan (NumPy over every stored face)
-        stored = emb
-        found_total = true_total = 0
-        found_lib = true_lib = 0
-        for q in range(args.recall_queries):
-            d = np.linalg.norm(stored - rq[q], axis=1)
-            truth = set((np.flatnonzero(d < hashing.SAME_PERSON_DISTANCE) + 1).tolist())  # face id = row + 1
-            got_ids = lib._nearest_faces(rq[q], None, FACE_NEIGHBOURS)
-            got = {f for f in got_ids if f in truth}
-            found_total += len(got)
-            true_total += len(truth)
-            media = {m.detail.get("media_id") for m in lib.search_embedding(rq[q], limit=10)}
-            true_media = set(truth) if len(truth) <= 10 else None  # media id = face id here (one face each)
-            if true_media is not None:
-                found_lib += len(media & true_media)
-                true_lib += len(true_media)
-        recall = found_total / max(1, true_total)
-        recall_lib = found_lib / max(1, true_lib)
-        # the raw face query at other hnsw.ef_search values (k = ef), and an exact scan in the server
-        sweep = []
-        for ef in args.ef_sweep:
-            lib._set_ef_search(ef)
-            found = total = hit_queries = 0
-            times = []
-            for q in range(args.recall_queries):
-                d = np.linalg.norm(stored - rq[q], axis=1)
-                truth = set((np.flatnonzero(d < hashing.SAME_PERSON_DISTANCE) + 1).tolist())
-                t = time.perf_counter()
-                got = {r[0] for r in db.execute("SELECT id FROM faces ORDER BY embedding <-> %s LIMIT %s", (rq[q], ef)).fetchall()}
-                times.append(time.perf_counter() - t)
-                found += len(got & truth)
-                total += len(truth)
-                hit_queries += bool(got & truth)
-            sweep.append((f"  ef_search {ef}: recall; queries with >= 1 neighbour found; time",
-                          f"{found / max(1, total):.4f} ({found}/{total}); {hit_queries}/{args.recall_queries}; "
-                          f"median {np.median(times) * 1000:.1f} ms, p95 {np.percentile(times, 95) * 1000:.1f} ms"))
-        db.execute("SET enable_indexscan = off")
+        t = time.perf_counter()
+        truth = exact_neighbours(faces.emb, faces.queries, hashing.SAME_PERSON_DISTANCE)
+        t_truth = time.perf_counter() - t
+        settings = [tuple(int(x) for x in s.split(":")) for s in args.settings.split(",") if s]
+        res = face_recall(lib, faces, truth, settings, args.rounds)
+        sweep: list[tuple[str, str]] = []
+        sweep_json: list[dict[str, Any]] = []
+        for s in res:
+            shipped = " (ships)" if (s["ef"], s["k"]) == (EF_SEARCH, FACE_NEIGHBOURS) else ""
+            f = lambda a, b: f"{s[a] / max(1, s[b]):.4f} ({s[a]}/{s[b]})"  # noqa: E731
+            sweep.append((f"  ef_search {max(s['ef'], s['k'])}, k {s['k']}{shipped}: recall@5 (search_embedding); "
+                          "recall@10 (k nearest); same-person; all under 0.6; nearest-faces time; search_embedding time",
+                          f"{f('top5', 'top5_true')}; {f('top10', 'top10_true')}; {f('same', 'same_true')}; "
+                          f"{f('found', 'true')}; {_ms(s['t_nearest'])}; {_ms(s['t_search'])}"))
+            sweep_json.append({k: v for k, v in s.items() if not k.startswith("t_")} | {
+                "nearest_ms": [float(np.median(s["t_nearest"]) * 1000), float(np.percentile(s["t_nearest"], 95) * 1000)],
+                "search_ms": [float(np.median(s["t_search"]) * 1000), float(np.percentile(s["t_search"], 95) * 1000)]})
+        # an exact scan in the server (what stores of at most EXACT_FACES_MAX faces do), recall 1
         times = []
-        for q in range(min(10, args.recall_queries)):
+        for q in faces.queries[:20]:
             t = time.perf_counter()
-            db.execute("SELECT id FROM faces WHERE embedding <-> %s < %s ORDER BY embedding <-> %s LIMIT 100",
-                       (rq[q], hashing.SAME_PERSON_DISTANCE, rq[q])).fetchall()
+            db.execute("SELECT id FROM faces ORDER BY (embedding <-> %s) + 0 LIMIT 100", (q,)).fetchall()
             times.append(time.perf_counter() - t)
-        db.execute("SET enable_indexscan = on")
-        sweep.append(("  exact scan in the server (no index, recall 1): query time", f"median {np.median(times) * 1000:.1f} ms"))
+        sweep.append(("  exact scan in the server (no index, recall 1): query time", _ms(times)))
 
-        timed = {"plain": ([], []), "excl. another candidate": ([], []), "excl. the photo's own candidate": ([], [])}
-        excl = {"plain": None, "excl. another candidate": "synthetic 7", "excl. the photo's own candidate": "astronaut"}
-        results = {}
-        for q in range(args.queries):
-            keys = list(timed)
-            for key in keys[q % 3:] + keys[: q % 3]:
-                t, c = time.perf_counter(), time.process_time()
-                results[key] = lib.search_encoded(query, exclude_candidate=excl[key], limit=10)
-                timed[key][0].append(time.perf_counter() - t)
-                timed[key][1].append(time.process_time() - c)
-        top = results["plain"][0] if results["plain"] else None
-        emb_timed = {"plain": ([], []), "excl.": ([], [])}
-        face = planted.faces[0].embedding
-        for q in range(args.queries):
-            e = rq[q % len(rq)] if q % 2 else face
-            for key, ex in (("plain", None), ("excl.", "astronaut")):
-                t, c = time.perf_counter(), time.process_time()
-                lib.search_embedding(e, exclude_candidate=ex)
-                emb_timed[key][0].append(time.perf_counter() - t)
-                emb_timed[key][1].append(time.process_time() - c)
+        photo_rows: list[tuple[str, str]] = []
+        if not args.faces_only:
+            timed = {"plain": ([], []), "excl. another candidate": ([], []), "excl. the photo's own candidate": ([], [])}
+            excl = {"plain": None, "excl. another candidate": "synthetic 7", "excl. the photo's own candidate": "astronaut"}
+            results = {}
+            for q in range(args.queries):
+                keys = list(timed)
+                for key in keys[q % 3:] + keys[: q % 3]:
+                    t, c = time.perf_counter(), time.process_time()
+                    results[key] = lib.search_encoded(query, exclude_candidate=excl[key], limit=10)
+                    timed[key][0].append(time.perf_counter() - t)
+                    timed[key][1].append(time.process_time() - c)
+            top = results["plain"][0] if results["plain"] else None
+            photo_rows = [
+                *((f"photo search, {k}", _stats(*v)) for k, v in timed.items()),
+                ("  same results with and without excluding another candidate",
+                 str([m.to_dict() for m in results["plain"]] == [m.to_dict() for m in results["excl. another candidate"]])),
+                ("top-1 of a cropped JPEG copy of the planted photo",
+                 f"{top.candidate} {top.kind} d={top.distance:.3f} ({top.detail.get('method')})" if top else "none"),
+            ]
         ver = db.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()[0]
         pgver = db.execute("SHOW server_version").fetchone()[0]
     mb = lambda k: f"{sizes.get(k, 0) / 2**20:.0f} MB"  # noqa: E731
+    per_query = np.array([len(t) for t in truth])
+    builds = "; ".join(f"{k}: {v:.1f} s" for k, v in build.items() if k.startswith("hnsw "))
     return [
         ("server", f"PostgreSQL {pgver}, pgvector {ver} ({redact_url(url)})"),
-        ("entries (photos, 1 face each)", f"{n:,}"),
-        ("crop segments", f"{n * segs.shape[1]:,}"),
-        ("bulk load (COPY, one transaction)", f"{t_load:.1f} s"),
-        ("HNSW build (m=16, ef_construction=64)", f"{t_hnsw:.1f} s"),
-        ("segment band indexes build (4 b-trees)", f"{t_bands:.1f} s"),
+        ("entries", f"{n:,} " + ("faces only (interview faces, no photos)" if args.faces_only else "photos, 1 face each")),
+        ("face embeddings", faces.kind),
+        *((f"  {k}", str(v)) for k, v in faces.notes.items()),
+        ("bulk load (COPY, one transaction)", f"{build['load']:.1f} s"),
+        ("HNSW build", builds),
+        ("segment band indexes build (4 b-trees)", f"{build['bands']:.1f} s"),
         ("database on disk", f"{db_mb:.0f} MB"),
-        ("  faces table + indexes / HNSW index", f"{mb('faces')} / {mb('faces_embedding_hnsw')}"),
+        ("  faces table + indexes / HNSW index", f"{mb('faces')} / {mb('faces_embedding_hnsw')} ({hnsw_key})"),
         ("  segments + indexes / one of 4 band indexes", f"{mb('segments')} / {mb('segments_band0')}"),
         ("  image_hashes / media", f"{mb('image_hashes')} / {mb('media')}"),
-        (f"HNSW recall at d < {hashing.SAME_PERSON_DISTANCE} (k={FACE_NEIGHBOURS}, vs exact scan)",
-         f"{recall:.4f} ({found_total}/{true_total} neighbours, {args.recall_queries} queries)"),
-        ("  search_embedding recall (top-10 files)", f"{recall_lib:.4f} ({found_lib}/{true_lib})"),
+        (f"recall queries; true neighbours at d < {hashing.SAME_PERSON_DISTANCE} (exact scan, {t_truth:.1f} s)",
+         f"{len(truth)}; {int(per_query.sum())} (per query median {np.median(per_query):.0f}, max {per_query.max()}, "
+         f"{int((per_query == 0).sum())} queries with none)"),
         *sweep,
-        *((f"embedding search, {k}", _stats(*v)) for k, v in emb_timed.items()),
-        *((f"photo search, {k}", _stats(*v)) for k, v in timed.items()),
-        ("  same results with and without excluding another candidate",
-         str([m.to_dict() for m in results["plain"]] == [m.to_dict() for m in results["excl. another candidate"]])),
-        ("top-1 of a cropped JPEG copy of the planted photo",
-         f"{top.candidate} {top.kind} d={top.distance:.3f} ({top.detail.get('method')})" if top else "none"),
-        ("target", "embedding search < 50 ms at 1M; recall >= 0.99"),
+        *photo_rows,
+        ("target", "face search < 50 ms at 1M; recall >= 0.99"),
+        ("sweep", json.dumps(sweep_json)),
     ]
+
+
+def _faces(args: argparse.Namespace, rng: np.random.Generator, n: int) -> Any:
+    from face_data import isotropic, realistic
+
+    return realistic(rng, n) if args.faces == "realistic" else isotropic(rng, n, args.recall_queries)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -448,8 +537,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--url", help="PostgreSQL server to use (a database telltale_bench_N is created on it)")
     ap.add_argument("--pg-folder", default=str(Path(__file__).resolve().parents[1] / "out" / "store" / "bench_pg"))
     ap.add_argument("--json", help="also write the tables here")
-    ap.add_argument("--ef-sweep", type=lambda t: [int(x) for x in t.split(",") if x], default=[40, 100, 400, 1000],
-                    help="PostgreSQL: also measure recall and time of the face query at these hnsw.ef_search values")
+    ap.add_argument("--faces", choices=("realistic", "isotropic"), default="realistic",
+                    help="face embeddings: from real dlib faces (bench/real_faces.py, bench/face_data.py) or isotropic synthetic")
+    ap.add_argument("--faces-only", action="store_true",
+                    help="PostgreSQL: store only faces (no photos, hashes, segments): the face search alone, loaded fast")
+    ap.add_argument("--hnsw-m", type=int, default=schema.HNSW_M)
+    ap.add_argument("--hnsw-efc", type=int, default=schema.HNSW_EF_CONSTRUCTION, help="HNSW ef_construction")
+    ap.add_argument("--settings", default=SETTINGS, help="PostgreSQL: face search settings EF_SEARCH:FACE_NEIGHBOURS,...")
+    ap.add_argument("--rounds", type=int, default=2, help="PostgreSQL: times each recall query is timed per setting")
     ap.add_argument("--reuse-db", action="store_true", help="PostgreSQL: keep a database loaded by an earlier run (same --entries)")
     args = ap.parse_args(argv)
     tables = {}
