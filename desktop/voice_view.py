@@ -6,8 +6,10 @@ Two views of the same finding (``engine.voice_evidence``):
   in each recording with an excerpt to look at, recording-against-recording distances with the
   bars they are read against, a second voice within a recording (where it speaks), and the same
   voice under another candidate's name in the library (when the report has such matches).
-* :class:`VoiceStrip`, one line under the player in the Recordings tab: this recording's voice,
-  its distances, and buttons that move the player to the excerpt or to the second voice.
+* :class:`VoiceBox`, beside the player in the Recordings tab (above the suspicious frames, so the
+  player and the timeline keep their height on a laptop screen): this recording's voice, its
+  distances, and buttons that move the player to the excerpt or to the second voice.
+The timeline (desktop/timeline.py) marks the same excerpt and second voice over its time axis.
 
 The player has no sound (PySide6-Essentials ships no QtMultimedia): the buttons show the moment
 so the reviewer can watch the lips, and say so where one would expect to hear something.
@@ -130,6 +132,27 @@ def _item(text: str, tip: str = "", level: str | None = None, centre: bool = Fal
     return it
 
 
+HEADER_TIPS = {
+    "Voice distance": DISTANCE_TIP,
+    "Confidence": "How much speech stood behind the comparison (100% = enough in both prints).",
+    "Reading": "What the distance means against the check's bars (see the line under the verdict).",
+    "Candidate's speech": "Seconds of speech in the candidate's voice print for this recording.",
+    "All speech": "Seconds of speech heard in the recording, every voice together.",
+    "Voices heard": "Distinct voices heard in the recording (an interviewer makes two).",
+    "Their speech": "Seconds of speech behind the other candidate's stored voice print.",
+    "Its speech": "Seconds of speech in the second voice.",
+    "Where it speaks": "The stretches where the second voice speaks: click one to see it in the player (no sound).",
+    "Excerpt to watch (no sound)": "The candidate's longest stretch of speech: click to see it in the player. " + NO_SOUND_LONG,
+}
+
+
+def _header_tips(t: QTableWidget) -> None:
+    for col in range(t.columnCount()):
+        item = t.horizontalHeaderItem(col)
+        if item is not None and item.text() in HEADER_TIPS:
+            item.setToolTip(HEADER_TIPS[item.text()])
+
+
 def _fit_height(t: QTableWidget) -> None:
     """A table exactly as tall as its rows (it sits in the tab's scroll area, never scrolls itself)."""
     t.resizeRowsToContents()
@@ -142,9 +165,10 @@ class VoicePanel(QWidget):
     """The Voice tab. ``seekRequested(recording file name, t)``: show that moment in the player.
 
     Sections, most telling first: the verdict with how to read the distances; recording against
-    recording; the same voice under another name; a second voice within a recording; the
-    candidate's voice in each recording (with the excerpt to watch). An empty table is hidden and
-    a line says why it is empty."""
+    recording; the same voice under another name (first when the library found it: decisive); a
+    second voice within a recording; the candidate's voice in each recording (with the excerpt to
+    watch). An empty table is hidden and a line says why it is empty. Column headers explain
+    their numbers in tooltips, as the cells do."""
 
     seekRequested = Signal(str, float)  # noqa: N815 - Qt style
 
@@ -179,6 +203,8 @@ class VoicePanel(QWidget):
         self.recordings_table = _table(["Recording", "Candidate's speech", "All speech", "Voices heard",
                                         "Excerpt to watch (no sound)"], stretch=0)
         self.recordings_hint = hint_label("")
+        for t in (self.pairs_table, self.matches_table, self.changes_table, self.recordings_table):
+            _header_tips(t)
         self.sections = [(self.pairs_title, self.pairs_table, self.pairs_hint),
                          (self.matches_title, self.matches_table, self.matches_hint),
                          (self.changes_title, self.changes_table, self.changes_hint),
@@ -238,7 +264,7 @@ class VoicePanel(QWidget):
         risk, conf = ev.risk, ev.confidence
         level = "none" if not conf else ("high" if (risk or 0) >= 0.67 else "some" if (risk or 0) >= 0.34 else "low")
         colour = LEVEL_COLOURS[level]
-        sentence = engine_html(ev.summary or "The voice check gave no summary.")
+        sentence = _html(ev.summary or "The voice check gave no summary.")
         numbers = []
         if risk is not None and conf:
             numbers.append(f"risk {risk:.2f}")
@@ -447,7 +473,7 @@ def _padded(w: QWidget) -> QWidget:
     return holder
 
 
-def engine_html(text: str) -> str:
+def _html(text: str) -> str:  # noqa: D103
     import html
 
     return html.escape(text)

@@ -126,7 +126,12 @@ def _rows(table: QTableWidget) -> list[list[str]]:
 
 
 def _numbers_are_explained(table: QTableWidget) -> None:
-    """Every cell with a number carries its explanation; so does every button in a cell."""
+    """Every cell with a number carries its explanation; so does every button in a cell, and every
+    column header but the file names'."""
+    for c in range(table.columnCount()):
+        header = table.horizontalHeaderItem(c)
+        assert header.toolTip() or header.text() in ("Recording", "Other candidate", "Their recording",
+                                                      "This candidate's recording"), header.text()
     for r in range(table.rowCount()):
         for c in range(table.columnCount()):
             item = table.item(r, c)
