@@ -75,16 +75,48 @@ def fold_bundles() -> dict[int, dict[str, Any]]:
     return out
 
 
+def net_logits(t: T.Table) -> dict[str, np.ndarray]:
+    """Per construction, each photo's residual-net logit from the fold copy that never saw its
+    group (assets/models/idphoto_folds/idphoto_net_fold<k>.onnx), on the crops that
+    training/train_idphoto_net.py prepared (made there if absent). NaN without a net."""
+    import train_idphoto_net as N
+
+    out = {c: np.full(len(t.labels), np.nan) for c in T.CONDITIONS}
+    if not any(T.FOLD_DIR.glob(f"{idphoto.NET_MODEL.rsplit('.', 1)[0]}_fold*.onnx")):
+        return out
+    if not (N.NET_DIR / "index.json").is_file():
+        N.prep()
+    index, crops = N.load_data()
+    key = {it["path"]: it["key"] for it in index}
+    from detectors.models import session
+
+    for i, (path, group) in enumerate(zip(t.paths, t.groups)):
+        if path not in key:
+            continue
+        with fold_models(T.FOLD_DIR, fold_of(group)):
+            sess = session(idphoto.NET_MODEL)
+        for c in T.CONDITIONS:
+            region = crops.get(f"{key[path]}_{c}")
+            if region is not None:
+                out[c][i] = float(np.mean(sess.run(None, {"patches": pf.net_patches(region)})[0]))
+    return out
+
+
 def oof_table(t: T.Table, bundles: dict[int, dict[str, Any]]) -> dict[str, Any]:
     folds = np.array([fold_of(g) for g in t.groups])
-    scores = {m: {c: np.full(len(t.labels), np.nan) for c in T.CONDITIONS} for m in T.MODEL_SETS}
+    net = net_logits(t)
+    sets = dict(T.MODEL_SETS)
+    if not np.isnan(net["orig"]).all():
+        sets = {**{m: n for m, n in sets.items() if m != "combined"}, "residual_net": (idphoto.NET_FEATURE,), "combined": sets["combined"]}
+    scores = {m: {c: np.full(len(t.labels), np.nan) for c in T.CONDITIONS} for m in sets}
     risk = {c: np.full(len(t.labels), np.nan) for c in T.CONDITIONS}
     for i, k in enumerate(folds):
         b = bundles[int(k)]
         for c in T.CONDITIONS:
             v = t.x[c][i]
-            for m in T.MODEL_SETS:
-                scores[m][c][i] = idphoto.model_logit(b["models"][m], v)
+            nl = None if np.isnan(net[c][i]) else float(net[c][i])
+            for m in sets:
+                scores[m][c][i] = nl if m == "residual_net" else idphoto.model_logit(b["models"][m], v, nl)
             risk[c][i] = idphoto.generation_risk(scores["combined"][c][i], b)
     aucs = T.print_auc_table("GROUPED out-of-fold AUC, generated vs real (fold models from assets/models/idphoto_folds)", scores, t.labels)
     photos = np.array([k == "photo" for k in t.kinds])

@@ -14,6 +14,11 @@ Generated face (one learned model, ``assets/models/idphoto.json``, trained by
 * ``texture``: co-occurrences of the quantised residuals (neighbouring pixels, colour channels);
 * ``eyes``: pupil roundness and the agreement of the two corneal highlights (picture:
   ``eyes_png``). StyleGAN's fixed eye positions are NOT a cue: the FFHQ real photos share them.
+* ``residual_net``: a small CNN on 32-px native patches of the face region's high-pass residual
+  (``training/train_idphoto_net.py``; picture: ``net_png``, the patch logits as a heat map). Run
+  only when ``assets/models/idphoto_net.onnx`` ships and weighed only when the combined model
+  lists ``net_logit``: on this data it did not raise the grouped out-of-fold figures, so today
+  it does not ship (the recipe's docstring has the numbers).
 
 Each cue reports its own score (a logistic model over its features alone) and, when the
 combined model weighs it, its share of the combined logit. The combined model weighs only the
@@ -146,15 +151,62 @@ def load_model() -> dict[str, Any]:
         return m
 
 
-def _z(model: dict[str, Any], values: np.ndarray) -> np.ndarray:
-    idx = [pf.FEATURES.index(n) for n in model["features"]]
-    x = values[idx]
+NET_FEATURE = "net_logit"
+"""The residual net's photo logit, a feature the combined model may weigh beside pf.FEATURES."""
+
+
+def feature_values(names: list[str], values: np.ndarray, net_logit: float | None = None) -> np.ndarray:
+    """The named features of one photo: pf.FEATURES from ``values``, NET_FEATURE from ``net_logit``."""
+    return np.array([(np.nan if net_logit is None else net_logit) if n == NET_FEATURE else values[pf.FEATURES.index(n)]
+                     for n in names], np.float64)
+
+
+def _z(model: dict[str, Any], values: np.ndarray, net_logit: float | None = None) -> np.ndarray:
+    x = feature_values(model["features"], values, net_logit)
     mean, std = np.asarray(model["mean"]), np.asarray(model["std"])
     return np.where(np.isnan(x), 0.0, (x - mean) / std)
 
 
-def model_logit(model: dict[str, Any], values: np.ndarray) -> float:
-    return float(_z(model, values) @ np.asarray(model["coef"]) + float(model["intercept"]))
+def model_logit(model: dict[str, Any], values: np.ndarray, net_logit: float | None = None) -> float:
+    return float(_z(model, values, net_logit) @ np.asarray(model["coef"]) + float(model["intercept"]))
+
+
+# --------------------------------------------------------------------------- the residual net
+
+NET_MODEL = "idphoto_net.onnx"
+
+
+@dataclass(frozen=True)
+class NetResult:
+    logit: float  # mean of the patch logits (> 0 leans generated)
+    patch_logits: np.ndarray  # (rows, cols) over the region
+    region: np.ndarray  # the native-pixel face region read
+
+
+def residual_net(rgb: np.ndarray, box: tuple[int, int, int, int]) -> NetResult | None:
+    """The learned residual net (training/train_idphoto_net.py) on the face region's patches;
+    the fold copy inside detectors.models.fold_models. None if the region is smaller than a patch."""
+    from .models import model_path, session
+
+    region = pf.net_region(rgb, box)
+    if region is None or not model_path(NET_MODEL).is_file():
+        return None
+    patches = pf.net_patches(region)
+    logits = np.asarray(session(NET_MODEL).run(None, {"patches": patches})[0], np.float64).reshape(-1)
+    h, w = region.shape[:2]
+    rows = max(1, (h - pf.NET_PATCH) // pf.NET_STRIDE + 1)
+    cols = max(1, (w - pf.NET_PATCH) // pf.NET_STRIDE + 1)
+    return NetResult(float(logits.mean()), logits.reshape(rows, cols), region)
+
+
+def net_png(net: NetResult) -> str:
+    """The face region beside its patch logits as a heat map (yellow: leans generated)."""
+    import cv2
+
+    h, w = net.region.shape[:2]
+    heat = pf.heat_rgb(net.patch_logits, -3.0, 3.0)
+    heat = cv2.resize(heat, (w, h), interpolation=cv2.INTER_NEAREST)
+    return pf.png_b64(np.hstack([net.region, np.full((h, 4, 3), 255, np.uint8), heat]), 2 * pf.EVIDENCE_PX)
 
 
 def _sigmoid(t: float) -> float:
@@ -165,7 +217,7 @@ def generation_risk(logit: float, bundle: dict[str, Any]) -> float:
     return _sigmoid((logit - float(bundle["risk_logit_at_half"])) * float(bundle["risk_slope"]))
 
 
-def generation_cues(measured: pf.Measured, bundle: dict[str, Any]) -> tuple[float, float, list[Cue]]:
+def generation_cues(measured: pf.Measured, bundle: dict[str, Any], net: NetResult | None = None) -> tuple[float, float, list[Cue]]:
     """(combined logit, generation risk, one cue per feature group).
 
     A cue's ``score`` is its own model's probability (its features alone); ``logit_share`` its
@@ -175,7 +227,8 @@ def generation_cues(measured: pf.Measured, bundle: dict[str, Any]) -> tuple[floa
     frequency); the weighed cues by a positive share and an own score of 0.5 or more.
     """
     comb = bundle["models"]["combined"]
-    z = _z(comb, measured.values)
+    net_logit = None if net is None else net.logit
+    z = _z(comb, measured.values, net_logit)
     contrib = dict(zip(comb["features"], z * np.asarray(comb["coef"])))
     logit = float(sum(contrib.values()) + float(comb["intercept"]))
     risk = generation_risk(logit, bundle)
@@ -207,6 +260,16 @@ def generation_cues(measured: pf.Measured, bundle: dict[str, Any]) -> tuple[floa
             trig = sp.peak > pf.PEAK_FLAG
             threshold = f"a periodic peak more than {pf.PEAK_FLAG} (log power) above its ring"
         cues.append(Cue(name, "generation", shown, threshold, bool(trig), note, own, share))
+    if NET_FEATURE in comb["features"] or net is not None:
+        if net is None:
+            cues.append(Cue("residual_net", "generation", None, None, False, f"{_CUE_NOTES['residual_net']}: the face region is too small"))
+        else:
+            share = float(contrib.get(NET_FEATURE, 0.0))
+            shown = {"mean_patch_logit": round(net.logit, 3), "patches": int(net.patch_logits.size),
+                     "patches_leaning_generated": round(float((net.patch_logits > 0).mean()), 3)}
+            cues.append(Cue("residual_net", "generation", shown, "learned (assets/models/idphoto_net.onnx)",
+                            bool(share > 0 and net.logit > 0), _CUE_NOTES["residual_net"], _sigmoid(net.logit),
+                            share if NET_FEATURE in comb["features"] else None))
     return logit, risk, cues
 
 
@@ -215,6 +278,7 @@ _CUE_NOTES = {
     "noise": "the face's fine noise: level, tails, dependence on light, colour-channel correlation",
     "texture": "co-occurrences of the face's quantised fine residuals (neighbours and colour channels)",
     "eyes": "pupil against its fitted ellipse, and the two eyes' corneal highlights",
+    "residual_net": "a small learned net on the fine residual of 32-px patches of the face region (generator up-sampling traces)",
 }
 
 
@@ -364,7 +428,10 @@ def analyze_image(image: Any) -> dict[str, Any]:
         out["portrait_png"] = pf.png_b64(aligned)
     measured = pf.measure(rgb, face.box, face.landmarks)
     bundle = load_model()
-    logit, gen_risk, gen = generation_cues(measured, bundle)
+    net = residual_net(rgb, face.box)
+    logit, gen_risk, gen = generation_cues(measured, bundle, net)
+    if net is not None:
+        out["net_png"] = net_png(net)
     if measured.spectrum is not None:
         out["spectrum_png"] = pf.spectrum_png(measured.spectrum)
     if measured.eyes is not None:
@@ -424,7 +491,7 @@ class IdPhotoDetector(Detector):
         if not with_face:
             return Finding(self.name, 0.0, 0.0, "No portrait found on the ID photo: it could not be checked.", evidence)
         worst = max(with_face, key=lambda p: (p["risk"], p["confidence"]))
-        for key in ("portrait_png", "spectrum_png", "eyes_png", "ela_png", "grid_png"):
+        for key in ("portrait_png", "spectrum_png", "eyes_png", "net_png", "ela_png", "grid_png"):
             if worst.get(key):
                 evidence[key] = worst[key]
         return Finding(self.name, worst["risk"], worst["confidence"], _summary(worst), evidence)

@@ -583,6 +583,42 @@ def jpeg_quality(quantization: dict[int, list[int]] | None) -> float | None:
     return float(np.clip(q, 1, 100))
 
 
+# --------------------------------------------------------------------------- learned residual net
+
+NET_PATCH = 32
+"""Side (px) of the native-pixel patches the learned residual net (``idphoto_net.onnx``) reads."""
+NET_STRIDE = 32
+"""Patches are tiled over the face region at this stride (side by side); the photo's net logit is their mean."""
+NET_REGION_GROW = 0.15
+"""The face region the net reads: the face box grown by this fraction of its size on every side..."""
+NET_REGION_MAX = 224
+"""...at most this many native pixels square (its centre), never resampled: the net looks at the
+fine residual traces a generator's up-sampling leaves, which any resize would change."""
+
+
+def net_region(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+    """The native-pixel face region the residual net reads (None if smaller than one patch)."""
+    h, w = rgb.shape[:2]
+    x0, y0, x1, y1 = box
+    gx, gy = NET_REGION_GROW * (x1 - x0), NET_REGION_GROW * (y1 - y0)
+    x0, x1 = int(max(0, x0 - gx)), int(min(w, x1 + gx))
+    y0, y1 = int(max(0, y0 - gy)), int(min(h, y1 + gy))
+    cw, ch = min(x1 - x0, NET_REGION_MAX), min(y1 - y0, NET_REGION_MAX)
+    if cw < NET_PATCH or ch < NET_PATCH:
+        return None
+    sx, sy = (x0 + x1 - cw) // 2, (y0 + y1 - ch) // 2
+    return np.ascontiguousarray(rgb[sy:sy + ch, sx:sx + cw, :3])
+
+
+def net_patches(region: np.ndarray, stride: int = NET_STRIDE) -> np.ndarray:
+    """The region tiled into NET_PATCH-square patches: float32 (N, 3, NET_PATCH, NET_PATCH), 0..255."""
+    h, w = region.shape[:2]
+    ys = list(range(0, h - NET_PATCH + 1, stride)) or [0]
+    xs = list(range(0, w - NET_PATCH + 1, stride)) or [0]
+    out = np.stack([region[y:y + NET_PATCH, x:x + NET_PATCH] for y in ys for x in xs]).astype(np.float32)
+    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+
+
 # --------------------------------------------------------------------------- the feature vector
 
 

@@ -232,3 +232,37 @@ def test_real_photos_in_shared_media_stay_below_half() -> None:
         if r["risk"] >= idphoto.RISK_DECISION:
             high[p.name] = r["risk"]
     assert not high, high
+
+
+def test_net_patches_tile_the_native_region(astronaut: np.ndarray) -> None:
+    box = (180, 60, 300, 200)
+    region = pf.net_region(astronaut, box)
+    assert region is not None and region.dtype == np.uint8
+    assert max(region.shape[:2]) <= pf.NET_REGION_MAX
+    # native pixels: the region is a slice of the photo, not a resampled copy
+    ys, xs = np.where((astronaut[..., 0] == region[0, 0, 0]) & (astronaut[..., 1] == region[0, 0, 1]))
+    assert any(np.array_equal(astronaut[y:y + region.shape[0], x:x + region.shape[1]], region) for y, x in zip(ys[:200], xs[:200]))
+    p = pf.net_patches(region)
+    rows, cols = (region.shape[0] - pf.NET_PATCH) // pf.NET_STRIDE + 1, (region.shape[1] - pf.NET_PATCH) // pf.NET_STRIDE + 1
+    assert p.shape == (rows * cols, 3, pf.NET_PATCH, pf.NET_PATCH) and p.dtype == np.float32
+    assert np.array_equal(p[0].transpose(1, 2, 0), region[:pf.NET_PATCH, :pf.NET_PATCH].astype(np.float32))
+    assert pf.net_region(astronaut, (10, 10, 30, 30)) is None  # smaller than one patch
+
+
+def test_residual_net_cue_when_the_net_ships(real_photo: Path) -> None:
+    from detectors.models import model_path
+
+    if not model_path(idphoto.NET_MODEL).is_file():
+        pytest.skip("the residual net does not ship (its grouped out-of-fold figures did not support it)")
+    r = idphoto.analyze_image(load_image(real_photo, "id"))
+    cue = r["cues"]["residual_net"]
+    assert cue["kind"] == "generation" and 0 <= cue["score"] <= 1
+    assert cue["value"]["patches"] >= 4
+    png = base64.b64decode(r["net_png"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    img = load_image(real_photo, "id")
+    net = idphoto.residual_net(img.rgb[..., :3], tuple(r["face_box"]))
+    assert net is not None and abs(net.logit - float(net.patch_logits.mean())) < 1e-6
+    assert abs(cue["value"]["mean_patch_logit"] - round(net.logit, 3)) < 1e-3
+    weighs = idphoto.NET_FEATURE in idphoto.load_model()["models"]["combined"]["features"]
+    assert ("logit_share" in cue) == weighs

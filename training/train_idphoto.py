@@ -322,6 +322,7 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     from scipy.stats import rankdata
 
     s, y = np.asarray(scores, float), np.asarray(labels, int)
+    s, y = s[~np.isnan(s)], y[~np.isnan(s)]  # a photo the model could not score is left out
     npos, nneg = int(y.sum()), int((1 - y).sum())
     if npos == 0 or nneg == 0:
         return float("nan")
@@ -361,8 +362,15 @@ def logit(model: dict[str, Any], x: np.ndarray) -> np.ndarray:
     return z @ np.asarray(model["coef"]) + float(model["intercept"])
 
 
+NET_FEATURE = "net_logit"
+"""The residual net's out-of-fold photo logit (training/train_idphoto_net.py, out/idphoto/net/oof.json):
+one more column after pf.FEATURES, NaN where the net did not score the photo."""
+XFEATURES = pf.FEATURES + (NET_FEATURE,)
+NET_OOF = CACHE / "net" / "oof.json"
+
+
 def cols(names: tuple[str, ...]) -> list[int]:
-    return [pf.FEATURES.index(n) for n in names]
+    return [XFEATURES.index(n) for n in names]
 
 
 WEIGHED_CUES = ("noise", "eyes")
@@ -372,6 +380,28 @@ AUC was below chance (spectrum 0.38, texture 0.45, all features 0.46 on the orig
 2026-12-02): what they learn tells the photo's source (size, resampling history), not its
 generator. A cue the data cannot validate is not trusted."""
 MODEL_SETS = {**{k: v for k, v in pf.CUE_FEATURES.items()}, "combined": tuple(f for c in WEIGHED_CUES for f in pf.CUE_FEATURES[c])}
+
+NET_RESULT = """The residual net (training/train_idphoto_net.py, 32-px patches of the face region's
+high-pass residual, degradation-augmented) is not weighed: run of 2026-12-02, grouped out-of-fold
+AUC orig / jpeg60 / r400 / crop / phone:
+    residual net alone          0.537 0.648 0.578 0.538 0.594
+    combined (noise+eyes)       0.651 0.667 0.548 0.644 0.631   (what ships)
+    combined (noise+eyes+net)   0.622 0.661 0.539 0.617 0.601   (--net: lower everywhere)
+Per generator (against all reals) it caught StyleGAN2 it never saw (tpdne 0.61, the 1024-px
+StyleGAN2 stills 0.89 on the originals, where noise+eyes reach 0.41 / 0.39) but not SD 2.1
+(0.51), StyleGAN3 at 256 px (0.53) or the morphs (0.12): trained without a generator family, it
+learned the others' traces, which did not carry over."""
+
+
+def use_net(on: bool) -> None:
+    """Weigh the residual net's logit in the combined model (its own row, ``residual_net``, is
+    the raw out-of-fold logit, not refitted)."""
+    base = tuple(f for c in WEIGHED_CUES for f in pf.CUE_FEATURES[c])
+    MODEL_SETS.pop("residual_net", None)
+    if on:
+        MODEL_SETS["residual_net"] = (NET_FEATURE,)
+    MODEL_SETS["combined"] = base + ((NET_FEATURE,) if on else ())
+    MODEL_SETS["combined"] = MODEL_SETS.pop("combined")  # keep it last
 
 
 @dataclass
@@ -385,8 +415,17 @@ class Table:
 
 def table(all_items: list[Item], feats: dict[str, dict[str, Any]]) -> Table:
     keep = [it for it in all_items if feats.get(it.path) and "error" not in feats[it.path]]
+    net: dict[str, dict[str, float | None]] = {}
+    if NET_OOF.is_file():
+        data = json.loads(NET_OOF.read_text())
+        net = {c: dict(zip(data["paths"], data[c])) for c in CONDITIONS}
+
+    def row(it: Item, c: str) -> list[float]:
+        v = net.get(c, {}).get(it.path)
+        return list(feats[it.path][c]) + [np.nan if v is None else float(v)]
+
     return Table([it.path for it in keep], np.array([it.label for it in keep]), [it.group for it in keep], [it.kind for it in keep],
-                 {c: np.array([feats[it.path][c] for it in keep], float) for c in CONDITIONS})
+                 {c: np.array([row(it, c) for it in keep], float) for c in CONDITIONS})
 
 
 def oof_scores(t: Table, fold_ids: np.ndarray, train_conditions: tuple[str, ...] = CONDITIONS) -> tuple[dict[str, dict[str, np.ndarray]], dict[int, dict[str, Any]]]:
@@ -401,6 +440,10 @@ def oof_scores(t: Table, fold_ids: np.ndarray, train_conditions: tuple[str, ...]
             ci = cols(names)
             x = np.vstack([t.x[c][tr][:, ci] for c in train_conditions])
             y = np.concatenate([t.labels[tr]] * len(train_conditions))
+            if m == "residual_net":  # the net's own out-of-fold logit, shown as is
+                for c in CONDITIONS:
+                    scores[m][c][te] = t.x[c][te][:, ci[0]]
+                continue
             model = fit_logistic(x, y, names)
             models[k][m] = model
             for c in CONDITIONS:
@@ -437,7 +480,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-write", action="store_true", help="print the figures, write no model")
+    ap.add_argument("--net", action="store_true", help="also weigh the residual net (training/train_idphoto_net.py; its out-of-fold "
+                    "logits in out/idphoto/net/oof.json). Off by default: see NET_RESULT")
     args = ap.parse_args()
+    if args.net and not NET_OOF.is_file():
+        sys.exit(f"{NET_OOF} is missing: run training/train_idphoto_net.py train first")
+    use_net(args.net)
     if not MEDIA.is_dir():
         sys.exit(f"{MEDIA} is absent: the training data is the shared development media")
     all_items = items()
@@ -474,9 +522,9 @@ def main() -> None:
     if args.no_write:
         return
     meta = {"recipe": "training/train_idphoto.py", "seed": SEED, "l2": L2, "weighed_cues": list(WEIGHED_CUES), "n": int(len(t.labels)), "conditions": list(CONDITIONS),
-            "risk_logit_at_half": cut, "risk_slope": RISK_SLOPE}
+            "risk_logit_at_half": cut, "risk_slope": RISK_SLOPE, "weighs_net": NET_FEATURE in MODEL_SETS["combined"]}
     final = {m: fit_logistic(np.vstack([t.x[c][:, cols(n)] for c in CONDITIONS]), np.concatenate([t.labels] * len(CONDITIONS)), n)
-             for m, n in MODEL_SETS.items()}
+             for m, n in MODEL_SETS.items() if m != "residual_net"}
     MODELS.mkdir(parents=True, exist_ok=True)
     (MODELS / "idphoto.json").write_text(json.dumps({**meta, "models": final}, indent=1))
     FOLD_DIR.mkdir(parents=True, exist_ok=True)
