@@ -27,7 +27,7 @@ shifted copies judged                      40/54 (74 %)                37/54 (69
  ...strict (unverified judged = miss)      34/40 (85 %)                37/37 (100 %)
  median abs error                          1 ms                        1 ms
 5 s prefixes judged / within / conf        48/72, 100 %, 0.17          34/72, 100 %, 0.13
-10 s prefixes judged / within / conf       52/72, 100 %, 0.28          50/72, 100 %, 0.25
+10 s prefixes judged / within / conf       52/72, 100 %, 0.28          50/72, 100 %, 0.24
 AUC re-voiced+audio-driven vs real (27/24) 0.448                       0.812 (bars from other folds)
 real clips at lipsync risk >= 0.5          1 (d20.mp4, 0.94)           0 (d20.mp4 0.42)
 =========================================  ==========================  ==========================
