@@ -552,7 +552,7 @@ class CandidatePage(QWidget):
             self.voice_box.set_recording(self.voice, None)
             return
         ev = self.recordings[index]
-        self.voice_box.set_recording(self.voice if self.report else None, ev.path)
+        self.voice_box.set_recording(self.voice if self.report else None, ev.path, analysed=bool(self.report))
         opened = Path(ev.path).exists() and self.player.open(ev.path)
         if not Path(ev.path).exists():
             self.player.view.set_image(None, f"“{Path(ev.path).name}” is missing (moved or deleted)")

@@ -539,7 +539,9 @@ class VoiceBox(QFrame):
     def text(self) -> str:
         return "\n".join(t for t, _ in self.lines)
 
-    def set_recording(self, ev: engine.VoiceEvidence | None, path: str | None) -> None:
+    def set_recording(self, ev: engine.VoiceEvidence | None, path: str | None, analysed: bool = False) -> None:
+        """Show recording ``path`` of a candidate whose voice finding is ``ev``; ``analysed``: the
+        candidate has a report (one without a voice finding predates the check, or heard nothing)."""
         self.excerpt, self.segments = None, []
         self.second_menu.clear()
         lines: list[tuple[str, str]] = []
@@ -547,6 +549,9 @@ class VoiceBox(QFrame):
         rec = ev.recording(path) if ev is not None and path else None
         if path is None:
             lines.append(("No recording selected.", "none"))
+        elif ev is None and analysed:
+            lines.append(("No voice finding in this report:", "none"))
+            lines.append(("re-analyse to compare voices.", "none"))
         elif ev is None:
             lines.append(("Not compared yet: analyse the candidate.", "none"))
         elif rec is None:

@@ -395,7 +395,10 @@ def test_reports_without_voice_evidence_show_words_not_errors(qtbot: Any, tmp_pa
     assert engine.voice_evidence(cases[0]) is None
     page.set_candidate({"id": 1, "name": "Robust"}, [{"id": 1, "path": video, "role": "video"}], cases[0])
     assert "did not report" in page.voice_panel.verdict_hint.text()
+    assert page.voice_box.lines[0][0].startswith("No voice finding in this report")
+    page.set_candidate({"id": 1, "name": "Robust"}, [{"id": 1, "path": video, "role": "video"}], None)
     assert page.voice_box.lines[0][0].startswith("Not compared yet")
+    assert "Analyse the candidate" in page.voice_panel.verdict_hint.text()
     page.set_candidate({"id": 1, "name": "Robust"}, [{"id": 1, "path": video, "role": "video"}], cases[1])
     assert "Not compared (a.mkv)" in page.voice_panel.recordings_hint.text()
     assert page.voice_box.lines[0][0].startswith("No voice print")
