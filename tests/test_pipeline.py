@@ -141,11 +141,11 @@ def test_report_contract_and_cli_json(talking_head_clip: dict, tmp_path: Path) -
     assert report["media"][0]["faces_found"] == report["media"][0]["frames_analysed"]
     from detectors.library import Library
 
-    with Library(tmp_path / "lib.sqlite") as lib:  # the recording's face and the report: stored together
+    with Library(tmp_path / "lib.sqlite") as lib:  # the recording's face, its voice and the report: stored together
         row = lib.get_candidate("Astro")
         assert row is not None and row.media_count == 1 and lib.media("Astro")[0].faces == 1
         assert lib.latest_report("Astro")["score"] == report["score"]
-        assert [e["action"] for e in lib.audit_log()][:3] == ["export", "analysis", "add-face-embeddings"]
+        assert [e["action"] for e in lib.audit_log()][:4] == ["export", "analysis", "add-voice-prints", "add-face-embeddings"]
 
 
 # --------------------------------------------------------------------------- bad input
