@@ -294,7 +294,7 @@ def batch(workers: int) -> dict[str, Any]:
 
 def _stored(library: Path) -> dict[str, int]:
     sys.path.insert(0, str(ROOT))
-    from detectors.library import Library
+    from detectors.store.sqlite import Library
 
     with Library(library, apply_retention=False) as lib:
         return {c.name: len(lib.reports(c.name)) for c in lib.candidates()}

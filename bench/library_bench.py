@@ -44,7 +44,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from detectors import hashing  # noqa: E402
-from detectors.library import Library  # noqa: E402
+from detectors.store.sqlite import Library  # noqa: E402
 from detectors.store import schema  # noqa: E402
 
 DLIB_COMPONENT_SD = 0.09

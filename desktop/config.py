@@ -26,7 +26,7 @@ def default_library_path() -> Path:
     """Where the case library lives unless the user picks another place: the engine's default
     (``TELLTALE_LIBRARY`` or the user's data folder), so the CLI and the app share one library."""
     try:
-        from detectors.library import default_path
+        from detectors.store.sqlite import default_path
 
         return Path(default_path())
     except ImportError:  # pragma: no cover - an engine without the library module
@@ -45,7 +45,7 @@ def load_engine_settings() -> dict[str, Any]:
             getter()
         except Exception:  # noqa: BLE001 - a broken detector must not hide the others' settings
             log.exception("could not import detectors")
-    for module in ("detectors.pipeline", "detectors.scoring", "detectors.library"):
+    for module in ("detectors.pipeline", "detectors.scoring", "detectors.store.sqlite"):
         try:
             __import__(module)
         except Exception:  # noqa: BLE001

@@ -106,7 +106,7 @@ def validate_media(path: str | Path, role: str) -> None:
 
 
 RETENTION_KEY = "library.retention_days"
-"""The retention setting (declared in detectors.library); the Settings dialog stores it as an override."""
+"""The retention setting (declared in detectors.store.sqlite); the Settings dialog stores it as an override."""
 
 
 def retention_override(settings: Mapping[str, Any] | None) -> float | None:

@@ -339,7 +339,7 @@ class AddMediaJob:
 
     def __init__(self, library: Any, candidate_id: Any, files: list[tuple[str, str]]) -> None:
         self.job_id = uuid.uuid4().hex[:12]
-        self.library = library  # detectors.library.Library is thread-safe (one connection, a lock)
+        self.library = library  # detectors.store.sqlite.Library is thread-safe (one connection, a lock)
         self.candidate_id = candidate_id
         self.files = files
         self.signals = AddMediaSignals()

@@ -121,7 +121,7 @@ class CandidateContext:
     name: str
     recordings: list[RecordingContext]
     images: list["LoadedImage"]
-    library: Any = None  # detectors.library.Library, when one is open
+    library: Any = None  # detectors.store.sqlite.Library, when one is open
     settings: Mapping[str, Any] = field(default_factory=dict)
     cancel: "threading.Event | None" = None
 

@@ -82,7 +82,7 @@ class StoreAfterReport:
     """The library as the analysis sees it: searches go to the library, but what the pipeline
     asks to store at its end (``record_candidate``) is held back and written by
     :func:`cmd_analyze` together with the report, in one transaction
-    (:meth:`detectors.library.Library.record_analysis`): no candidate is left half-stored."""
+    (:meth:`detectors.store.sqlite.Library.record_analysis`): no candidate is left half-stored."""
 
     def __init__(self, library: Any) -> None:
         self.library = library
@@ -99,14 +99,14 @@ class StoreAfterReport:
 
 def say(message: Any) -> None:
     """One line on stderr, safe for the terminal (control characters escaped)."""
-    from .library import printable
+    from .store.sqlite import printable
 
     print(f"telltale: {printable(message)}", file=sys.stderr)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from .base import Cancelled
-    from .library import InvalidName, LibraryError, normalize_name, printable
+    from .store.sqlite import InvalidName, LibraryError, normalize_name, printable
     from .pipeline import analyze_candidate
     from .privacy import output_problem
 

@@ -32,14 +32,14 @@ MAX_LIST_LIMIT = 1_000_000
 
 def say(message: Any) -> None:
     """One line on stderr, safe for the terminal (control characters escaped)."""
-    from .library import printable
+    from .store.sqlite import printable
 
     print(f"telltale: {printable(message)}", file=sys.stderr)
 
 
 def show(text: Any) -> str:
     """A stored name, path or label as it may be printed (no control characters reach the terminal)."""
-    from .library import printable
+    from .store.sqlite import printable
 
     return printable(text)
 
@@ -49,7 +49,7 @@ def run_guarded(func: Callable[[argparse.Namespace], int | None], args: argparse
     name, a file that cannot be read or written) end in one sentence and an exit code, not a
     traceback."""
     from .base import MediaError
-    from .library import InvalidName, LibraryError
+    from .store.sqlite import InvalidName, LibraryError
     from .watchlist import WatchlistError
 
     try:
@@ -118,7 +118,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     from .base import MediaError
     from .media import is_image_file
 
-    from .library import normalize_name
+    from .store.sqlite import normalize_name
 
     name = normalize_name(args.candidate)
     failed = 0
@@ -144,7 +144,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             print(f"\r{fraction:4.0%} {message[:60]:<60}", end="", file=sys.stderr)
 
-    from .library import normalize_name
+    from .store.sqlite import normalize_name
 
     name = normalize_name(args.name, "collection name")
     with _open(args) as lib:
@@ -198,7 +198,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
-    from .library import LibraryError
+    from .store.sqlite import LibraryError
 
     what = show(f"candidate {args.candidate}" if args.candidate else f"collection {args.collection}")
     if not args.yes:
@@ -221,7 +221,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 
 def cmd_retention(args: argparse.Namespace) -> int:
-    from .library import RETENTION_DAYS
+    from .store.sqlite import RETENTION_DAYS
     from .store import open_library
 
     with open_library(getattr(args, "library", None), apply_retention=False) as lib:
@@ -246,7 +246,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from .library import LibraryError
+    from .store.sqlite import LibraryError
 
     with _open(args) as lib:
         try:
@@ -265,7 +265,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_export_report(args: argparse.Namespace) -> int:
-    from .library import LibraryError
+    from .store.sqlite import LibraryError
 
     if not _output_ok(args.out):
         return EXIT_USAGE
@@ -286,7 +286,7 @@ def cmd_export_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export_watchlist(args: argparse.Namespace) -> int:
-    from .library import LibraryError
+    from .store.sqlite import LibraryError
 
     if not _output_ok(args.out):
         return EXIT_USAGE
@@ -303,7 +303,7 @@ def cmd_export_watchlist(args: argparse.Namespace) -> int:
 
 
 def cmd_import_watchlist(args: argparse.Namespace) -> int:
-    from .library import LibraryError
+    from .store.sqlite import LibraryError
     from .watchlist import Watchlist, WatchlistError
 
     watch = Watchlist.read(args.file)  # checked (size, schema) before the library is opened

@@ -5,8 +5,8 @@ A hiring team that caught a fake candidate can share what Telltale needs to reco
 face, the same voice or the same photo again, and nothing a person could look at or listen to:
 no image bytes, no audio, no file paths or file names, no candidate names. The format is documented (versioned) in
 ``docs/watchlist-format.md``; :class:`Watchlist` reads and writes it and refuses anything it
-does not understand. :meth:`detectors.library.Library.export_watchlist` builds one from chosen
-candidates or a collection; :meth:`detectors.library.Library.import_watchlist` stores one as a
+does not understand. :meth:`detectors.store.sqlite.Library.export_watchlist` builds one from chosen
+candidates or a collection; :meth:`detectors.store.sqlite.Library.import_watchlist` stores one as a
 reference collection that every search (and the reuse and voice checks) then looks at.
 
 Version 2 of the format adds voice prints: an interview entry may carry ``voices``, a list of
@@ -367,7 +367,7 @@ def _no_constant(text: str) -> float:
 
 def _checked_text(text: str, what: str, limit: int) -> str:
     """A label as stored: NFC, stripped, bounded, no control characters."""
-    from .library import InvalidName, normalize_name
+    from .store.sqlite import InvalidName, normalize_name
 
     if len(text) > limit * 4:
         raise WatchlistError(f"{what} is {len(text)} characters long; at most {limit} are accepted")

@@ -24,7 +24,7 @@ from fixtures.talking_head import make_talking_head
 
 from detectors.batch.folder import inputs_key, role_of, scan_folder
 from detectors.batch.runner import DASK_CONFIG, BatchOptions, report_file_name, run_batch
-from detectors.library import Library
+from detectors.store.sqlite import Library
 
 
 def _make_folder(root: Path) -> Path:

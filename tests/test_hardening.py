@@ -33,7 +33,7 @@ from detectors import media
 from detectors.base import CandidateContext, MediaError
 from detectors.cli import build_parser
 from detectors.cli import main as cli
-from detectors.library import (
+from detectors.store.sqlite import (
     ERASED_FILE, ERASED_NAME, SCHEMA_VERSION, InvalidName, Library, LibraryBusy, LibraryError, normalize_name, printable,
 )
 from detectors.library_cli import main as lib_cli
@@ -295,7 +295,7 @@ _WORKER = textwrap.dedent(
     import sys, time
     from pathlib import Path
     sys.path.insert(0, {repo!r})
-    from detectors.library import Library
+    from detectors.store.sqlite import Library
     go = Path({go!r})
     while not go.exists():
         time.sleep(0.005)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from detectors import hashing
-from detectors.library import Library
+from detectors.store.sqlite import Library
 from fixtures.image_copies import letterbox, variants
 
 skdata = pytest.importorskip("skimage.data")

@@ -14,7 +14,7 @@ from PIL import Image
 
 from detectors import hashing
 from detectors.base import MediaError
-from detectors.library import MIGRATIONS, SCHEMA_VERSION, Library, LibraryError
+from detectors.store.sqlite import MIGRATIONS, SCHEMA_VERSION, Library, LibraryError
 
 from fixtures.simple_media import write_video
 

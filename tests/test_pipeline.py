@@ -139,7 +139,7 @@ def test_report_contract_and_cli_json(talking_head_clip: dict, tmp_path: Path) -
     assert report["candidate"] == "Astro"
     assert report["media"][0]["frames_analysed"] > 0
     assert report["media"][0]["faces_found"] == report["media"][0]["frames_analysed"]
-    from detectors.library import Library
+    from detectors.store.sqlite import Library
 
     with Library(tmp_path / "lib.sqlite") as lib:  # the recording's face, its voice and the report: stored together
         row = lib.get_candidate("Astro")

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from detectors import analyze_candidate, privacy
-from detectors.library import ERASED_NAME, RETENTION_DAYS, Library
+from detectors.store.sqlite import ERASED_NAME, RETENTION_DAYS, Library
 from detectors.library_cli import main as lib_cli
 from detectors.settings import all_settings
 from fixtures.simple_media import astronaut_face
@@ -308,7 +308,7 @@ def _at(t: datetime) -> str:
 def test_retention_erases_expired_candidates_one_log_line_each(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import detectors.library as library
+    import detectors.store.sqlite as library
 
     t0 = datetime.now(timezone.utc)
     clock = {"now": t0}
@@ -332,7 +332,7 @@ def test_retention_erases_expired_candidates_one_log_line_each(
         Library(db, retention_days=RETENTION_DAYS.maximum + 1)
 
     clock["now"] = t0
-    caplog.set_level(logging.INFO, logger="detectors.library")
+    caplog.set_level(logging.INFO, logger="detectors.store.sqlite")
     with Library(db) as lib:  # the stored 30-day policy applies when the library opens (real clock)
         assert [c.name for c in lib.candidates()] == ["Fresh", "Recent"]
         assert lib.apply_retention(now=t0 + timedelta(days=25)) == [recent]  # fake clock
@@ -341,7 +341,7 @@ def test_retention_erases_expired_candidates_one_log_line_each(
         assert lib.candidates() == [] and lib._db.execute("SELECT COUNT(*) FROM faces").fetchone()[0] == 0
         reasons = [e["detail"]["reason"] for e in lib.audit_log() if e["action"] == "erase-candidate"]
         assert reasons == ["retention"] * 3
-    lines = [r.getMessage() for r in caplog.records if r.name == "detectors.library" and "retention" in r.getMessage()]
+    lines = [r.getMessage() for r in caplog.records if r.name == "detectors.store.sqlite" and "retention" in r.getMessage()]
     assert len(lines) == 3, lines  # one per candidate, not one per face
     assert [ln.split("#")[1].split()[0] for ln in lines] == [str(old), str(recent), str(fresh)]
     assert not any(n in " ".join(lines) for n in ("Old", "Recent", "Fresh"))  # logs name candidates by id
@@ -351,7 +351,7 @@ def test_retention_erases_expired_candidates_one_log_line_each(
 
 
 def test_retention_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    import detectors.library as library
+    import detectors.store.sqlite as library
 
     db = tmp_path / "lib.sqlite"
     old = datetime.now(timezone.utc) - timedelta(days=8)

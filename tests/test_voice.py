@@ -120,7 +120,7 @@ def test_a_watchlist_voice_is_reported_but_not_decisive_and_an_unsure_voice_is_n
     look-alike face in a collection); a print that may be the interviewer's is never searched."""
     from detectors import watchlist as wl
     from detectors.base import CandidateContext, RecordingContext
-    from detectors.library import Library
+    from detectors.store.sqlite import Library
     from detectors.voice_check import VoiceDetector, attributed, storable_print
 
     known = voice.embed_utterance(utterance(SPEAKER_A, 8, 21))

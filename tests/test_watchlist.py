@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from detectors.library import LibraryError
+from detectors.store.sqlite import LibraryError
 from detectors.library_cli import main as lib_cli
 from detectors.store import open_library
 from detectors.voice_check import StoredPrint

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..library import file_sha256
+from ..store.sqlite import file_sha256
 from ..media import is_image_file
 
 log = logging.getLogger(__name__)

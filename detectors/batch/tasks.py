@@ -63,7 +63,7 @@ def open_library(location: str | None, *, writer: bool, retention_days: float | 
             return store_open(location)
     if is_url(location):
         raise BatchError(f"{location}: a library URL needs the PostgreSQL back end (detectors.store), not installed here")
-    from ..library import Library
+    from ..store.sqlite import Library
 
     return Library(location, retention_days=retention_days, apply_retention=writer)
 

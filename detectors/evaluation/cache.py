@@ -25,7 +25,7 @@ DEFAULT_CACHE_DIR = ROOT / "out" / "eval-cache"
 
 NOT_ENGINE = (
     "detectors/evaluate.py", "detectors/scoring.py", "detectors/evaluation/",  # run after the cache
-    "detectors/store/", "detectors/library.py", "detectors/library_cli.py", "detectors/watchlist.py",
+    "detectors/store/", "detectors/library_cli.py", "detectors/watchlist.py",
     "detectors/privacy.py", "detectors/batch/", "detectors/bench.py", "detectors/cli.py",  # not run per file
 )
 """Code that cannot change a file's check outputs in an evaluation: the fusion, fitting and

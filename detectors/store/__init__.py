@@ -1,7 +1,7 @@
 """The case store as a package: one API, one module per back end.
 
 * :func:`open_library` opens a library from a location: a SQLite file path (the embedded
-  default, :class:`detectors.library.Library`) or a PostgreSQL URL
+  default, :class:`detectors.store.sqlite.Library`) or a PostgreSQL URL
   (``postgresql://user@host/db``: :class:`detectors.store.postgres.PostgresLibrary`, a team
   store that every desk reads and writes at once). No location: the ``TELLTALE_LIBRARY``
   environment variable, else the user's data folder.
@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..library import ENV_LIBRARY, Library, LibraryError
+from .sqlite import ENV_LIBRARY, Library, LibraryError
 from .urls import is_url, redact_url
 
 __all__ = ["open_library", "describe_location", "is_url", "redact_url", "Library", "LibraryError", "ENV_LIBRARY"]
@@ -27,7 +27,7 @@ def open_library(location: str | Path | None = None, retention_days: float | Non
                  apply_retention: bool = True) -> Any:
     """The library at ``location`` (path or URL), else ``$TELLTALE_LIBRARY``, else the default file.
 
-    ``retention_days`` / ``apply_retention``: as for :class:`detectors.library.Library`. Both
+    ``retention_days`` / ``apply_retention``: as for :class:`detectors.store.sqlite.Library`. Both
     back ends have the same public API; errors are :class:`LibraryError` with the URL redacted.
     """
     if location is None or str(location).strip() == "":

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..library import Library, LibraryError
+from .sqlite import Library, LibraryError
 from .urls import is_url, redact_url
 
 log = logging.getLogger(__name__)

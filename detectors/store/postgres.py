@@ -1,6 +1,6 @@
 """The case store on a PostgreSQL server (with pgvector): one library for a whole hiring team.
 
-:class:`PostgresLibrary` has the public API of :class:`detectors.library.Library` (the SQLite
+:class:`PostgresLibrary` has the public API of :class:`detectors.store.sqlite.Library` (the SQLite
 default), so the pipeline, the CLI, the watchlist, erasure/retention/audit and the desktop use
 either through the same calls; :func:`detectors.store.open_library` picks one from the location.
 
@@ -46,7 +46,7 @@ import numpy as np
 from .. import hashing
 from ..base import MediaError
 from ..faces import faces_in_image, forget_image_faces
-from ..library import (
+from .sqlite import (
     AUDIT_PATH_KEYS, ERASED_FILE, IMAGE_SUFFIXES, RETENTION_DAYS, ROLES, SECONDS_PER_DAY, VOICE_SEARCH_LIMIT,
     CandidateRow, CollectionRow, LibraryError, Match, MediaRow, _timestamp, check_recording, default_same_voice,
     file_sha256, lookup_name, normalize_name, printable, recorded_videos, redact, stale_sentences, voice_match,
@@ -118,7 +118,7 @@ def os_user() -> str:
 class StoreSize:
     """How much a search looks at: photos with hashes (``size``) and stored faces.
 
-    Stands in for :meth:`detectors.library.Library.index` where callers only read the sizes
+    Stands in for :meth:`detectors.store.sqlite.Library.index` where callers only read the sizes
     (``index().size``, ``index().embeddings.shape[0]`` in detectors/reuse.py): the search index
     of this back end lives in the server. ``embeddings`` is a (faces, 0) array: no memory."""
 
@@ -438,7 +438,7 @@ class PostgresLibrary:
 
     def _redact_others(self, name: str) -> int:
         """Remove the erased candidate from the other stored reports, by structure (see
-        :func:`detectors.library.redact`); the text filter only picks the reports to read."""
+        :func:`detectors.store.sqlite.redact`); the text filter only picks the reports to read."""
         needles = sorted({json.dumps(name), json.dumps(name, ensure_ascii=False)})
         clauses = " OR ".join("strpos(report, %s) > 0" for _ in needles)
         rows = self._q(f"SELECT id, report FROM reports WHERE {clauses} FOR UPDATE", tuple(needles)).fetchall()
@@ -464,7 +464,7 @@ class PostgresLibrary:
     # -- watchlists ------------------------------------------------------------------
     def export_watchlist(self, out: str | Path, candidates: Sequence[Any] = (), collection: str | None = None,
                          label: str = "", note: str = "") -> Any:
-        """As :meth:`detectors.library.Library.export_watchlist`: embeddings, voice prints and hashes only."""
+        """As :meth:`detectors.store.sqlite.Library.export_watchlist`: embeddings, voice prints and hashes only."""
         from .. import watchlist as wl
 
         if not label.strip():
@@ -535,7 +535,7 @@ class PostgresLibrary:
 
     def import_watchlist(self, source: Any, name: str | None = None, replace: bool = False,
                          file: str | Path | None = None) -> tuple[str, int]:
-        """As :meth:`detectors.library.Library.import_watchlist`: all or nothing."""
+        """As :meth:`detectors.store.sqlite.Library.import_watchlist`: all or nothing."""
         from .. import watchlist as wl
 
         watch = source if isinstance(source, wl.Watchlist) else wl.Watchlist.read(source)

@@ -1,10 +1,10 @@
 """One description of the case store's tables, rendered for SQLite and for PostgreSQL.
 
-The versions and their descriptions are the ones of :data:`detectors.library.MIGRATIONS` (one
-history for both back ends); :func:`tables` / :func:`statements` render a version's tables (and
-columns added to earlier tables) in either dialect. The SQLite back end (``detectors/library.py``) still carries its statements
-inline; ``tests/store/test_contract.py`` checks that its tables and columns are exactly the ones
-described here, so the two cannot drift apart unnoticed.
+:data:`VERSIONS` is the one schema history of both back ends; :func:`tables` / :func:`statements`
+render a version's tables (and columns added to earlier tables) in either dialect. The SQLite
+back end's migrations (:data:`detectors.store.sqlite.MIGRATIONS`) and the PostgreSQL store's are
+both rendered from it; ``tests/store/test_contract.py`` checks that a new SQLite library has
+exactly the tables and columns described here.
 
 Column kinds and what they become:
 
@@ -81,6 +81,7 @@ class Index:
 @dataclass(frozen=True)
 class Version:
     number: int
+    description: str
     tables: tuple[Table, ...] = ()
     indexes: tuple[Index, ...] = ()
     postgres_only: tuple[str, ...] = field(default=())
@@ -92,7 +93,7 @@ def _c(name: str, kind: str, null: bool = True, **kw: object) -> Column:
 
 
 VERSIONS: tuple[Version, ...] = (
-    Version(1, tables=(
+    Version(1, "candidates, collections, media, image hashes, crop segments, faces, reports", tables=(
         Table("candidates", (_c("id", "pk"), _c("name", "text", False, unique=True), _c("created_at", "text", False))),
         Table("collections", (_c("id", "pk"), _c("name", "text", False, unique=True), _c("folder", "text"),
                               _c("created_at", "text", False))),
@@ -130,13 +131,13 @@ VERSIONS: tuple[Version, ...] = (
         Index("faces_candidate", "faces", ("candidate_id",)),
         Index("reports_candidate", "reports", ("candidate_id", "id")),
     )),
-    Version(2, tables=(
+    Version(2, "ORB keypoints for geometric same-image verification; audit log", tables=(
         Table("keypoints", (_c("media_id", "pk", references="media(id)"), _c("points", "blob", False),
                             _c("descriptors", "blob", False))),
         Table("audit", (_c("id", "pk"), _c("at", "text", False), _c("user", "text", False), _c("action", "text", False),
                         _c("subject", "text"), _c("detail", "text"))),
     )),
-    Version(3, tables=(
+    Version(3, "library-wide policy values (retention); audit by subject", tables=(
         Table("meta", (_c("key", "text", False), _c("value", "text", False)), primary_key=("key",)),
     ), indexes=(Index("audit_subject", "audit", ("subject",)),)),
 )
@@ -167,8 +168,8 @@ POSTGRES_EXTRAS: tuple[int, str, tuple[str, ...]] = (
 """Version 4's PostgreSQL-only statements (its audit host column is in :data:`VERSIONS`, both back ends)."""
 
 VERSIONS += (
-    Version(4, added_columns=(("audit", _c("host", "text")),), postgres_only=POSTGRES_EXTRAS[2]),
-    Version(5, tables=(
+    Version(4, POSTGRES_EXTRAS[1], added_columns=(("audit", _c("host", "text")),), postgres_only=POSTGRES_EXTRAS[2]),
+    Version(5, "voice prints (one per recording: the candidate's voice), owned by a candidate or a collection", tables=(
         Table("voices", (
             _c("id", "pk"),
             _c("candidate_id", "int", references="candidates(id)"),
@@ -190,10 +191,8 @@ LATEST = VERSIONS[-1].number
 
 
 def descriptions() -> dict[int, str]:
-    """Version -> description, from the SQLite history (one history for both back ends)."""
-    from ..library import MIGRATIONS
-
-    return {v: d for v, d, _sql in MIGRATIONS}
+    """Version -> description (one history for both back ends)."""
+    return {v.number: v.description for v in VERSIONS}
 
 
 def _quote(name: str, dialect: str) -> str:

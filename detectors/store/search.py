@@ -1,11 +1,10 @@
 """From index hits to search results: the decision both back ends share.
 
-:func:`assemble` is the second half of :meth:`detectors.library.Library.search_encoded` (the
-same rules, written once here for the PostgreSQL back end; the SQLite library still carries its
-own copy until it moves into this package): exact SHA-256 matches first, strict hash hits,
-aligned-face hash hits, keypoint-verified shortlist hits, then the nearest other faces below
-the same-person distance. ``tests/store/test_contract.py`` runs the same searches on both back
-ends and compares the results.
+:func:`assemble` is the second half of both back ends' ``search_encoded`` (the SQLite library
+over its whole in-memory index, the PostgreSQL store over the rows its server found): exact
+SHA-256 matches first, strict hash hits, aligned-face hash hits, keypoint-verified shortlist
+hits, then the nearest other faces below the same-person distance.
+``tests/store/test_contract.py`` runs the same searches on both back ends and compares the results.
 """
 
 from __future__ import annotations
@@ -16,12 +15,12 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import hashing
-from ..library import Match
+from .sqlite import Match
 
 
 @dataclass(frozen=True)
 class Candidates:
-    """The stored rows a query may match, as the SQLite library keeps them for its whole store.
+    """The stored rows a query may match (the SQLite library: its whole store).
 
     ``meta``: media id -> (candidate id, collection id, path, role, sha256); ``face_owner``:
     face id -> (media id, candidate id, collection id, source)."""
@@ -39,13 +38,17 @@ class Candidates:
 
 
 def assemble(enc: hashing.Encoded, c: Candidates, limit: int,
-             keypoints: Callable[[int], hashing.Keypoints | None]) -> list[Match]:
-    """The matches of ``enc`` among ``c`` (rows of an excluded candidate already left out)."""
-    hits, face_best = c.index.query(enc, None)
+             keypoints: Callable[[int], hashing.Keypoints | None],
+             exclude: np.ndarray | None = None, exclude_cid: int | None = None) -> list[Match]:
+    """The matches of ``enc`` among ``c``. The excluded candidate's rows are left out by the
+    caller (PostgreSQL: not fetched), or here: ``exclude`` masks their whole-image hash rows
+    (one bool per ``c.index.whole_ids``) and ``exclude_cid`` their files and faces."""
+    hits, face_best = c.index.query(enc, exclude)
     best: dict[int, Match] = {}  # per media id (or -face id for faces without media)
     if enc.sha256:
         for mid in c.by_sha.get(enc.sha256, []):
-            best[mid] = c.match(mid, "same-image", 0.0, {"method": "sha256", "role": c.meta[mid][3]})
+            if exclude_cid is None or c.meta[mid][0] != exclude_cid:
+                best[mid] = c.match(mid, "same-image", 0.0, {"method": "sha256", "role": c.meta[mid][3]})
     for h in hits:
         if h.media_id in best:
             continue
@@ -69,11 +72,15 @@ def assemble(enc: hashing.Encoded, c: Candidates, limit: int,
             detail["method"] = "keypoints"
             detail["mirrored"] = geo.mirrored
         best[h.media_id] = c.match(h.media_id, "same-image", bits / hashing.HASH_BITS, detail)
+    # Faces nearest first: once ``limit`` same-face matches are in, every later one ranks
+    # below them (same-image matches rank first), so the rest cannot reach the output.
     same_face = 0
     for fid, d in sorted(face_best.items(), key=lambda kv: kv[1]):
         if d >= hashing.SAME_PERSON_DISTANCE or same_face >= limit:
             break
         mid, cid, coll, source = c.face_owner[fid]
+        if exclude_cid is not None and cid == exclude_cid:
+            continue
         key = int(mid) if mid is not None else -fid
         if key in best:
             continue

@@ -59,7 +59,7 @@ def make_config(folder: Path) -> Any:
 @pytest.fixture(scope="session")
 def config_factory() -> Any:
     """``make(folder) -> AppConfig`` with its QSettings file and library inside ``folder``."""
-    pytest.importorskip("detectors.library", reason="detectors.library is not in this tree yet")
+    pytest.importorskip("detectors.store.sqlite", reason="detectors.store.sqlite is not in this tree yet")
     return make_config
 
 

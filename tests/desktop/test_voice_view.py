@@ -286,7 +286,7 @@ def test_second_voice_in_one_recording_is_listed_with_where_it_speaks(voiced: di
 
 def _match_report(report: dict[str, Any], other_file: str) -> dict[str, Any]:
     """A real report with a library voice match added, built by the library's own result maker."""
-    library = pytest.importorskip("detectors.library")
+    library = pytest.importorskip("detectors.store.sqlite")
     voice_match = getattr(library, "voice_match", None)
     if voice_match is None:
         pytest.skip("the library's voice search is not in this tree")

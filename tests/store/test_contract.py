@@ -15,7 +15,7 @@ from PIL import Image
 
 from detectors import hashing
 from detectors.base import CandidateContext
-from detectors.library import ERASED_NAME, Library, LibraryError, Match
+from detectors.store.sqlite import ERASED_NAME, Library, LibraryError, Match
 from detectors.library_cli import main as lib_cli
 from detectors.reuse import ReuseDetector
 from detectors.store import describe_location, open_library, redact_url, schema

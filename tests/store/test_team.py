@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from PIL import Image
 
-from detectors.library import Library
+from detectors.store.sqlite import Library
 from detectors.library_cli import main as lib_cli
 from detectors.store import open_library
 from detectors.voice_check import StoredPrint

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from detectors import scoring
-from detectors.library import ERASED_FILE, ERASED_NAME, Library
+from detectors.store.sqlite import ERASED_FILE, ERASED_NAME, Library
 from detectors.pipeline import analyze_candidate
 from detectors.store import open_library
 from detectors.voice import RecordingVoice, VoicePrint, VoiceSegment

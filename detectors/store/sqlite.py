@@ -1,4 +1,5 @@
-"""The case store: candidates, their media, perceptual hashes, face embeddings, voice prints and reports.
+"""The case store's SQLite back end (the embedded default of :mod:`detectors.store`): candidates,
+their media, perceptual hashes, face embeddings, voice prints and reports.
 
 One SQLite file (stdlib ``sqlite3``, no server), by default ``library.sqlite`` in
 ``platformdirs.user_data_dir("telltale")``; ``Library(path)`` or the ``TELLTALE_LIBRARY``
@@ -62,10 +63,11 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from . import hashing, privacy
-from .faces import faces_in_image, forget_image_faces
-from .base import MediaError
-from .settings import setting, validate
+from .. import hashing, privacy
+from ..faces import faces_in_image, forget_image_faces
+from ..base import MediaError
+from ..settings import setting, validate
+from . import schema
 
 log = logging.getLogger(__name__)
 
@@ -90,118 +92,12 @@ AUDIT_PATH_KEYS = ("path", "file", "folder")
 # --------------------------------------------------------------------------- schema
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
-    (
-        1,
-        "candidates, collections, media, image hashes, crop segments, faces, reports",
-        [
-            """CREATE TABLE candidates (
-                id INTEGER PRIMARY KEY,
-                name TEXT NOT NULL UNIQUE,
-                created_at TEXT NOT NULL)""",
-            """CREATE TABLE collections (
-                id INTEGER PRIMARY KEY,
-                name TEXT NOT NULL UNIQUE,
-                folder TEXT,
-                created_at TEXT NOT NULL)""",
-            """CREATE TABLE media (
-                id INTEGER PRIMARY KEY,
-                candidate_id INTEGER REFERENCES candidates(id) ON DELETE CASCADE,
-                collection_id INTEGER REFERENCES collections(id) ON DELETE CASCADE,
-                path TEXT NOT NULL,
-                role TEXT NOT NULL,
-                sha256 TEXT NOT NULL,
-                size INTEGER NOT NULL,
-                width INTEGER,
-                height INTEGER,
-                added_at TEXT NOT NULL,
-                CHECK ((candidate_id IS NULL) <> (collection_id IS NULL)))""",
-            "CREATE INDEX media_candidate ON media(candidate_id)",
-            "CREATE INDEX media_collection ON media(collection_id)",
-            "CREATE INDEX media_sha ON media(sha256)",
-            """CREATE TABLE image_hashes (
-                media_id INTEGER PRIMARY KEY REFERENCES media(id) ON DELETE CASCADE,
-                phash INTEGER NOT NULL, dhash INTEGER NOT NULL,
-                phash_trim INTEGER NOT NULL, dhash_trim INTEGER NOT NULL)""",
-            """CREATE TABLE segments (
-                media_id INTEGER NOT NULL REFERENCES media(id) ON DELETE CASCADE,
-                seq INTEGER NOT NULL,
-                value INTEGER NOT NULL,
-                PRIMARY KEY (media_id, seq))""",
-            """CREATE TABLE faces (
-                id INTEGER PRIMARY KEY,
-                candidate_id INTEGER REFERENCES candidates(id) ON DELETE CASCADE,
-                collection_id INTEGER REFERENCES collections(id) ON DELETE CASCADE,
-                media_id INTEGER REFERENCES media(id) ON DELETE CASCADE,
-                source TEXT NOT NULL,
-                box TEXT,
-                embedding BLOB NOT NULL,
-                face_hash INTEGER,
-                added_at TEXT NOT NULL)""",
-            "CREATE INDEX faces_media ON faces(media_id)",
-            "CREATE INDEX faces_candidate ON faces(candidate_id)",
-            """CREATE TABLE reports (
-                id INTEGER PRIMARY KEY,
-                candidate_id INTEGER NOT NULL REFERENCES candidates(id) ON DELETE CASCADE,
-                created_at TEXT NOT NULL,
-                score REAL,
-                verdict TEXT,
-                report TEXT NOT NULL)""",
-            "CREATE INDEX reports_candidate ON reports(candidate_id, id)",
-        ],
-    ),
-    (
-        2,
-        "ORB keypoints for geometric same-image verification; audit log",
-        [
-            """CREATE TABLE keypoints (
-                media_id INTEGER PRIMARY KEY REFERENCES media(id) ON DELETE CASCADE,
-                points BLOB NOT NULL,
-                descriptors BLOB NOT NULL)""",
-            """CREATE TABLE audit (
-                id INTEGER PRIMARY KEY,
-                at TEXT NOT NULL,
-                user TEXT NOT NULL,
-                action TEXT NOT NULL,
-                subject TEXT,
-                detail TEXT)""",
-        ],
-    ),
-    (
-        3,
-        "library-wide policy values (retention); audit by subject",
-        [
-            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-            "CREATE INDEX audit_subject ON audit(subject)",
-        ],
-    ),
-    (
-        4,
-        # the PostgreSQL store's version 4 also adds indexes and bookkeeping of its own (store/schema.py)
-        "audit host; PostgreSQL: HNSW face index, segment bands, one row per candidate file, migrate bookkeeping",
-        ["ALTER TABLE audit ADD COLUMN host TEXT"],
-    ),
-    (
-        5,
-        "voice prints (one per recording: the candidate's voice), owned by a candidate or a collection",
-        [
-            """CREATE TABLE voices (
-                id INTEGER PRIMARY KEY,
-                candidate_id INTEGER REFERENCES candidates(id) ON DELETE CASCADE,
-                collection_id INTEGER REFERENCES collections(id) ON DELETE CASCADE,
-                media_id INTEGER REFERENCES media(id) ON DELETE CASCADE,
-                source TEXT NOT NULL,
-                start_s REAL,
-                end_s REAL,
-                speech_s REAL NOT NULL,
-                embedding BLOB NOT NULL,
-                added_at TEXT NOT NULL)""",
-            "CREATE INDEX voices_media ON voices(media_id)",
-            "CREATE INDEX voices_candidate ON voices(candidate_id)",
-        ],
-    ),
+    (v.number, v.description, schema.statements(v, "sqlite")) for v in schema.VERSIONS
 ]
+"""(version, description, SQLite statements), oldest first: the one history of both back ends
+(:data:`detectors.store.schema.VERSIONS`) rendered for SQLite."""
 SCHEMA_VERSION = MIGRATIONS[-1][0]
-VOICE_DIMS = 256
+VOICE_DIMS = schema.VOICE_DIMS
 """A GE2E voice print (detectors/voice.py), stored as 256 float32."""
 VOICE_SEARCH_LIMIT = 10
 
@@ -303,7 +199,7 @@ def _db_problem(exc: BaseException) -> str:
 def check_recording(path: str | Path) -> None:
     """Raise a MediaError unless ``path`` is a recording with a video track (a text file, an
     empty file or a file merely named .mp4 is not stored as a "video")."""
-    from .media import probe
+    from ..media import probe
 
     probe(path)
 
@@ -957,7 +853,7 @@ class Library:
         no photos, no audio, no paths or file names, no candidate names; each candidate is a numbered
         persona. The file is written owner-only and the export is audited per candidate.
         Returns the :class:`detectors.watchlist.Watchlist`."""
-        from . import watchlist as wl
+        from .. import watchlist as wl
 
         if not label.strip():
             raise ValueError("a watchlist needs a label")
@@ -990,7 +886,7 @@ class Library:
         return watch
 
     def _watch_entries(self, column: str, owner: int, persona: int) -> list[Any]:
-        from . import watchlist as wl
+        from .. import watchlist as wl
 
         assert column in ("candidate_id", "collection_id")
         db = self._db
@@ -1033,7 +929,7 @@ class Library:
         photos. An existing collection of that name is an error unless ``replace``. Returns
         (collection name, entries stored). All or nothing: one transaction. ``file``: where
         a Watchlist given as ``source`` was read from (for the audit entry)."""
-        from . import watchlist as wl
+        from .. import watchlist as wl
 
         watch = source if isinstance(source, wl.Watchlist) else wl.Watchlist.read(source)
         coll_name = normalize_name(name or f"watchlist: {watch.label}", "collection name")
@@ -1205,7 +1101,7 @@ class Library:
         return self.get_media(int(row[0])) if row else None
 
     def _add_image(self, cid: int | None, coll: int | None, p: Path, role: str, image: Any = None) -> MediaRow:
-        from .media import load_image
+        from ..media import load_image
 
         img = image if image is not None else load_image(p, role)
         if cid is not None:
@@ -1427,7 +1323,7 @@ class Library:
     def save_report(self, candidate: Any, report_dict: Mapping[str, Any]) -> None:
         """Store a JSON report (history is kept; the latest is the candidate's score) and audit
         it as an "analysis" by the current OS user."""
-        from .base import jsonable
+        from ..base import jsonable
 
         with self._lock:
             cid = self._candidate_id(candidate, create=True)
@@ -1518,7 +1414,7 @@ class Library:
 
     def encode(self, image: Any) -> hashing.Encoded:
         """Encode a query photo (path, LoadedImage or RGB array) with its mirrored variants."""
-        from .media import LoadedImage, load_image
+        from ..media import LoadedImage, load_image
 
         if isinstance(image, (str, Path)):
             image = load_image(image)
@@ -1540,62 +1436,16 @@ class Library:
             return None
 
     def search_encoded(self, enc: hashing.Encoded, exclude_candidate: Any = None, limit: int = 10) -> list[Match]:
+        """Where has this encoded photo been seen before? The whole in-memory index is searched;
+        the decision is :func:`detectors.store.search.assemble`'s (the same as PostgreSQL's)."""
+        from .search import Candidates, assemble
+
         with self._lock:
             idx = self.index()
             ex_cid = self._excluded_candidate_id(exclude_candidate)
-            exclude = None
-            if ex_cid is not None and idx.size:
-                exclude = self._whole_cid == ex_cid
-            hits, face_best = idx.query(enc, exclude)
-            best: dict[int, Match] = {}  # per media id (or -face id for faces without media)
-            if enc.sha256:
-                for mid in self._by_sha.get(enc.sha256, []):
-                    cid, _coll, _path, role, _sha = self._meta[mid]
-                    if ex_cid is None or cid != ex_cid:
-                        best[mid] = self._match(mid, "same-image", 0.0, {"method": "sha256", "role": role})
-            for h in hits:
-                if h.media_id in best:
-                    continue
-                bits = min(h.whole_bits, h.face_bits)
-                detail: dict[str, Any] = {
-                    "hash_bits": h.whole_bits, "hash_kind": h.whole_kind, "dhash_bits": h.dhash_bits,
-                    "face_hash_bits": h.face_bits if h.face_bits <= hashing.HASH_BITS else None,
-                    "crop_segments": h.crop_segments,
-                    "face_distance": round(h.face_distance, 4) if np.isfinite(h.face_distance) else None,
-                    "mirrored": h.mirrored, "role": self._meta[h.media_id][3],
-                }
-                if h.strict_same_image:
-                    detail["method"] = "whole-image hash" if h.whole_kind == "phash" else "border-trimmed hash"
-                elif h.face_hash_same_image:
-                    detail["method"] = "aligned-face hash"
-                else:
-                    geo = hashing.geometric_match(enc, self._keypoints(h.media_id))
-                    detail["inliers"] = geo.inliers
-                    if not geo.same_image:
-                        continue
-                    detail["method"] = "keypoints"
-                    detail["mirrored"] = geo.mirrored
-                best[h.media_id] = self._match(h.media_id, "same-image", bits / hashing.HASH_BITS, detail)
-            # Faces nearest first: once ``limit`` same-face matches are in, every later one ranks
-            # below them (same-image matches rank first), so the rest cannot reach the output.
-            same_face = 0
-            for fid, d in sorted(face_best.items(), key=lambda kv: kv[1]):
-                if d >= hashing.SAME_PERSON_DISTANCE or same_face >= limit:
-                    break
-                mid, cid, coll, source = self._face_owner[fid]
-                if ex_cid is not None and cid == ex_cid:
-                    continue
-                key = int(mid) if mid is not None else -fid
-                if key in best:
-                    continue
-                detail = {"method": "face embedding", "source": source}
-                if mid is not None:
-                    best[key] = self._match(int(mid), "same-face", d, detail)
-                else:
-                    best[key] = Match(self._names.get(cid), self._coll_names.get(coll), "", "same-face", d, detail)
-                same_face += 1
-            out = sorted(best.values(), key=lambda m: (m.kind != "same-image", m.distance))
-            return out[:limit]
+            exclude = self._whole_cid == ex_cid if ex_cid is not None and idx.size else None
+            rows = Candidates(idx, self._meta, self._names, self._coll_names, self._face_owner, self._by_sha)
+            return assemble(enc, rows, limit, self._keypoints, exclude, ex_cid)
 
     def search_embedding(self, embedding: np.ndarray, exclude_candidate: Any = None, limit: int = 10) -> list[Match]:
         """Same-face matches of one face embedding (e.g. an interview's main identity)."""
@@ -1739,7 +1589,7 @@ def stale_sentences(marks: Sequence[Mapping[str, Any]], name_of: Callable[[Any],
 
 def default_same_voice() -> float:
     """The voice check's same-voice bar (cosine distance), the default of :meth:`Library.search_voices`."""
-    from .voice_check import SAME_VOICE
+    from ..voice_check import SAME_VOICE
 
     return float(SAME_VOICE.default)
 
@@ -1762,7 +1612,7 @@ def recorded_videos(recordings: Sequence[Any]) -> list[tuple[Path, str, int, Any
     """What :meth:`Library.record_analysis` stores of each recording: (absolute path, SHA-256,
     size, main face identity or None, voice print to store or None); recordings with neither
     are left out."""
-    from .voice_check import storable_print
+    from ..voice_check import storable_print
 
     out = []
     for rec in recordings:
