@@ -1131,8 +1131,8 @@ class LipSyncDetector(Detector):
             confidence = sync_conf if locked else 0.0
         elif risk == soft_risk:
             confidence = SOFT_MOUTH_CONFIDENCE * clamp01(sharp_n / (2 * SHARP_MIN_FRAMES))
-        elif risk == driven_risk:
-            confidence = DRIVEN_CONFIDENCE * evidence_term
+        elif risk == driven_risk:  # as sure as the lock (a small driven risk beside a clear lock) or the measure
+            confidence = max(sync_conf if locked else 0.0, DRIVEN_CONFIDENCE * evidence_term)
         elif risk == contrast_risk:
             confidence = max(sync_conf, evidence_term * lips * clamp01(mism.silence_s / (3 * MIN_CONTRAST_SILENCE_S)))
         else:
