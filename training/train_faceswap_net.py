@@ -41,8 +41,28 @@ with ``--positives paired`` (self-blends + DeepFaceLive swap halves only) was wo
 fold it finished (fold 3: overall 0.22 against 0.57) and was stopped; one with ``--pool-tag mild``
 (faces down to 96 px, crf <= 30) was not better on the four folds it finished (overall 0.683
 against 0.709 on the same 42 fakes / 60 reals) and was stopped. The shipped model is the default.
+Regenerated on a new machine (2 Dec 2026) the five fold models and their OOF table came out
+identical to the figures above (same seed, same torch build); ``--part folds`` took 32 min wall
+with one thread on a 2-core machine shared with five other jobs (5-7 min a fold).
 
-Usage: .venv-train/bin/python training/train_faceswap_net.py [--epochs N] [--part all|folds|final|meta] [--threads 2]
+Resolution probe (``--net-px 160``, all five folds, the same folds, seeds, epochs and pool draws;
+only the crop size and the net differ): the middle 128 px of a 160 px aligned crop (face about
+80 px wide instead of 48, a ring of skin/hair/background of 80% instead of 75% of the crop) and a
+sixth conv layer (16-24-32-48-64-96, strides 2-2-1-2-2-2; about 18 M multiply-adds a crop
+against 6 M). Grouped OOF recording AUC, shipped recipe -> probe: DeepFaceLive 0.595 -> 0.435
+(swap half above its own real half 24/36 -> 15/36), GHOST 0.974 -> 0.987, FaceForensics/DFDC
+0.904 -> 0.936, talking heads 0.789 -> 0.775, overall 0.686 -> 0.587 (frame AUC 0.670 -> 0.597);
+real recordings at risk >= 0.5: 2 of 78 (liveportrait/d0, dfl/Keanu_Reeves_0_real) -> 1 of 78
+(liveportrait/d0), but the 95th percentile of real risk rose 0.04 -> 0.21. Its final training
+loss was lower on 4 of 5 folds (0.38-0.41 against 0.42-0.45; fold 0: 0.49 against 0.47) while
+DeepFaceLive fell below chance: a likely reading (not tested) is that at higher resolution the
+net fits the self-blends' and the training fakes' own tells better, and they are not the unseen
+DeepFaceLive face models' tells. Cost: 1.7 ms a crop against 0.54 (onnxruntime, 1 thread, batches of 4),
+2.1 against 1.5 ms CPU per analysed frame for the whole check on real_presenter.mp4. DeepFaceLive
+and overall AUC fell, so the shipped model stays the 96/72 px one; the probe's fold models are
+in out/folds_w160 (not used).
+
+Usage: .venv-train/bin/python training/train_faceswap_net.py [--epochs N] [--part all|folds|final|meta] [--threads 2] [--net-px 96|160]
 """
 
 from __future__ import annotations
@@ -287,7 +307,7 @@ def main() -> None:
                          "(fakes whose real frames are also in training), written beside the default under a _paired name")
     ap.add_argument("--net-px", type=int, choices=(96, 160), default=96,
                     help="aligned crop side: 96 (the shipped recipe: middle 72 px) or 160 (resolution probe: middle 128 px, "
-                         "6 conv layers, pool_w160_<v>.npz, written beside the default under a _w160 name)")
+                         "6 conv layers, poolw160_<v>.npz; fold models in out/folds_w160, the all-files model in out/faceswap_net/w160)")
     ap.add_argument("--pool-tag", default="", help="train on pool_<tag><v>.npz (training/faceswap_crops.py --pool-tag); "
                     "written beside the default under that name")
     args = ap.parse_args()
