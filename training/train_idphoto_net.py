@@ -32,7 +32,10 @@ weighed beside noise + eyes it lowered the combined figures (0.622 / 0.661 / 0.5
 against 0.651 / 0.667 / 0.548 / 0.644 / 0.631), so it does NOT ship (train_idphoto.NET_RESULT):
 the app runs it only when ``idphoto_net.onnx`` is present. Per generator it caught the StyleGAN2
 faces it never saw (tpdne 0.61, the 1024-px stills 0.89) but not SD 2.1 (0.51), StyleGAN3 at
-256 px (0.53) or the morphs (0.12). Cost: 2-3 minutes per fold model on the shared 2-core machine (one thread).
+256 px (0.53) or the morphs (0.12). Twice the steps (``--steps 3000``; the last training losses were
+0.60-0.67 per fold in both runs: patches carry little of the label): alone 0.563 / 0.630 / 0.595 / 0.560 / 0.582, weighed
+beside noise + eyes 0.616 / 0.652 / 0.543 / 0.615 / 0.592, again lower. Cost: 2-3 minutes per
+fold model on the shared 2-core machine (one thread); in the app about 13 ms a photo (49 patches).
 
 Folds: detectors/folds.py on the manifest group, so a fold model never saw the generator or
 source it scores. ``--write`` exports ``assets/models/idphoto_net.onnx`` (trained on everything)
