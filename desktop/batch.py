@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDialog,
@@ -82,6 +82,7 @@ class BatchDialog(QDialog):
         self.settings = dict(settings or {})
         self.cancel_event = threading.Event()
         self.thread: threading.Thread | None = None
+        self._busy = False  # set on start, cleared when the result reaches this (GUI) thread
         self.result: Any = None
         self._relay = _Relay()
         self._relay.progress.connect(self._on_progress)
@@ -133,7 +134,10 @@ class BatchDialog(QDialog):
 
     @property
     def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        """A batch is under way: from start until its result (or failure) is shown here. Not the
+        worker thread's liveness: that thread lives a moment after it has handed over its result,
+        and closing the dialog then must not ask whether to cancel a finished batch."""
+        return self._busy
 
     def start(self) -> bool:
         """Start the batch on the chosen folder; False (with the reason shown) when it cannot."""
@@ -165,6 +169,7 @@ class BatchDialog(QDialog):
             relay.finished.emit(result)
 
         self.thread = threading.Thread(target=work, name="telltale-batch", daemon=True)
+        self._busy = True
         self.thread.start()
         return True
 
@@ -184,6 +189,8 @@ class BatchDialog(QDialog):
         """Block until the batch thread ends (tests, closing the app)."""
         if self.thread is not None:
             self.thread.join(timeout_s)
+            if not self.thread.is_alive():
+                QCoreApplication.sendPostedEvents()  # the result the thread posted, so running is current
         return not self.running
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802
@@ -240,6 +247,7 @@ class BatchDialog(QDialog):
         self.batchFinished.emit(None)
 
     def _idle(self) -> None:
+        self._busy = False
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(True)
         self.cancel_button.setText("Close")
