@@ -244,7 +244,9 @@ def test_desktop_dialog_runs_the_batch_and_announces_each_candidate(first_batch:
     from desktop.batch import BatchDialog
 
     dialog = BatchDialog(str(first_batch["library"]), folder=str(first_batch["folder"]))
-    qtbot.addWidget(dialog)
+    # should the test fail with the batch still running, cancel it before pytest-qt closes the
+    # dialog: its close would otherwise ask a question nobody answers
+    qtbot.addWidget(dialog, before_close_func=lambda d: (d.cancel(), d.wait(120.0)))
     announced: list[str] = []
     dialog.candidateFinished.connect(announced.append)
     with qtbot.waitSignal(dialog.batchFinished, timeout=120_000) as finished:
