@@ -127,6 +127,7 @@ class VoiceDetector(Detector):
             "within": [],
             "library_matches": [],
             "thresholds": {"same": same, "different": different},
+            "full_confidence_speech_s": full,
         }
         parts: list[tuple[float, float, str]] = []  # (risk, confidence, reason)
         shared: tuple[float, float, str] | None = None  # the same voice under another name leads
@@ -144,17 +145,24 @@ class VoiceDetector(Detector):
         for v in voices:
             if len(v.voices) < 2 or v.candidate is None:
                 continue
-            act_c = v.mouth_activity(v.candidate) or 0.0
+            raw_c = v.mouth_activity(v.candidate)  # None: no face seen while the candidate voice speaks
+            act_c = raw_c or 0.0
             for k, other in enumerate(v.voices):
                 if k == v.candidate or other is None:
                     continue
                 act_o = v.mouth_activity(k)
                 d = v.print.distance(other)
                 talking = act_o is not None and act_c > 0 and act_o >= ACTIVE_MOUTH * act_c
+                if talking:
+                    verdict = "the face talks with both voices"
+                elif raw_c is None and act_o is None:
+                    verdict = "second voice with no face on screen (cannot tell whose)"
+                else:
+                    verdict = "second voice with a still mouth (interviewer)"
                 evidence["within"].append({
                     "recording": _name(v.path), "distance": round(d, 4), "other_voice_speech_s": round(other.speech_s, 1),
-                    "mouth_activity": [round(act_c, 4), None if act_o is None else round(act_o, 4)],
-                    "verdict": "the face talks with both voices" if talking else "second voice with a still mouth (interviewer)",
+                    "mouth_activity": [None if raw_c is None else round(raw_c, 4), None if act_o is None else round(act_o, 4)],
+                    "verdict": verdict,
                     "segments": [[round(g.start_s, 2), round(g.end_s, 2)] for g in v.segments if g.speaker == k],
                 })
                 if talking and d >= different:
@@ -201,9 +209,19 @@ class VoiceDetector(Detector):
             return Finding(self.name, shared[0], shared[1], shared[2], evidence)
         if not parts:
             n = len(voices)
-            summary = ("One voice throughout the candidate's recordings" if n > 1 else "One voice in the recording")
-            if callable(search):
+            if n > 1:
+                summary = "One voice throughout the candidate's recordings"
+            elif len(voices[0].voices) > 1:
+                summary = f"The candidate's voice is one voice; {len(voices[0].voices) - 1} other voice(s) set aside (an interviewer's)"
+            else:
+                summary = "One voice in the recording"
+            unsearched = evidence.get("not_searched") or []
+            if callable(search) and len(unsearched) == len(voices):
+                summary += "; not searched in the library (the candidate's voice could not be told from the others)"
+            elif callable(search):
                 summary += "; not heard under another name"
+                if unsearched:
+                    summary += f" (not searched: {', '.join(unsearched)})"
             conf = max(_confidence(v.print, v.print, full) for v in voices)
             return Finding(self.name, 0.0, conf, summary, evidence)
         parts.sort(key=lambda p: p[0] * p[1], reverse=True)

@@ -255,7 +255,7 @@ def test_second_voice_in_one_recording_is_listed_with_where_it_speaks(voiced: di
     rows = _rows(panel.changes_table)
     assert len(rows) == 1 and rows[0][0] == "call with interviewer.mp4"
     assert float(rows[0][1]) == pytest.approx(within[0]["distance"], abs=0.005)
-    assert "interviewer" in rows[0][3]  # no face: a still mouth, not counted against the candidate
+    assert "no face on screen" in rows[0][3]  # no face: set aside, not counted against the candidate
     assert "No face was seen" in panel.changes_table.item(0, 3).toolTip()
     _numbers_are_explained(panel.changes_table)
     buttons = panel.changes_table.cellWidget(0, 4).findChildren(QPushButton)
