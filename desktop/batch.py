@@ -233,9 +233,13 @@ class BatchDialog(QDialog):
             f"{result.count('failed')} failed, {result.count('not-run')} not run, in {_clock(result.wall_s)}. "
             f"Reports and summary: {result.out_dir}"
         )
-        if result.reuse:
-            pairs = sorted({" & ".join(sorted((m["candidate"], m["other"]))) for m in result.reuse})
-            self.done_list.addItem("Same face or photo under two names: " + ", ".join(pairs))
+        same = [m for m in result.reuse if m.get("kind") != "look-alike"]
+        alike = [m for m in result.reuse if m.get("kind") == "look-alike"]
+        for found, words in ((same, "Same face or photo under two names: "),
+                             (alike, "Look-alike faces under two names (compare them by eye): ")):
+            if found:
+                pairs = sorted({" & ".join(sorted((m["candidate"], m["other"]))) for m in found})
+                self.done_list.addItem(words + ", ".join(pairs))
         self._idle()
         self.batchFinished.emit(result)
 

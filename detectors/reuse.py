@@ -20,6 +20,7 @@ import logging
 from typing import Any
 
 from .base import CandidateContext, Detector, Finding
+from .settings import setting
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,32 @@ CONFIDENCE_NO_LIBRARY = 0.1
 MAX_MATCHES_PER_QUERY = 5
 
 
-def _risk(m: Any) -> float:
+DECISIVE_FACE_DISTANCE = setting(
+    "reuse.decisive_face_distance", 0.4, 0.2, 0.6,
+    "A face under another candidate's name settles the case alone only nearer than this (dlib distance); "
+    "nearer than the same-person distance 0.6 but not this near, it is a look-alike for a person to compare.",
+)
+"""Why stricter than the same-person distance 0.6 of a one-to-one comparison: a library search is
+one-to-many, and strangers fall under 0.6 often. On realistic face embeddings (bench/library_bench.py,
+docs/team-store.md) 97.5% of people with nothing of theirs stored had another person's face under
+0.6 in a 10,000-face store, 17.5% under 0.45 at every size; among the shared media's real people 40%
+had another of them under 0.6. A decisive flag there would accuse real candidates. Same-person
+pairs of the shared media's named people: median 0.40, all under 0.57; so a true reuse further
+than this bar still shows, as a look-alike for review, not as a verdict."""
+RISK_LOOKALIKE_OTHER_CANDIDATE = 0.5
+CONFIDENCE_LOOKALIKE = 0.6
+
+
+def _lookalike(m: Any, decisive_distance: float) -> bool:
+    """A same-face match under another candidate that is not near enough to settle the case."""
+    return m.kind == "same-face" and m.candidate is not None and not m.distance < decisive_distance
+
+
+def _risk(m: Any, decisive_distance: float = DECISIVE_FACE_DISTANCE.default) -> float:
     if m.candidate is not None:
-        return RISK_SAME_FACE_OTHER_CANDIDATE if m.kind == "same-face" else RISK_SAME_IMAGE_OTHER_CANDIDATE
+        if m.kind == "same-face":
+            return RISK_LOOKALIKE_OTHER_CANDIDATE if _lookalike(m, decisive_distance) else RISK_SAME_FACE_OTHER_CANDIDATE
+        return RISK_SAME_IMAGE_OTHER_CANDIDATE
     return RISK_SAME_IMAGE_COLLECTION if m.kind == "same-image" else RISK_SAME_FACE_COLLECTION
 
 
@@ -53,6 +77,7 @@ class ReuseDetector(Detector):
         if context.library is None:
             return self._own_only(context)
         lib = context.library
+        bar = float(context.settings.get(DECISIVE_FACE_DISTANCE.key, DECISIVE_FACE_DISTANCE.default))
         found: list[dict[str, Any]] = []
         searched: list[str] = []
         for img in queries_img:
@@ -60,11 +85,11 @@ class ReuseDetector(Detector):
                 break
             searched.append(img.path)
             for m in lib.search(img, exclude_candidate=context.name, limit=MAX_MATCHES_PER_QUERY):
-                found.append({"query": img.path, "query_role": img.role, **m.to_dict(), "risk": _risk(m)})
+                found.append({"query": img.path, "query_role": img.role, **m.to_dict(), "risk": _risk(m, bar), "lookalike": _lookalike(m, bar)})
         for r in queries_rec:
             searched.append(r.path)
             for m in lib.search_embedding(r.track.main_identity, exclude_candidate=context.name, limit=MAX_MATCHES_PER_QUERY):
-                found.append({"query": r.path, "query_role": "interview", **m.to_dict(), "risk": _risk(m)})
+                found.append({"query": r.path, "query_role": "interview", **m.to_dict(), "risk": _risk(m, bar), "lookalike": _lookalike(m, bar)})
         found.sort(key=lambda f: (-f["risk"], f["kind"] != "same-image", f["distance"]))
         index = lib.index()  # one look (on PostgreSQL each size is a COUNT query)
         size = index.size + int(index.embeddings.shape[0])
@@ -76,16 +101,24 @@ class ReuseDetector(Detector):
         top = found[0]
         owner = f"candidate {top['candidate']}" if top["candidate"] is not None else f"collection {top['collection']}"
         what = "The same face" if top["kind"] == "same-face" else "The same photo"
+        if top["lookalike"]:
+            what = "A look-alike face"
         measure = f"face distance {top['distance']:.2f}" if top["kind"] == "same-face" else f"{top['detail'].get('method')}"
         others = sorted({f["candidate"] for f in found if f["candidate"] is not None})
         summary = f"{what} as {top['query'].rsplit('/', 1)[-1]} is in the library under {owner} ({top['file'].rsplit('/', 1)[-1] or 'interview'}, {measure})."
         if len(others) > 1:
             summary += f" Also under {len(others) - 1} other candidate name(s)."
+        if top["lookalike"]:
+            summary += (f" Strangers often come this near in a large library (it settles the case only under {bar:.2f}):"
+                        " compare the two faces by eye.")
         evidence["other_candidates"] = others
+        evidence["decisive_face_distance"] = bar
         # another candidate's face or photo, or a known photo from a collection, settles the case
         # alone (scoring caps the score); a look-alike face in a collection does not
-        evidence["decisive"] = top["candidate"] is not None or top["kind"] == "same-image"
-        return Finding(self.name, top["risk"], CONFIDENCE_FOUND, summary, evidence)
+        # (a face only when nearer than the decisive bar: see DECISIVE_FACE_DISTANCE)
+        evidence["decisive"] = (top["candidate"] is not None and not top["lookalike"]) or top["kind"] == "same-image"
+        conf = CONFIDENCE_LOOKALIKE if top["lookalike"] else CONFIDENCE_FOUND
+        return Finding(self.name, top["risk"], conf, summary, evidence)
 
     def _own_only(self, context: CandidateContext) -> Finding:
         """No library: compare the candidate's own photos with each other, and say so."""

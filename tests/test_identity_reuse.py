@@ -171,3 +171,32 @@ def test_reuse_generated_copy_under_another_candidate(tmp_path: Path, locations:
         f = ReuseDetector().analyze(CandidateContext("Bob", [], [load_image(copy, "id")], library=lib))
         top = f.evidence["matches"][0]
         assert (top["candidate"], top["kind"], top["file"]) == ("Alice", "same-image", "alice_id.png") and f.risk >= 0.9
+
+
+def test_a_face_only_near_the_same_person_distance_is_a_lookalike_not_a_verdict(locations: Locations) -> None:
+    """One-to-many search: strangers often fall under the same-person distance 0.6 in a large
+    library, so a face under another candidate's name settles the case only nearer than
+    reuse.decisive_face_distance; between that and 0.6 it is shown as a look-alike for review."""
+    from detectors.reuse import DECISIVE_FACE_DISTANCE
+    from detectors.scoring import fuse, is_decisive
+
+    rng = np.random.default_rng(7)
+    alice = rng.normal(0, 0.09, 128).astype(np.float32)
+    lib = open_library(locations.new())
+    lib.add_face_embeddings("Alice", None, alice[None, :])
+    det = ReuseDetector()
+    bar = DECISIVE_FACE_DISTANCE.default
+
+    def at(distance: float) -> Any:
+        step = rng.standard_normal(128).astype(np.float32)
+        face = alice + step / np.linalg.norm(step) * distance
+        return det.analyze(CandidateContext("Bob", [_rec("bob.mp4", face[None, :].repeat(3, 0))], [], library=lib))
+
+    near, lookalike = at(bar - 0.15), at((bar + 0.6) / 2)
+    assert near.evidence["decisive"] and is_decisive(near) and near.risk >= 0.9
+    assert lookalike.evidence["matches"][0]["candidate"] == "Alice" and lookalike.evidence["matches"][0]["lookalike"]
+    assert not lookalike.evidence["decisive"] and not is_decisive(lookalike)
+    assert "look-alike" in lookalike.summary.lower() and "by eye" in lookalike.summary
+    assert fuse({"reuse": lookalike}).verdict != "likely-fake"
+    assert fuse({"reuse": near}).verdict == "likely-fake"
+    assert at(0.75).evidence["matches"] == []  # beyond the same-person distance: nothing

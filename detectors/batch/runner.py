@@ -597,7 +597,8 @@ class _Batch:
                     pairs.append({
                         "candidate": name, "file": Path(str(m.get("query", ""))).name, "query_role": m.get("query_role"),
                         "other": m["candidate"], "other_file": Path(str(m.get("file", ""))).name or "interview",
-                        "kind": m.get("kind"), "distance": m.get("distance"),
+                        # a face only near the same-person distance is a look-alike, not a finding
+                        "kind": "look-alike" if m.get("lookalike") else m.get("kind"), "distance": m.get("distance"),
                         "method": (m.get("detail") or {}).get("method"),
                     })
         return pairs
