@@ -64,6 +64,20 @@ DECISIVE_MIN_CONFIDENCE = 0.5
 EXPECTED_CHECKS = ("faceswap", "lipsync", "identity", "reuse", "idphoto")
 """Checks whose absence or zero confidence lowers the report's confidence."""
 
+CHECK_LABELS = {
+    "faceswap": "Face swap",
+    "lipsync": "Lip sync",
+    "identity": "ID photo against interview",
+    "reuse": "Seen before (reuse)",
+    "idphoto": "ID photo pixels",
+    "voice": "Voice",
+}
+"""How the reasons name a check to a reader (the report's keys stay the check names)."""
+
+
+def check_label(name: str) -> str:
+    return CHECK_LABELS.get(name, name)
+
 MAX_PROB = 0.999
 """Ceiling on one check's evidence (no single check is ever certain)."""
 
@@ -233,14 +247,14 @@ def _reasons(findings: Mapping[str, Finding], contributions: Mapping[str, float]
             reasons.append(f"{f.summary} (-{pts:.0f} points, {name})")
     for name, f in ranked:
         if f.confidence < 0.2:
-            reasons.append(f"{name} could not judge: {f.summary}")
+            reasons.append(f"{check_label(name)}: too little to judge. {f.summary}")
     missing = [c for c in EXPECTED_CHECKS if c not in findings]
     if not findings:
         reasons.append("No check could judge this candidate, so no score below 100 could be earned; review by hand.")
     elif confidence < MIN_CONFIDENCE_FOR_AUTHENTIC:
         reasons.append(f"Too little could be judged (confidence {confidence:.0%}) to call this candidate authentic.")
     if missing and findings:
-        reasons.append("Not checked: " + ", ".join(missing) + ".")
+        reasons.append("Not checked (nothing of that kind was given or found): " + ", ".join(check_label(c) for c in missing) + ".")
     if findings and not any(contributions.get(n, 0.0) >= 1.0 for n in findings):
         reasons.insert(0, "No check found a sign of manipulation.")
     return reasons
