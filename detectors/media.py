@@ -147,7 +147,8 @@ def _upright(rgb: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(turn(rgb)) if turn is not None else rgb
 
 
-def _file_digest(p: Path) -> tuple[str, int]:
+def file_sha256(p: str | Path) -> tuple[str, int]:
+    """SHA-256 (hex) and size in bytes of a file, read in 1 MB blocks."""
     h = hashlib.sha256()
     size = 0
     with open(p, "rb") as fh:
@@ -196,7 +197,7 @@ def load_image(path: str | Path, role: str = "photo") -> LoadedImage:
     if reduced > 1:
         exif["DecodedReduction"] = reduced
         log.info("%s: %d x %d JPEG decoded at 1/%d per side", p, width, height, reduced)
-    sha, size = _file_digest(p)
+    sha, size = file_sha256(p)
     return LoadedImage(
         path=str(p),
         rgb=np.ascontiguousarray(_upright(rgb, orientation)),

@@ -49,8 +49,8 @@ from ..faces import faces_in_image, forget_image_faces
 from .sqlite import (
     AUDIT_PATH_KEYS, ERASED_FILE, IMAGE_SUFFIXES, RETENTION_DAYS, ROLES, SECONDS_PER_DAY, VOICE_SEARCH_LIMIT,
     CandidateRow, CollectionRow, LibraryError, Match, MediaRow, _timestamp, check_recording, default_same_voice,
-    file_sha256, lookup_name, normalize_name, printable, recorded_videos, redact, stale_sentences, voice_match,
-    voice_rows,
+    file_sha256, lookup_name, media_id_of, normalize_name, printable, recorded_videos, redact, stale_sentences,
+    voice_match, voice_rows,
 )
 from ..settings import validate
 from . import schema
@@ -783,14 +783,7 @@ class PostgresLibrary:
         """Store face embeddings seen in a recording (see the SQLite library). Returns rows given."""
         with self._lock:
             cid = self._candidate_id(candidate, create=True)
-            if isinstance(media, MediaRow):
-                mid: int | None = media.id
-            elif isinstance(media, (int, np.integer)):
-                mid = int(media)
-            elif media is not None:
-                mid = self.add_media(cid, media, "video").id
-            else:
-                mid = None
+            mid = media_id_of(self, cid, media)
             embs = np.asarray(embeddings, dtype=np.float32).reshape(-1, schema.EMBEDDING_DIMS)
             now = _now()
             with self.transaction():
@@ -803,14 +796,7 @@ class PostgresLibrary:
         """Store voice prints heard in a recording (see the SQLite library). Returns rows added."""
         with self._lock:
             cid = self._candidate_id(candidate, create=True)
-            if isinstance(media, MediaRow):
-                mid: int | None = media.id
-            elif isinstance(media, (int, np.integer)):
-                mid = int(media)
-            elif media is not None:
-                mid = self.add_media(cid, media, "video").id
-            else:
-                mid = None
+            mid = media_id_of(self, cid, media)
             rows = voice_rows(prints)
             now = _now()
             with self.transaction():

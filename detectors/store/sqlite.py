@@ -46,7 +46,6 @@ Data protection (issue 8; face embeddings, face hashes and voice prints are biom
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import logging
 import os
@@ -66,6 +65,7 @@ import numpy as np
 from .. import hashing, privacy
 from ..faces import faces_in_image, forget_image_faces
 from ..base import MediaError
+from ..media import file_sha256
 from ..settings import setting, validate
 from . import schema
 
@@ -398,16 +398,6 @@ class Match:
 
 
 Owner = "int | str | CandidateRow"
-
-
-def file_sha256(path: str | Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-            size += len(block)
-    return h.hexdigest(), size
 
 
 # --------------------------------------------------------------------------- library
@@ -1218,14 +1208,7 @@ class Library:
         MediaRow, its id, its path (added as a video if new), or None. Returns rows added."""
         with self._lock:
             cid = self._candidate_id(candidate, create=True)
-            if isinstance(media, MediaRow):
-                mid: int | None = media.id
-            elif isinstance(media, (int, np.integer)):
-                mid = int(media)
-            elif media is not None:
-                mid = self.add_media(cid, media, "video").id
-            else:
-                mid = None
+            mid = media_id_of(self, cid, media)
             embs = np.asarray(embeddings, dtype=np.float32).reshape(-1, 128)
             now = _now()
             with self.transaction() as db:
@@ -1246,7 +1229,7 @@ class Library:
         (the candidate's print over the recording) or "segment". Returns rows added."""
         with self._lock:
             cid = self._candidate_id(candidate, create=True)
-            mid = self._media_id_of(cid, media)
+            mid = media_id_of(self, cid, media)
             rows = voice_rows(prints)
             now = _now()
             with self.transaction() as db:
@@ -1257,15 +1240,6 @@ class Library:
                 )
                 self._audit("add-voice-prints", f"candidate#{cid}", {"count": len(rows), "source": source})
             return len(rows)
-
-    def _media_id_of(self, cid: int, media: MediaRow | int | str | Path | None) -> int | None:
-        if isinstance(media, MediaRow):
-            return media.id
-        if isinstance(media, (int, np.integer)):
-            return int(media)
-        if media is not None:
-            return self.add_media(cid, media, "video").id
-        return None
 
     def record_candidate(self, name: str, images: Sequence[Any] = (), recordings: Sequence[Any] = ()) -> list[MediaRow]:
         """Store what an analysis saw, so later candidates are searched against it: every photo
@@ -1592,6 +1566,18 @@ def default_same_voice() -> float:
     from ..voice_check import SAME_VOICE
 
     return float(SAME_VOICE.default)
+
+
+def media_id_of(library: Any, cid: int, media: MediaRow | int | str | Path | None) -> int | None:
+    """The media id a face or voice row points at: a MediaRow's or a given id, a path added to
+    ``library`` as the candidate's video if new, or None (shared by both back ends)."""
+    if isinstance(media, MediaRow):
+        return media.id
+    if isinstance(media, (int, np.integer)):
+        return int(media)
+    if media is not None:
+        return library.add_media(cid, media, "video").id
+    return None
 
 
 def voice_rows(prints: Sequence[Any]) -> list[tuple[np.ndarray, float, float | None, float | None]]:
