@@ -89,6 +89,24 @@ def _unhex(text: Any, what: str) -> int:
         raise WatchlistError(f"{what}: not hexadecimal: {text!r}") from exc
 
 
+def _write_embedding(embedding: np.ndarray) -> list[float]:
+    return [round(float(v), EMBEDDING_DECIMALS) for v in np.asarray(embedding, np.float32)]
+
+
+def _read_embedding(d: Mapping[str, Any], dims: int, where: str, nonzero: bool = False) -> np.ndarray:
+    """``d["embedding"]``: a list of ``dims`` finite numbers (and not all zero with ``nonzero``)."""
+    emb = d.get("embedding")
+    if not isinstance(emb, list) or len(emb) != dims:
+        raise WatchlistError(f"{where}: embedding must be a list of {dims} numbers")
+    try:
+        arr = np.asarray([float(v) for v in emb], dtype=np.float32)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise WatchlistError(f"{where}: embedding holds a non-number") from exc
+    if not np.all(np.isfinite(arr)) or (nonzero and not np.any(arr)):
+        raise WatchlistError(f"{where}: embedding holds a non-finite number" + (" or only zeros" if nonzero else ""))
+    return arr
+
+
 @dataclass(frozen=True)
 class WatchFace:
     embedding: np.ndarray  # (128,) float32
@@ -96,7 +114,7 @@ class WatchFace:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "embedding": [round(float(v), EMBEDDING_DECIMALS) for v in np.asarray(self.embedding, np.float32)],
+            "embedding": _write_embedding(self.embedding),
             "face_hash": _hex(self.face_hash) if self.face_hash is not None else None,
         }
 
@@ -104,15 +122,7 @@ class WatchFace:
     def from_dict(cls, d: Any, where: str) -> "WatchFace":
         if not isinstance(d, Mapping):
             raise WatchlistError(f"{where}: a face must be an object")
-        emb = d.get("embedding")
-        if not isinstance(emb, list) or len(emb) != EMBEDDING_DIMS:
-            raise WatchlistError(f"{where}: embedding must be a list of {EMBEDDING_DIMS} numbers")
-        try:
-            arr = np.asarray([float(v) for v in emb], dtype=np.float32)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise WatchlistError(f"{where}: embedding holds a non-number") from exc
-        if not np.all(np.isfinite(arr)):
-            raise WatchlistError(f"{where}: embedding holds a non-finite number")
+        arr = _read_embedding(d, EMBEDDING_DIMS, where)
         fh = d.get("face_hash")
         return cls(arr, _unhex(fh, f"{where}.face_hash") if fh is not None else None)
 
@@ -126,7 +136,7 @@ class WatchVoice:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "embedding": [round(float(v), EMBEDDING_DECIMALS) for v in np.asarray(self.embedding, np.float32)],
+            "embedding": _write_embedding(self.embedding),
             "speech_s": round(float(self.speech_s), 2),
         }
 
@@ -134,15 +144,7 @@ class WatchVoice:
     def from_dict(cls, d: Any, where: str) -> "WatchVoice":
         if not isinstance(d, Mapping):
             raise WatchlistError(f"{where}: a voice must be an object")
-        emb = d.get("embedding")
-        if not isinstance(emb, list) or len(emb) != VOICE_DIMS:
-            raise WatchlistError(f"{where}: embedding must be a list of {VOICE_DIMS} numbers")
-        try:
-            arr = np.asarray([float(v) for v in emb], dtype=np.float32)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise WatchlistError(f"{where}: embedding holds a non-number") from exc
-        if not np.all(np.isfinite(arr)) or not np.any(arr):
-            raise WatchlistError(f"{where}: embedding holds a non-finite number or only zeros")
+        arr = _read_embedding(d, VOICE_DIMS, where, nonzero=True)
         speech = d.get("speech_s")
         if isinstance(speech, bool) or not isinstance(speech, (int, float)) or not 0 < float(speech) <= MAX_SPEECH_S:
             raise WatchlistError(f"{where}: speech_s must be a number of seconds from 0 to {MAX_SPEECH_S:g}")
