@@ -44,12 +44,9 @@ read from its quantisation tables).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -132,23 +129,11 @@ class Cue:
 
 # --------------------------------------------------------------------------- the model
 
-_models: dict[Path, dict[str, Any]] = {}
-_models_lock = threading.Lock()
-
-
 def load_model() -> dict[str, Any]:
     """The shipped generation model (or the active fold copy inside detectors.models.fold_models)."""
-    from .models import model_path
+    from .models import description
 
-    path = model_path(MODEL_NAME)
-    with _models_lock:
-        m = _models.get(path)
-        if m is None:
-            if not path.is_file():
-                raise FileNotFoundError(f"model {MODEL_NAME} is missing ({path}); reinstall Telltale")
-            m = json.loads(path.read_text())
-            _models[path] = m
-        return m
+    return description(MODEL_NAME)
 
 
 NET_FEATURE = "net_logit"

@@ -11,6 +11,7 @@ out-of-fold; outside an evaluation the shipped model is used.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 from pathlib import Path
@@ -23,6 +24,7 @@ MODELS_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
 _state = threading.local()
 _lock = threading.Lock()
 _sessions: dict[Path, object] = {}
+_descriptions: dict[Path, dict] = {}
 
 
 @contextlib.contextmanager
@@ -70,3 +72,18 @@ def session(name: str):  # -> onnxruntime.InferenceSession
             _sessions[path] = sess
             log.debug("loaded model %s", path)
         return sess
+
+
+def description(name: str) -> dict:
+    """The cached JSON file ``name`` of ``assets/models/`` (or its active fold copy, as
+    :func:`model_path`): a model's description or a small model kept as JSON. Callers must not
+    modify it."""
+    path = model_path(name)
+    with _lock:
+        data = _descriptions.get(path)
+        if data is None:
+            if not path.is_file():
+                raise FileNotFoundError(f"model description {name} is missing ({path}); reinstall Telltale")
+            data = json.loads(path.read_text())
+            _descriptions[path] = data
+        return data

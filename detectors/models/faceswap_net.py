@@ -14,16 +14,14 @@ never saw its group.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import model_path, session
+from . import description, model_path, session
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +33,6 @@ OCCLUSION_GRID = 4
 
 OCCLUSION_PATCH = 0.34
 """Side of the grey square, as a fraction of the crop side (neighbouring positions overlap)."""
-
-_meta_lock = threading.Lock()
-_meta_cache: dict[Path, "NetMeta"] = {}
-
 
 @dataclass(frozen=True)
 class NetMeta:
@@ -60,19 +54,11 @@ class NetMeta:
 
 
 def load_meta() -> NetMeta:
-    path = model_path(META_NAME)
-    with _meta_lock:
-        meta = _meta_cache.get(path)
-        if meta is None:
-            if not path.is_file():
-                raise FileNotFoundError(f"model description {META_NAME} is missing ({path}); reinstall Telltale")
-            data = json.loads(path.read_text())
-            inp = data.get("input", {})
-            shape = inp.get("shape") or [None, 3, 72, 72]
-            meta = NetMeta(float(data["aggregate_percentile"]), float(data["decision_centre"]),
-                           float(data["risk_width"]), str(path), int(inp.get("aligned_px", 96)), int(shape[2]))
-            _meta_cache[path] = meta
-        return meta
+    data = description(META_NAME)
+    inp = data.get("input", {})
+    shape = inp.get("shape") or [None, 3, 72, 72]
+    return NetMeta(float(data["aggregate_percentile"]), float(data["decision_centre"]), float(data["risk_width"]),
+                   str(model_path(META_NAME)), int(inp.get("aligned_px", 96)), int(shape[2]))
 
 
 class FaceSwapNet:
