@@ -235,7 +235,7 @@ class BatchDialog(QDialog):
         )
         same = [m for m in result.reuse if m.get("kind") != "look-alike"]
         alike = [m for m in result.reuse if m.get("kind") == "look-alike"]
-        for found, words in ((same, "Same face or photo under two names: "),
+        for found, words in ((same, "Same face, photo or voice under two names: "),
                              (alike, "Look-alike faces under two names (compare them by eye): ")):
             if found:
                 pairs = sorted({" & ".join(sorted((m["candidate"], m["other"]))) for m in found})

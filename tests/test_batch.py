@@ -192,6 +192,36 @@ def test_cancel_keeps_finished_and_lists_the_rest(tmp_path: Path, scheduler_addr
     assert sorted(r.status for r in rest.rows) == sorted(["unchanged"] * status.count("analysed") + ["analysed"] * status.count("not-run"))
 
 
+def test_the_same_voice_under_two_names_is_flagged_both_ways_and_stored(tmp_path: Path, scheduler_address: str) -> None:
+    """Two candidates, no face and no photo in common, one speaker (two utterances of the same
+    synthetic voice): the batch stores each recording's voice print with its report and flags
+    the pair both ways, whichever was scored first; a third speaker is flagged with nobody."""
+    from fixtures.voices import SPEAKER_A, SPEAKER_B, utterance, write_clip
+
+    folder = tmp_path / "c"
+    for name in ("Gil Grey", "Hal Hart", "Ivy Ives"):
+        (folder / name).mkdir(parents=True)
+    write_clip(folder / "Gil Grey" / "call.mp4", utterance(SPEAKER_A, 9, 11))
+    write_clip(folder / "Hal Hart" / "call.mp4", utterance(SPEAKER_A, 9, 12))
+    write_clip(folder / "Ivy Ives" / "call.mp4", utterance(SPEAKER_B, 9, 13))
+    result = run_batch(folder, tmp_path / "out", str(tmp_path / "lib.sqlite"), BatchOptions(scheduler=scheduler_address))
+    rows = {r.candidate: r for r in result.rows}
+    assert all(r.status == "analysed" for r in rows.values()), [(r.candidate, r.errors) for r in rows.values()]
+    assert rows["Gil Grey"].reuse_with == ("Hal Hart",) and rows["Hal Hart"].reuse_with == ("Gil Grey",)
+    assert rows["Ivy Ives"].reuse_with == ()
+    kinds = {(m["candidate"], m["other"], m["kind"], m["file"]) for m in result.reuse}
+    assert kinds == {("Gil Grey", "Hal Hart", "same-voice", "call.mp4"), ("Hal Hart", "Gil Grey", "same-voice", "call.mp4")}
+    # the prints are in the library for later searches: Gil's voice, analysed again, finds Hal's
+    from detectors.pipeline import analyze_recording
+    from detectors.voice_check import storable_print
+
+    gil = storable_print(analyze_recording(str(folder / "Gil Grey" / "call.mp4")).voice)
+    assert gil is not None
+    with Library(tmp_path / "lib.sqlite") as lib:
+        assert all(lib.latest_report(name) is not None for name in rows)
+        assert [h["candidate"] for h in lib.search_voices(gil.embedding, exclude_candidate="Gil Grey")] == ["Hal Hart"]
+
+
 def _count_and_die(log_file: str) -> int:
     with open(log_file, "a") as fh:
         fh.write(f"{os.getpid()}\n")
@@ -256,7 +286,7 @@ def test_desktop_dialog_runs_the_batch_and_announces_each_candidate(first_batch:
     # every candidate of the folder is in the list, and was announced to the main window
     assert sorted(announced) == ["Alice Able", "Bob Baker", "Carol Cole", "Dave Doe", "Erin Eve"]
     lines = [dialog.done_list.item(i).text() for i in range(dialog.done_list.count())]
-    assert sum(1 for line in lines if "Alice Able" in line) >= 1 and any("Same face or photo" in line for line in lines)
+    assert sum(1 for line in lines if "Alice Able" in line) >= 1 and any("Same face, photo or voice" in line for line in lines)
     assert dialog.status.text().startswith("Finished") and dialog.start_button.isEnabled()
     assert Path(result.summary_csv).is_file()
     # finished means not running, at once: closing does not ask whether to cancel (a modal

@@ -223,12 +223,18 @@ def report_file_name(name: str) -> str:
 
 
 def _reuse_matches(report: Mapping[str, Any]) -> list[dict[str, Any]]:
-    reuse = (report.get("checks") or {}).get("reuse") or {}
-    return list((reuse.get("evidence") or {}).get("matches") or [])
+    """What the report shares with other candidates or collections: the reuse check's matches
+    (the same photo, the same or a look-alike face) and the voice check's library matches (the
+    same voice, kind "same-voice"; ``query`` is the candidate's recording)."""
+    checks = report.get("checks") or {}
+    found = list((((checks.get("reuse") or {}).get("evidence")) or {}).get("matches") or [])
+    for m in (((checks.get("voice") or {}).get("evidence")) or {}).get("library_matches") or []:
+        found.append({**m, "kind": "same-voice", "query": m.get("query", m.get("recording"))})
+    return found
 
 
 def reuse_names(report: Mapping[str, Any]) -> tuple[str, ...]:
-    """Other candidates the report's reuse finding names (same face or same photo)."""
+    """Other candidates the report's reuse or voice finding names (same photo, face or voice)."""
     return tuple(sorted({m["candidate"] for m in _reuse_matches(report) if m.get("candidate")}))
 
 
@@ -354,7 +360,7 @@ class _Batch:
         self.t_work: float | None = None
         self.tag = uuid.uuid4().hex[:8]
         self.codes: dict[str, list[Any]] = {}  # photo encodings of this run's candidates (a few kB each)
-        self.faces: dict[str, tuple[Any, ...]] = {}  # their interview identities (128 floats each)
+        self.recordings: dict[str, tuple[Any, ...]] = {}  # their interview faces and voices (InterviewRecording)
 
     # -- progress ------------------------------------------------------------
     def emit(self, event: str, message: str, candidate: str | None = None, row: CandidateRow | None = None) -> None:
@@ -402,12 +408,11 @@ class _Batch:
             known.add((code.sha256, code.role))
 
     def finish_candidate(self, outcome: CandidateOutcome, seconds: float) -> CandidateRow:
-        """Register the interview faces, store and write the report: the candidate is safe."""
+        """Store the interview faces and voice prints with the report (one transaction: all of
+        it or none), then write the report: the candidate is safe."""
         name = outcome.name
-        self.faces[name] = tuple(outcome.interview_faces)
-        if outcome.interview_faces:
-            self.library.record_candidate(name, (), list(outcome.interview_faces))
-        self.library.save_report(name, outcome.report)
+        self.recordings[name] = tuple(outcome.interview_recordings)
+        self.library.record_analysis(name, (), list(outcome.interview_recordings), outcome.report)
         if hasattr(self.library, "clear_stale"):
             self.library.clear_stale(name)
         self._mark_partners(name, outcome.report)
@@ -416,11 +421,11 @@ class _Batch:
 
     def _stale(self, name: str) -> list[str]:
         """Why the library says the candidate's report is out of date (a later candidate shares
-        their face or photo, a file changed); such a candidate is analysed again."""
+        their face, photo or voice, a file changed); such a candidate is analysed again."""
         return list(self.library.stale_reasons(name)) if hasattr(self.library, "stale_reasons") else []
 
     def _mark_partners(self, name: str, report: Mapping[str, Any]) -> None:
-        """Candidates this report shares a face or photo with, whose own report does not name it
+        """Candidates this report shares a face, photo or voice with, whose own report does not name it
         back, are marked out of date in the library (the app shows it; a re-run redoes them).
         Those in this batch are scored again at the end of the round, which clears the mark."""
         if not hasattr(self.library, "mark_stale"):
@@ -432,7 +437,7 @@ class _Batch:
             theirs = self.library.latest_report(other)
             if theirs is None or name in reuse_names(theirs):
                 continue
-            what = {"same-image": "photo", "same-face": "face"}.get(str(m.get("kind")), "face or photo")
+            what = {"same-image": "photo", "same-face": "face", "same-voice": "voice"}.get(str(m.get("kind")), "face or photo")
             try:
                 self.library.mark_stale(other, "reuse", name, what)
             except Exception as exc:  # noqa: BLE001 - a mark is advice; the batch goes on
@@ -547,9 +552,11 @@ class _Batch:
         """Candidates whose report may miss another of the batch: named by another but not naming
         it back (:meth:`one_sided`), or scored before a face they match was registered (two
         candidates scored at the same moment see neither each other's interview face). The
-        second is found by searching the library now with each candidate's own photos and
-        interview faces, as the reuse check does; the rescoring runs the real check."""
+        second is found by searching the library now with each candidate's own photos, interview
+        faces and voice prints, as the reuse and voice checks do; the rescoring runs the real
+        checks."""
         from ..reuse import MAX_MATCHES_PER_QUERY
+        from ..voice_check import SAME_VOICE, storable_print
 
         need = set(self.one_sided())
         names = set(self.rows)
@@ -561,9 +568,16 @@ class _Batch:
                 for code in self.codes.get(name, []):
                     found |= {m.candidate for m in self.library.search_encoded(code.encoded, exclude_candidate=name,
                                                                                limit=MAX_MATCHES_PER_QUERY)}
-                for face in self.faces.get(name, ()):
-                    found |= {m.candidate for m in self.library.search_embedding(face.track.main_identity, exclude_candidate=name,
-                                                                                 limit=MAX_MATCHES_PER_QUERY)}
+                for rec in self.recordings.get(name, ()):
+                    if rec.track is not None:
+                        found |= {m.candidate for m in self.library.search_embedding(rec.track.main_identity, exclude_candidate=name,
+                                                                                     limit=MAX_MATCHES_PER_QUERY)}
+                    stored = storable_print(rec.voice)  # the print the voice check searches with
+                    if stored is not None:
+                        same = float(self.settings.get(SAME_VOICE.key, SAME_VOICE.default))
+                        found |= {m["candidate"] for m in self.library.search_voices(stored.embedding, exclude_candidate=name,
+                                                                                      max_distance=same, limit=MAX_MATCHES_PER_QUERY)
+                                  if m.get("candidate")}
             except Exception as exc:  # noqa: BLE001 - a library without these searches: one-sided check only
                 log.warning("could not search the library again for %s: %s", name, exc)
                 continue

@@ -190,21 +190,25 @@ class InterviewIdentity:
 
 
 @dataclass(frozen=True)
-class InterviewFace:
-    """A recording's main face identity, in the shape :meth:`Library.record_candidate` reads
-    (``.path``, ``.track.main_identity``): what the client registers after scoring."""
+class InterviewRecording:
+    """What the client stores of a scored recording, in the shape
+    :meth:`Library.record_analysis` reads: ``.path``, ``.track.main_identity`` (the main face's
+    embedding, or no track) and ``.voice`` (the recording's :class:`detectors.voice.RecordingVoice`,
+    a few kB; the library keeps only the candidate's print, see
+    :func:`detectors.voice_check.storable_print`)."""
 
     path: str
-    track: InterviewIdentity
-
+    track: InterviewIdentity | None
+    voice: Any = None
 
 @dataclass(frozen=True)
 class CandidateOutcome:
-    """What a scoring task sends back: the report (JSON-ready) and the faces to register."""
+    """What a scoring task sends back: the report (JSON-ready) and the recordings' faces and
+    voices to store."""
 
     name: str
     report: dict[str, Any]
-    interview_faces: tuple[InterviewFace, ...] = ()
+    interview_recordings: tuple[InterviewRecording, ...] = ()
     worker: str = ""
     seconds: float = 0.0
     timings_s: Mapping[str, float] = field(default_factory=dict)
@@ -241,13 +245,17 @@ def score_candidate(
             library.close()
     data = report.to_dict()
     data["batch"] = {"inputs": candidate.inputs_key(), "folder": candidate.folder}
-    faces = tuple(
-        InterviewFace(r.path, InterviewIdentity(np.asarray(r.track.main_identity, np.float32)))
-        for r in ok if r.track.main_identity is not None
+    kept = tuple(
+        InterviewRecording(
+            r.path,
+            None if r.track.main_identity is None else InterviewIdentity(np.asarray(r.track.main_identity, np.float32)),
+            r.voice,
+        )
+        for r in ok if r.track.main_identity is not None or r.voice is not None
     )
     seconds = time.perf_counter() - t0
     data["timings_s"]["candidate_task"] = round(seconds, 3)
-    return CandidateOutcome(candidate.name, data, faces, _worker_name(), seconds, timings)
+    return CandidateOutcome(candidate.name, data, kept, _worker_name(), seconds, timings)
 
 
 def _worker_name() -> str:
