@@ -783,8 +783,8 @@ class MainWindow(QMainWindow):
         """Erase a candidate (default: the selected one) after the user confirms.
 
         Their analyses are cancelled first, and the erasure waits until those have stopped: a
-        running analysis stores the candidate's faces at its end (``record_candidate``, by name)
-        and would bring the candidate back. ``candidateErased`` is emitted when it is done.
+        running analysis stores the candidate's faces, voices and report at its end
+        (``record_analysis``, by name) and would bring the candidate back. ``candidateErased`` is emitted when it is done.
         Returns False when the user said no (or there is nothing to erase)."""
         if not self._require_library():
             return False
@@ -946,15 +946,16 @@ class MainWindow(QMainWindow):
             self.analysisFinished.emit(job_id, status)
             return
         if status == "done" and report is not None and job is not None:
-            try:
-                if self.library is not None:
-                    self.library.save_report(job.candidate_id, report)
-                    self.library.clear_stale(job.candidate_id)
-                    self._mark_reuse_partners(job.candidate_id, report)
-            except Exception as exc:  # noqa: BLE001
-                log.error("%s", traceback.format_exc())
-                self.show_message(f"The report for {name} could not be saved in the library: {exc}")
+            # the worker stored the report with the candidate's faces and voices (one transaction)
+            if job.store_error is not None:
+                self.show_message(f"The report for {name} could not be saved in the library: {job.store_error}")
             else:
+                try:
+                    if self.library is not None:
+                        self.library.clear_stale(job.candidate_id)
+                        self._mark_reuse_partners(job.candidate_id, report)
+                except Exception:  # noqa: BLE001 - the marks are advice; the report is stored
+                    log.error("%s", traceback.format_exc())
                 text = f"Analysis of {name} finished: score {report.get('score', 0):.0f}, {engine.verdict_label(report.get('verdict'))}."
                 extra = list(messages or []) + [e for e in report.get("errors", []) if e]
                 self.show_message(" ".join([text, *map(str, extra)]), "warning" if extra else "info")

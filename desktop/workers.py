@@ -79,6 +79,7 @@ class AnalysisJob:
         self.cancel_all = threading.Event()
         self.candidate_cancel = threading.Event()
         self.discard_results = False  # set by the GUI when the candidate is being erased
+        self.store_error: str | None = None  # why the finished analysis is not in the library
         self.signals = JobSignals()
         self._last_emit: dict[str, float] = {}
 
@@ -184,13 +185,8 @@ class AnalysisJob:
                 errors=errors,
                 cancel=self.candidate_cancel,
             )
-            # remember this candidate's faces so later candidates are searched against them
-            record = getattr(library, "record_candidate", None)
-            if callable(record):
-                try:
-                    record(self.candidate_name, images=images, recordings=[r for r in recordings if getattr(r, "ok", True)])
-                except Exception:  # noqa: BLE001 - the report stands without it
-                    log.exception("could not record %s's faces in the library", self.candidate_name)
+            data = report.to_dict()
+            self._store(library, images, [r for r in recordings if getattr(r, "ok", True)], data)
         except Cancelled:
             self.signals.file_finished.emit(self.job_id, CANDIDATE_STEP, "cancelled", "candidate checks cancelled")
             self.signals.finished.emit(self.job_id, "cancelled", None, messages)
@@ -199,10 +195,27 @@ class AnalysisJob:
             engine.close_quietly(library)
         self._emit_progress(CANDIDATE_STEP, 1.0, "report ready", force=True)
         self.signals.file_finished.emit(self.job_id, CANDIDATE_STEP, "done", "report ready")
-        data = report.to_dict()
         if cancelled:
             messages.append(f"{cancelled} file(s) were cancelled and left out of this report.")
         self.signals.finished.emit(self.job_id, "done", data, messages)
+
+
+    def _store(self, library: Any, images: list[Any], recordings: list[Any], data: dict[str, Any]) -> None:
+        """The photos, the recordings' faces and voice prints, and the report, in one
+        transaction on this thread's own connection (hashing a photo takes a moment: never on
+        the GUI thread): later candidates are searched against them, and a failed write leaves
+        nothing half-stored. Nothing is stored for a candidate being erased; ``store_error``
+        says why a finished analysis is not in the library."""
+        if not self.library_path or self.discard_results:
+            return
+        if library is None:
+            self.store_error = "the library could not be opened"
+            return
+        try:
+            library.record_analysis(self.candidate_name, images, recordings, data)
+        except Exception as exc:  # noqa: BLE001 - the report is still shown; the GUI says it was not stored
+            log.exception("could not store %s's analysis in the library", self.candidate_name)
+            self.store_error = engine.plain_error(exc)
 
 
 class FaceDistanceSignals(QObject):

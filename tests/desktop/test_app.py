@@ -293,6 +293,46 @@ def test_compare_two_candidates(analysed: dict[str, Any], desktop_media: dict[st
     assert job.candidate_id == other
 
 
+def test_an_analysis_the_library_cannot_take_is_said_and_nothing_is_half_stored(
+    window: Any, desktop_media: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker stores the faces, voices and report in one transaction. Another process holds
+    the library's write lock from the analysis' first progress on, longer than a writer waits:
+    the analysis finishes, the user is told its report is not in the library, and neither the
+    report nor the interview face is there. Once the lock is gone, analysing again stores both."""
+    import sqlite3
+
+    from detectors.store import sqlite as store
+
+    monkeypatch.setattr(store, "BUSY_MAX_WAIT_S", 2.0)  # a writer gives up after 2 s, not 15 min
+    cid = window.new_candidate("Locked Out")
+    assert add_and_wait(window, [desktop_media["clip"]]) == 1
+    blocker = sqlite3.connect(str(window.library.path), timeout=0, check_same_thread=False, isolation_level=None)
+    locked: list[bool] = []
+
+    def lock_once(*_: Any) -> None:  # runs on the worker's thread, before it can write
+        if not locked:
+            blocker.execute("BEGIN IMMEDIATE")
+            locked.append(True)
+
+    job = window.analyse()
+    job.signals.progress.connect(lock_once, Qt.ConnectionType.DirectConnection)
+    try:
+        _, status = wait_finished(window)
+    finally:
+        if locked:
+            blocker.execute("ROLLBACK")
+        blocker.close()
+    assert locked and status == "done" and job.store_error
+    assert "could not be saved in the library" in window.messages.text
+    assert window.library.latest_report(cid) is None
+    assert [m.faces for m in window.library.media(cid) if m.role == "video"] == [0]
+    window.analyse()
+    _, status = wait_finished(window)
+    assert status == "done" and window.library.latest_report(cid) is not None
+    assert [m.faces for m in window.library.media(cid) if m.role == "video"] == [1]
+
+
 def test_cancel_an_analysis(window: Any, desktop_media: dict[str, Path], qtbot: Any) -> None:
     cid = window.new_candidate("Cancel Me")
     assert add_and_wait(window, [desktop_media["long"]]) == 1
