@@ -31,6 +31,20 @@ shifted copies judged                      40/54 (74 %)                37/54 (69
 AUC re-voiced+audio-driven vs real (27/24) 0.448                       0.812 (bars from other folds)
 real clips at lipsync risk >= 0.5          1 (d20.mp4, 0.94)           0 (d20.mp4 0.42)
 =========================================  ==========================  ==========================
+
+Reproduced on a new machine (caches rebuilt: face tracks ~80 s, face crops ~3 min, the bench 55 s):
+the "after" column exactly. ``--rows`` also prints each row's chance level (the peak against the
+voice reversed) and landmark jitter. The 17 unjudged copies: real_talking_02 (3.9 s of speech,
+186 px between the eyes, jitter 0.0007) and M003-028 (4.3 s, 276 px, 0.0008) read right on every
+copy but no higher than chance (peak 0.38-0.40 vs 0.40-0.41; 0.22-0.25 vs 0.29-0.34); M003-002
+(2.4 s), d11 (8.6 s, LivePortrait driving clip) and 2person (6.5 s, two faces) never lock (copies
+disagree); real_stage_speech's +200 (49 px eyes, jitter 0.0056) falls just under the bar
+(confidence 0.09), its +400 reads -942 ms (no lock).
+Tried, out of fold, nothing better (bench/lipsync_appearance.py, negative result): a mouth
+appearance signal (inner-mouth darkness in an aligned 24 x 18 px mouth box) beside the landmark
+opening, weight chosen on the other folds: 38/54 judged, 37/38 within 80 ms (the shipped reading
+37/54, 37/37), re-voiced AUC 0.763 -> 0.758; dark-pixel share, a PCA-of-pixels opening, the
+inner-lip area, spectral-flux onsets, curve averaging and a chance level from 3-5 nulls no better.
 """
 
 from __future__ import annotations
@@ -249,13 +263,14 @@ def main() -> int:
         print(f"{c:34s} {sp:8.1f} " + " ".join(f"{x:>15s}" for x in cells))
 
     if args.rows:
-        print(f"\n{'clip':34s} {'shift':>5s} {'best ms':>7s} {'rel err':>7s} {'lock':>6s} {'sharp':>6s} {'agree':>5s} {'conf':>5s} judged")
+        print(f"\n{'clip':34s} {'shift':>5s} {'best ms':>7s} {'rel err':>7s} {'lock':>6s} {'sharp':>6s} {'agree':>5s} {'conf':>5s} {'chance':>6s} {'jitter':>6s} judged")
         for c, s, _, f in shift_rows:
             e = f.evidence
             best = e.get("offset_ms")
             rel = (best - own[c] - s) if (best is not None and own.get(c) is not None) else None
             print(f"{c:34s} {s:+5d} {fmt(best):>7s} {fmt(rel):>7s} {fmt(e.get('lock'), '.3f'):>6s} {fmt(e.get('peak_sharpness'), '.3f'):>6s} "
-                  f"{fmt(e.get('window_consistency'), '.2f'):>5s} {fmt(e.get('sync_confidence'), '.2f'):>5s} {'no' if e.get('cannot_judge') else 'yes'}")
+                  f"{fmt(e.get('window_consistency'), '.2f'):>5s} {fmt(e.get('sync_confidence'), '.2f'):>5s} "
+                  f"{fmt(e.get('chance_peak'), '.3f'):>6s} {fmt(e.get('landmark_noise'), '.4f'):>6s} {'no' if e.get('cannot_judge') else 'yes'}")
 
     def summary(rows_: list, label: str) -> None:
         n = len(rows_)
