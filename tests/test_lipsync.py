@@ -200,6 +200,58 @@ def test_another_voice_on_steady_lips_is_not_judged(talking_head_factory) -> Non
     assert "cannot be judged" in f.summary and "no offset is claimed" in f.summary
 
 
+def _observed(truth: dict) -> tuple:
+    """(detector that saw every analysed frame, FaceTrack, AudioTrack) of a fixture clip."""
+    det = LipSyncDetector()
+    track, audio = stream_clip(truth["path"], analysis_fps=15.0, observers=(det,))
+    return det, track, audio
+
+
+def test_mouth_darkness_follows_the_opening(talking_head_factory) -> None:
+    """The mouth box's darkness (pixels, every analysed frame) rises and falls with the mouth's
+    opening: the fixture paints the open mouth's cavity dark, as a real open mouth is."""
+    truth = talking_head_factory(duration_s=8.0, audio_offset_s=-0.3, seed=1)
+    det, _track, _audio = _observed(truth)
+    times, dark = det.darkness()
+    assert dark.size >= 110  # 8 s at 15 fps, every analysed frame
+    opening = np.interp(times, truth["frame_times"], truth["mouth"])
+    assert np.corrcoef(dark, opening)[0, 1] > 0.9
+
+
+@pytest.mark.parametrize("offset_ms", [-300, 200])
+def test_jittery_lip_landmarks_still_read_from_the_mouth_pixels(talking_head_factory, offset_ms: int) -> None:
+    """Lip landmarks shaking by 0.08 eye distances from frame to frame (as a small or blurred face's
+    do) hide the lips from the landmark opening alone: it cannot judge. The mouth's darkness, read
+    from the pixels beside it (per window, the better-locking of the two), still finds the offset.
+    Without it this fails; with the rigid landmarks steady, the jitter gate is not what decides."""
+    from detectors.mesh_points import columns
+
+    truth = talking_head_factory(duration_s=8.0, audio_offset_s=offset_ms / 1000.0, seed=1)
+    det, track, audio = _observed(truth)
+    rng = np.random.default_rng(0)
+    lm = track.landmarks.copy()
+    eye = np.linalg.norm(lm[:, columns(lm, (33,))[0], :2] - lm[:, columns(lm, (263,))[0], :2], axis=1)
+    for p in (13, 14, 82, 87, 312, 317, 0, 17):  # the lip points the opening reads
+        lm[:, columns(lm, (p,))[0], 1] += rng.normal(0.0, 0.08, lm.shape[0]) * eye
+    shaky = replace(track, landmarks=lm)
+    alone = LipSyncDetector().analyze(RecordingContext(truth["path"], shaky, audio, {}))
+    both = det.analyze(RecordingContext(truth["path"], shaky, audio, {}))
+    print(offset_ms, alone.evidence["offset_ms"], alone.evidence["sync_confidence"], both.evidence["offset_ms"], both.evidence["sync_confidence"])
+    assert alone.evidence["cannot_judge"]
+    assert not both.evidence["cannot_judge"] and both.evidence["sync_confidence"] > 0.3
+    assert abs(both.evidence["offset_ms"] - offset_ms) <= OFFSET_TOLERANCE_MS
+
+
+def test_another_voice_is_not_judged_from_the_mouth_pixels_either(talking_head_factory) -> None:
+    """The darkness is weighed against the same chance level (the voice reversed, the same
+    better-locking rule per window): steady lips under another voice stay unjudged."""
+    det, track, audio = _observed(talking_head_factory(duration_s=8.0, seed=1, voice_seed=7))
+    f = det.analyze(RecordingContext("other_voice", track, audio, {}))
+    print(f.evidence["offset_ms"], f.evidence["sync_confidence"], f.summary)
+    assert det.darkness() is not None
+    assert f.evidence["cannot_judge"] and f.confidence == 0.0 and f.evidence["risk_parts"]["offset"] == 0.0
+
+
 def test_variable_frame_rate_clip_keeps_its_offset(tmp_path) -> None:
     """Frames 40-100 ms apart at random (a meeting recorder's variable rate), audio 200 ms late:
     the check reads the frames by their own timestamps and finds the 200 ms."""
