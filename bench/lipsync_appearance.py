@@ -56,10 +56,21 @@ area / lm + area           34 / 36         31/34 / 35/36
 Out of fold (variant chosen on the other folds): among {shipped, lm+lowmean w 0.25/0.5/0.75/1/2}
 38/54 judged (70 %), 37/38 within 80 ms (w 0.25 chosen in four folds, the shipped reading in one);
 over a wider grid (+ dark, pca, flux) 38/54, 33/38 (87 %); over curve averaging 37/54, 34/37; nulls 39/54, 37/39. The shipped
-reading alone: 37/54, 37/37. Nothing is better out of fold, and every appearance variant lowers
-the re-voiced AUC (0.763 -> 0.758), so nothing ships (negative result).
+reading alone: 37/54, 37/37. No summed variant is better out of fold, and each lowers the
+re-voiced AUC (0.763 -> 0.758).
 
-What the appearance does and does not fix: it locks the 49 px stage face whose landmarks jitter
+SHIPPED since (detectors/lipsync.py): the brief's other combination, *the better-locking curve per
+window* (``curves:<feat>@-1``: per window, the landmark or the appearance lag curve, whichever
+peak stands higher over its best rival lag; the nulls by the same rule). In-sample: darkness
+42/54 judged, 42/42 within 80 ms (strict); dark share 38, 35/38; PCA 35, 35/35. Chosen on the
+other folds between these and the landmarks alone: darkness in every fold, 42/54 (78 %), 42/42.
+Over all 27 variants of this file chosen on the other folds (``--select`` with the whole grid):
+40/54 (74 %), 38/40 (95 %), the darkness rule chosen in four folds of five (fold 0 took "lm +
+lowmean w 0.25, 4.5 s windows"). Through the shipped code, the darkness observed in the pass
+(bench/lipsync_bench.py, cache version 2): 43/54 judged, 42/42 verifiable, 42/43 strict. "base"
+here stays the landmarks alone (the variants ignore the observed darkness and read the crops).
+
+What the summed appearance does and does not fix: it locks the 49 px stage face whose landmarks jitter
 (real_stage_speech.mp4, 0.0056 eye widths: +200/+400 copies judged, confidence 0.14 -> 0.42). The
 copies left unjudged are short, large, steady faces whose reading is *right* but no higher than
 the voice reversed reaches (real_talking_02: 3.9 s of speech, 186 px eyes, peak 0.38-0.40 vs
@@ -68,7 +79,32 @@ all (d11, 2person); more weight on the appearance judges the latter's copies (2p
 -857/-658 ms, d11 +200 at +141) or M003-002's (+333/+522, its own reading unjudged): the misses.
 The mouth-box cost, had it shipped: ~0.1 ms a frame (crop, grey, warp, 24 x 18 px).
 
-    uv run python bench/lipsync_appearance.py [--variants base,lm+lowmean@0.5,...] [--rows] [--select]
+With the appearance beside the landmarks (w 1) the readings of M003-002 (+146/-170/+333/+522 ms
+on the 0/-300/+200/+400 copies, landmarks alone -599/-451/+591/+787) and d11 (-64/-363/+141/+343,
+alone -1000/+955/-821/-619) become consistent with the shifts, yet stay at their chance level:
+the bar (rightly) does not judge them, and a copy judged while its own reading is not counts as a
+miss, so out of fold the hits stay at the shipped 37 (39 at most in-sample, whatever the variant).
+Choosing weight and chance margin together on the other folds (weights 0/0.25/0.5/1 x margins
+0.05/0.07/0.10/0.15, ``name%margin``): 39/54 judged, 37/39 within 80 ms. At w 0.25 the 5 s and
+10 s prefixes are judged more often (45 and 53 of 72 against 34 and 50, all within 80 ms) and the
+sync confidence of clear clips rises (video3 0.16 -> 0.41): a better reading where there is one,
+no gain where the shipped one abstains. The AUC change (0.763 -> 0.758) is one pair: a HyperLips
+fake's silent-motion part 0.30 -> 0.29 beside a real clip at 0.30.
+
+Counting a copy against its clip's own *best guess* + shift (judged or not; ``--criterion guess``,
+the issue's wording) instead: in-sample w 1 judges 44/54 with 42/44 within (2person's +200/+400
+copies at -857/-658 ms against its own -622 the misses), but chosen on the other folds 40/54 (74 %),
+38/40 within (the shipped reading 37/54, 37/37): one more hit for two more misses. Longer or
+shorter correlation windows (2, 4.5, 6 s against 3 s, with and without the appearance): 34-41
+judged in-sample, out of fold 39/54, 37/39. None of the summed variants is better out of fold.
+
+The driven-mouth measure on the appearance (``vp:app``: voice_predictability with the darkness in
+place of the landmark opening; ``vp:mean`` / ``vp:max`` of both), driven bars from the other folds
+as the bench takes them: re-voiced AUC 0.753 / 0.799 / 0.826 but all lip-sync and audio-driven
+0.650 / 0.735 / 0.769 (shipped 0.763 and 0.812): the audio-driven fakes' appearance is no more
+predictable than a real mouth's. Not shipped.
+
+    uv run python bench/lipsync_appearance.py [--variants base,lm+lowmean@0.5,lm+lowmean@0.25%0.07,vp:max,...] [--rows] [--select]
 """
 
 from __future__ import annotations
@@ -238,7 +274,22 @@ def _estimate_curve_mean(sig, search_s):
     _, c2 = ls.window_correlations(ls._derivative(app, hop), da, max_lag, width, step)
     _, n1 = ls.window_correlations(ls._derivative(sig.mouth, hop), dr, max_lag, width, step)
     _, n2 = ls.window_correlations(ls._derivative(app, hop), dr, max_lag, width, step)
-    mix = lambda a, b: np.where(np.isfinite(b), (np.nan_to_num(a) + w * b) / (1 + w), a)  # noqa: E731
+    if w < 0:  # per window, the better-locking curve (the higher peak over its best rival lag); the nulls alike
+        def lockness(c):
+            out = np.full(c.shape[0], -np.inf)
+            lags = np.arange(c.shape[1])
+            for i in range(c.shape[0]):
+                if np.isfinite(c[i]).any():
+                    j = int(np.nanargmax(c[i]))
+                    rival = c[i][np.abs(lags - j) * hop > ls.PEAK_RIVAL_EXCLUSION_S]
+                    out[i] = c[i, j] - (np.nanmax(rival) if np.isfinite(rival).any() else 0.0)
+            return out
+
+        def mix(a, b):
+            pick = lockness(b) > lockness(a)
+            return np.where(pick[:, None], b, a)
+    else:
+        mix = lambda a, b: np.where(np.isfinite(b), (np.nan_to_num(a) + w * b) / (1 + w), a)  # noqa: E731
     curves, null = mix(c1, c2), mix(n1, n2)
     if curves.size == 0 or not np.isfinite(curves).any():
         return None
@@ -251,7 +302,7 @@ def _estimate_curve_mean(sig, search_s):
 
 
 def make_curve_variant(feat: str, weight: float):
-    def build(track, audio):
+    def build(track, audio, darkness=None):  # the observed darkness ignored: variants read the crops
         sig = _ORIG_BUILD(track, audio)
         app = appearance(track.path)
         _SECOND[id(sig)] = (_z(_on_grid(sig, app["times"], app[feat])), weight)
@@ -265,7 +316,7 @@ def make_variant(mouth: str, audio_kind: str = "bands", weight: float = 1.0):  #
     'lm+<feat>' (z-scored landmark opening + weight x z-scored feature); ``audio_kind`` 'bands'
     (shipped) or 'flux' (integrated onset strength, so that its derivative is the flux)."""
 
-    def build(track, audio):
+    def build(track, audio, darkness=None):  # the observed darkness ignored: variants read the crops
         sig = _ORIG_BUILD(track, audio)
         new_mouth = sig.mouth
         if mouth in ("area", "lm+area"):
@@ -328,26 +379,75 @@ VARIANTS = {
 }
 
 
+_ORIG_MARGIN = ls.CHANCE_MARGIN_FULL
+_ORIG_WINDOW = ls.WINDOW_S
+
+
 def _patch(name: str) -> None:
     global N_NULLS
+    name, _, window = name.partition("!")
+    ls.WINDOW_S = float(window) if window else _ORIG_WINDOW
+    name, _, margin = name.partition("%")
+    ls.CHANCE_MARGIN_FULL = float(margin) if margin else _ORIG_MARGIN
     base, _, k = name.partition("#")
+    if base.startswith("vp:"):
+        ls.build_signals, ls.voice_predictability = _vp_variant(base[3:])
+        return
     if base.startswith("curves:"):  # curves:<feat>@<w>
         feat, _, w = base[7:].partition("@")
         ls.build_signals = make_curve_variant(feat, float(w or 1.0))
         ls.estimate_offset = _estimate_curve_mean
         return
-    ls.build_signals = make_variant(*VARIANTS[base])
+    ls.build_signals = make_variant(*VARIANTS[base]) if base in VARIANTS else _weighted(base)
     if k:
         N_NULLS = int(k)
         ls.estimate_offset = _estimate_multi_null
 
 
 def _unpatch() -> None:
+    ls.CHANCE_MARGIN_FULL = _ORIG_MARGIN
+    ls.WINDOW_S = _ORIG_WINDOW
+    ls.voice_predictability = _ORIG_VP
     ls.build_signals = _ORIG_BUILD
     ls.estimate_offset = _ORIG_ESTIMATE
 
 
 _ORIG_ESTIMATE = ls.estimate_offset
+
+
+_ORIG_VP = ls.voice_predictability
+_CURRENT: dict[str, object] = {}
+
+
+def _vp_variant(kind: str):
+    """voice_predictability on the appearance signal ('app'), or the mean of it and the shipped
+    landmark one ('mean'), or the max ('max')."""
+    def build(track, audio, darkness=None):  # the observed darkness ignored: variants read the crops
+        sig = _ORIG_BUILD(track, audio)
+        app = appearance(track.path)
+        _CURRENT["app"] = _on_grid(sig, app["times"], app["lowmean"])
+        return sig
+
+    def vp(sig, mel_db):
+        lm = _ORIG_VP(sig, mel_db)
+        a = _CURRENT.get("app")
+        if a is None or a.size != sig.mouth_raw.size:
+            return lm
+        va = _ORIG_VP(replace(sig, mouth_raw=a, face=sig.face & np.isfinite(a)), mel_db)
+        if kind == "app":
+            return va
+        vals = [v for v in (lm, va) if math.isfinite(v)]
+        if not vals:
+            return float("nan")
+        return float(np.mean(vals)) if kind == "mean" else float(np.max(vals))
+
+    return build, vp
+
+
+def _weighted(base: str):
+    """'lm+<feat>@<w>' for any weight."""
+    feat, _, w = base.partition("@")
+    return make_variant(feat, "bands", float(w or 1.0))
 
 
 def run_bench(name: str, rows: bool = False) -> str:
@@ -371,6 +471,9 @@ def digest(out: str) -> str:
         if line.startswith(("shifted copies only", "       5 ", "      10 ", "AUC all", "AUC re-voiced", "real clips with")):
             keep.append(re.sub(r"\s+\|.*vs 0.*", "", line))
     return "\n".join(keep)
+
+
+CRITERION = "strict"
 
 
 def select(names: list[str]) -> None:
@@ -405,24 +508,39 @@ def select(names: list[str]) -> None:
                 a = base if shift == 0 else lb.audio_of(Path(tmp) / f"{src.stem}_shift{shift:+d}.mkv", key)
                 inputs.append((src.name, fold, shift, track, a))
     by: dict[str, list] = {}
+    guess: dict[tuple, float | None] = {}
+
+    def figures_guess(name: str, rows: list) -> tuple[int, int, int]:
+        """As figures, but the truth is the clip's own best guess (judged or not) + shift."""
+        shifted = [(c, s, o) for c, _f, s, o in rows if s != 0]
+        judged = [(c, s, o) for c, s, o in shifted if o is not None]
+        hits = sum(1 for c, s, o in judged if guess.get((name, c, 0)) is not None and abs(o - guess[(name, c, 0)] - s) <= lb.TOLERANCE_MS)
+        return len(shifted), len(judged), hits
+
     for name in names:
         _patch(name)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                by[name] = [(c, f, s, lb.offset_of(lb.check(tr, a, f, "xcorr"))) for c, f, s, tr, a in inputs]
+                by[name] = []
+                for c, f, s, tr, a in inputs:
+                    fd = lb.check(tr, a, f, "xcorr")
+                    by[name].append((c, f, s, lb.offset_of(fd)))
+                    guess[(name, c, s)] = fd.evidence.get("offset_ms")
         finally:
             _unpatch()
-        n, j, h = figures(by[name])
-        print(f"  {name:22s} in-sample: judged {j}/{n} ({j / n:.0%}), within 80 ms (strict) {h}/{j} ({h / max(j, 1):.0%})", flush=True)
+        n, j, h = figures_guess(name, by[name]) if CRITERION == "guess" else figures(by[name])
+        print(f"  {name:22s} in-sample: judged {j}/{n} ({j / n:.0%}), within 80 ms ({CRITERION}) {h}/{j} ({h / max(j, 1):.0%})", flush=True)
     tot = [0, 0, 0]
     for k in sorted({f for _, f, *_ in inputs}):
         chosen, best = names[0], None
         for name in names:
-            n, j, h = figures([r for r in by[name] if r[1] != k])
+            rows_ = [r for r in by[name] if r[1] != k]
+            n, j, h = figures_guess(name, rows_) if CRITERION == "guess" else figures(rows_)
             if j and h / j >= PRECISION and (best is None or h - (j - h) > best):
                 chosen, best = name, h - (j - h)
-        n, j, h = figures([r for r in by[chosen] if r[1] == k])
+        rows_ = [r for r in by[chosen] if r[1] == k]
+        n, j, h = figures_guess(chosen, rows_) if CRITERION == "guess" else figures(rows_)
         tot = [tot[0] + n, tot[1] + j, tot[2] + h]
         print(f"  fold {k}: {chosen}: judged {j}/{n}, within 80 ms {h}/{j}")
     print(f"  out of fold: judged {tot[1]}/{tot[0]} ({tot[1] / max(tot[0], 1):.0%}), within 80 ms {tot[2]}/{tot[1]} ({tot[2] / max(tot[1], 1):.0%})")
@@ -433,8 +551,12 @@ def main() -> int:
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--rows", action="store_true")
     ap.add_argument("--select", action="store_true", help="choose the variant out of fold on the shifted copies")
+    ap.add_argument("--criterion", default="strict", choices=("strict", "guess"),
+                    help="truth of a copy: its clip's judged own reading (strict) or its best guess, judged or not")
     args = ap.parse_args()
     if args.select:
+        global CRITERION
+        CRITERION = args.criterion
         select(args.variants.split(","))
         return 0
     for name in args.variants.split(","):

@@ -15,36 +15,39 @@ not say which are). Rows the check cannot judge are counted apart ("n/j").
 
     uv run python bench/lipsync_bench.py [--media ../shared/media] [--method learned|xcorr] [--shipped]
 
-Measured (method xcorr, 2-core machine, caches rebuilt: face tracks 85 s, face crops ~8 min, the
-bench itself ~25-100 s):
+Measured (method xcorr, 2-core machine, caches rebuilt: face tracks 85 s (115 s with the mouth
+darkness), face crops ~3-8 min, the bench itself ~15-100 s):
 
-=========================================  ==========================  ==========================
-                                           before (4c485fe)            after (chance level, late
-                                                                       voice, driven mouth)
-=========================================  ==========================  ==========================
-shifted copies judged                      40/54 (74 %)                37/54 (69 %)
- ...within 80 ms of own + shift            34/34 verifiable (100 %)    37/37 (100 %)
- ...strict (unverified judged = miss)      34/40 (85 %)                37/37 (100 %)
- median abs error                          1 ms                        1 ms
-5 s prefixes judged / within / conf        48/72, 100 %, 0.17          34/72, 100 %, 0.13
-10 s prefixes judged / within / conf       52/72, 100 %, 0.28          50/72, 100 %, 0.24
-AUC re-voiced+audio-driven vs real (27/24) 0.448                       0.812 (bars from other folds)
-real clips at lipsync risk >= 0.5          1 (d20.mp4, 0.94)           0 (d20.mp4 0.42)
-=========================================  ==========================  ==========================
+=========================================  ========================  ========================  ========================
+                                           before (4c485fe)          chance level, late        + mouth darkness, the
+                                                                     voice, driven mouth       better-locking curve
+                                                                                               per window
+=========================================  ========================  ========================  ========================
+shifted copies judged                      40/54 (74 %)              37/54 (69 %)              43/54 (80 %)
+ ...within 80 ms of own + shift            34/34 verifiable (100 %)  37/37 (100 %)             42/42 (100 %)
+ ...strict (unverified judged = miss)      34/40 (85 %)              37/37 (100 %)             42/43 (98 %)
+ median abs error                          1 ms                      1 ms                      1 ms
+5 s prefixes judged / within / conf        48/72, 100 %, 0.17        34/72, 100 %, 0.13        55/72, 100 %, 0.23
+10 s prefixes judged / within / conf       52/72, 100 %, 0.28        50/72, 100 %, 0.24        58/72, 100 %, 0.34
+AUC re-voiced+audio-driven vs real (27/24) 0.448                     0.812 (bars: other folds) 0.809
+ ...re-voiced only (8/24)                  -                         0.763                     0.755
+real clips at lipsync risk >= 0.5          1 (d20.mp4, 0.94)         0 (d20.mp4 0.42)          0 (d20.mp4 0.41)
+=========================================  ========================  ========================  ========================
 
-Reproduced on a new machine (caches rebuilt: face tracks ~80 s, face crops ~3 min, the bench 55 s):
-the "after" column exactly. ``--rows`` also prints each row's chance level (the peak against the
-voice reversed) and landmark jitter. The 17 unjudged copies: real_talking_02 (3.9 s of speech,
-186 px between the eyes, jitter 0.0007) and M003-028 (4.3 s, 276 px, 0.0008) read right on every
-copy but no higher than chance (peak 0.38-0.40 vs 0.40-0.41; 0.22-0.25 vs 0.29-0.34); M003-002
-(2.4 s), d11 (8.6 s, LivePortrait driving clip) and 2person (6.5 s, two faces) never lock (copies
+(The median confidence of the prefixes is over all their rows.) The second column reproduced on
+a new machine exactly. ``--rows`` also prints each row's chance level (the peak against the voice
+reversed) and landmark jitter. Its 17 unjudged copies: real_talking_02 (3.9 s of speech, 186 px
+between the eyes, jitter 0.0007) and M003-028 (4.3 s, 276 px, 0.0008) read right on every copy
+but no higher than chance (peak 0.38-0.40 vs 0.40-0.41; 0.22-0.25 vs 0.29-0.34); M003-002 (2.4 s),
+d11 (8.6 s, LivePortrait driving clip) and 2person (6.5 s, two faces) never lock (copies
 disagree); real_stage_speech's +200 (49 px eyes, jitter 0.0056) falls just under the bar
-(confidence 0.09), its +400 reads -942 ms (no lock).
-Tried, out of fold, nothing better (bench/lipsync_appearance.py, negative result): a mouth
-appearance signal (inner-mouth darkness in an aligned 24 x 18 px mouth box) beside the landmark
-opening, weight chosen on the other folds: 38/54 judged, 37/38 within 80 ms (the shipped reading
-37/54, 37/37), re-voiced AUC 0.763 -> 0.758; dark-pixel share, a PCA-of-pixels opening, the
-inner-lip area, spectral-flux onsets, curve averaging and a chance level from 3-5 nulls no better.
+(confidence 0.09), its +400 reads -942 ms (no lock). The mouth darkness (third column; see
+detectors/lipsync.py and bench/lipsync_appearance.py, where it was chosen out of fold) makes
+real_talking_02 (all four readings), d11 (all four: -54/-359/+147/+345) and M003-002 (its own and
+the +400 copy) lock, with the same chance bar; 2person and M003-028 stay unjudged; real_talking_01
+loses its +400 copy and real_stage_speech its own reading (confidence 0.11, just under). The AUC
+moves by near-ties (a real MEAD clip now judged with its voice 146 ms late, offset part 0.02; a
+HyperLips fake's silent-motion part 0.30 -> 0.29).
 """
 
 from __future__ import annotations
@@ -163,10 +166,14 @@ def audio_of(path: Path, key: str) -> AudioTrack:
 
 
 def check(track: SimpleNamespace, audio: AudioTrack, fold: int | None, method: str, sharpness: bool = True):
-    """The lipsync check on a cached track (and its mouth/eye sharpness samples), out-of-fold."""
+    """The lipsync check on a cached track (and its mouth/eye sharpness and mouth darkness samples), out-of-fold."""
     det = LipSyncDetector(method=method)
     if sharpness:
         det._sharpness = [float(v) for v in track.sharpness]
+    if getattr(track, "mouth_dark", None) is not None:
+        keep = track.mouth_dark_t < (track.times[-1] + 1e-6 if track.times.size else -np.inf)  # a prefix's frames only
+        det._dark_t = [float(v) for v in track.mouth_dark_t[keep]]
+        det._dark = [float(v) for v in track.mouth_dark[keep]]
     with fold_models(FOLD_DIR if fold is not None else None, fold):
         return det.analyze(RecordingContext(track.path, track, audio, {"pipeline.analysis_fps": track.analysis_fps}))
 

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = ROOT / "out" / "lipsync_cache"
 MANIFESTS = ("manifest.csv", "manifest_more.csv")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+"""2: the lipsync check's per-frame mouth darkness (``mouth_dark_t``, ``mouth_dark``) is kept too."""
 
 
 def speaking_rows(media: Path) -> list[dict[str, str]]:
@@ -52,7 +53,7 @@ def _key(path: Path, fps: float) -> Path:
 def cached_track(path: str | Path, fps: float = 15.0) -> SimpleNamespace:
     """The face track of ``path`` at ``fps`` (from the cache, or computed and cached), as a
     namespace with the FaceTrack fields the lip-sync code reads, plus ``sharpness`` (the lipsync
-    check's per-frame mouth/eye sharpness ratios)."""
+    check's per-frame mouth/eye sharpness ratios) and ``mouth_dark_t`` / ``mouth_dark`` (its per-frame mouth darkness)."""
     p = Path(path)
     f = _key(p, fps)
     if not f.exists():
@@ -61,7 +62,7 @@ def cached_track(path: str | Path, fps: float = 15.0) -> SimpleNamespace:
     return SimpleNamespace(
         path=str(p), times=z["times"], frame_indices=z["frame_indices"], n_faces=z["n_faces"], boxes=z["boxes"],
         landmarks=z["landmarks"], analysis_fps=float(z["analysis_fps"]), source_fps=float(z["source_fps"]),
-        sharpness=z["sharpness"], frames_with_face=int(np.isfinite(z["boxes"][:, 0]).sum()) if z["boxes"].size else 0,
+        sharpness=z["sharpness"], mouth_dark_t=z["mouth_dark_t"], mouth_dark=z["mouth_dark"], frames_with_face=int(np.isfinite(z["boxes"][:, 0]).sum()) if z["boxes"].size else 0,
     )
 
 
@@ -86,7 +87,8 @@ def _compute(p: Path, fps: float, out: Path) -> None:
     tmp = out.with_suffix(".tmp.npz")
     np.savez(tmp, times=track.times, frame_indices=track.frame_indices, n_faces=track.n_faces, boxes=track.boxes,
              landmarks=track.landmarks, analysis_fps=track.analysis_fps, source_fps=track.source_fps,
-             sharpness=np.asarray(det._sharpness, np.float32))
+             sharpness=np.asarray(det._sharpness, np.float32), mouth_dark_t=np.asarray(det._dark_t, np.float64),
+             mouth_dark=np.asarray(det._dark, np.float32))
     tmp.rename(out)
 
 
