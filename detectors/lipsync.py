@@ -51,10 +51,11 @@ The hand-made correlation (the fallback):
   43 copies judged (80 %, was 37, 69 %), 42 of the 42 verifiable within 80 ms of own + shift and
   42/43 strict (the one unverified copy is right against its clip's unjudged best guess), median
   error 1 ms; 5 s prefixes judged 55/72 (was 34), 10 s 58/72 (was 50), all within 80 ms; real
-  clips at risk >= 0.5: none. Re-voiced AUC 0.763 -> 0.755, all lip-sync/audio-driven 0.812 ->
-  0.809, from near-ties: a MEAD real clip now judged, its voice 146 ms late (offset part 0.02),
-  passes its own HyperLips re-voicing at 0.00; a HyperLips fake's silent-motion part 0.30 -> 0.29
-  meets a real clip at 0.30. Cost: 0.35-0.38 ms a 1080p
+  clips at risk >= 0.5: none. Alone, it moved the re-voiced AUC 0.763 -> 0.755 (all lip-sync/
+  audio-driven 0.812 -> 0.809) by near-ties: a MEAD real clip now judged, its voice 146 ms late
+  (offset part 0.02), passes its own HyperLips re-voicing at 0.00; a HyperLips fake's
+  silent-motion part 0.30 -> 0.29 meets a real clip at 0.30. The tight-mouth part below, read
+  from the same darkness, takes them to 0.880 and 0.853. Cost: 0.35-0.38 ms a 1080p
   analysed frame (0.22 ms at 360p) on the observer thread; the offset search 0.9 -> 1.7 s CPU per
   10 minutes of recording.
 * Audio signal, from the shared audio features: the energies of the formant bands (which rise
@@ -99,6 +100,11 @@ the frame: its lips lead its audio by about 40 ms by construction.)
   block within the recording). A model that draws the lips from the audio (re-voicing, an
   audio-driven avatar) makes the mouth a function of the sound; a real speaker's mouth does more.
   It needs no lock and no offset: these fakes are in sync by construction.
+* Tight mouth: how tightly the mouth's darkness follows the voice (the pooled peak of its own lag
+  curves, ``SyncEstimate.appearance_peak``). A lip-sync generator paints the inside of the mouth
+  from the voice frame by frame; a real mouth's cavity also shows teeth, tongue and breath, and
+  locks less tightly. HyperLips re-voicings read 0.45-0.69 against 0.13-0.58 for the 24 real dev
+  clips; audio-driven whole faces (VASA-1) no higher than real. Counts at most TIGHT_WEIGHT.
 * Generated mouth: the sharpness (variance of the Laplacian) of the mouth over that of the eyes,
   both at source resolution and one face scale, measured on the frames the pass shows this check
   (``observe``). A lip-sync model renders the lower face at low resolution (Wav2Lip: 96 px) and
@@ -111,7 +117,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -414,6 +420,30 @@ verdict: a clear, steady speaker can read high too (video2.mp4: 0.49)."""
 DRIVEN_CONFIDENCE = 0.5
 """Highest confidence of the driven-mouth part (times the speech evidence term)."""
 
+TIGHT_OK = 0.44
+"""Lock of the mouth's darkness onto the voice (``SyncEstimate.appearance_peak``: the pooled
+correlation peak of the darkness's rate of change with the voice's onsets) up to which no
+tight-mouth risk is given: the median of the 24 real dev clips with audio (0.13-0.58)."""
+
+TIGHT_BAD = 0.68
+"""...and from which the tight-mouth part is full: the highest real clip (video2.mp4, 0.58) + 0.10,
+as DRIVEN_BAD is set. A lip-sync generator paints the mouth's inside from the voice, frame by
+frame: its darkness follows the voice more tightly than a real mouth's, whose cavity also shows
+teeth, tongue and breath. Measured: HyperLips re-voicings 0.45-0.69 (five of seven above every real
+clip), the Wav2Lip one 0.55, their own real sources 0.26-0.58; VASA-1 and the animated portrait,
+which draw the whole face, 0.17-0.58 (no better than real)."""
+
+TIGHT_WEIGHT = 0.45
+"""Share of the tight-mouth part that counts (below 0.5: alone it asks for a review). Out of fold,
+the bars (median, highest + 0.10) from the other folds' real clips as for the driven mouth
+(bench/lipsync_bench.py), the lipsync risk against the 24 real clips with audio: re-voiced AUC
+0.755 -> 0.880, audio-driven 0.831 -> 0.842, all 27 0.809 -> 0.853; real clips at >= 0.5 none
+(highest 0.42; the part gives real clips 0-0.26). The bars were not tuned (the driven mouth's
+rule), but the evidence is few sources: six of the eight re-voiced fakes are HyperLips."""
+
+TIGHT_CONFIDENCE = 0.5
+"""Highest confidence of the tight-mouth part (times the speech evidence term)."""
+
 
 # --------------------------------------------------------------------------- signals
 
@@ -644,6 +674,7 @@ class SyncEstimate:
     local_offsets_s: np.ndarray | None = None  # per window: the offset over the span around it (drift)
     lock: float = 0.0  # the peak's contrast over the curve's median (the method's own units)
     chance_peak: float = float("nan")  # the peak the same lips reach against the voice reversed in time (xcorr)
+    appearance_peak: float = float("nan")  # the pooled peak of the mouth darkness's curves alone (xcorr; NaN: not read)
 
 
 def estimate_offset(sig: SyncSignals, search_s: float) -> SyncEstimate | None:
@@ -677,8 +708,25 @@ def estimate_offset(sig: SyncSignals, search_s: float) -> SyncEstimate | None:
     speech_face = (sig.voiced & sig.face).astype(np.float64)
     csum = np.concatenate([[0.0], np.cumsum(speech_face)])
     win_speech = (csum[np.minimum(starts + width, speech_face.size)] - csum[starts]) * hop
-    return _combine_windows(curves, starts, width, win_speech, float(speech_face.sum() * hop), hop, float(sig.times[0]), max_lag,
-                            XCORR_SCALE, "xcorr", null_curves=null)
+    est = _combine_windows(curves, starts, width, win_speech, float(speech_face.sum() * hop), hop, float(sig.times[0]), max_lag,
+                           XCORR_SCALE, "xcorr", null_curves=null)
+    if est is not None and sig.appearance is not None:
+        est = replace(est, appearance_peak=_pooled_peak(app_curves, win_speech))
+    return est
+
+
+def _pooled_peak(curves: np.ndarray, win_speech: np.ndarray) -> float:
+    """The peak of window curves pooled as ``_combine_windows`` pools them (speech-weighted mean)."""
+    if curves.size == 0 or not np.isfinite(curves).any():
+        return float("nan")
+    have_any = np.isfinite(curves).any(axis=1)
+    weights = np.where(have_any, np.clip(win_speech - MIN_WINDOW_SPEECH_S, 0.0, None), 0.0)
+    if weights.sum() <= 0:
+        weights = have_any.astype(np.float64) * 1e-3
+    den = (np.isfinite(curves) * weights[:, None]).sum(axis=0)
+    c = (np.where(np.isfinite(curves), curves, 0.0) * weights[:, None]).sum(axis=0) / np.maximum(den, 1e-12)
+    c[den <= 0] = np.nan
+    return float(np.nanmax(c)) if np.isfinite(c).any() else float("nan")
 
 
 def _lockness(curves: np.ndarray, hop: float) -> np.ndarray:
@@ -1150,6 +1198,11 @@ def _driven_sentence(driven: float) -> str:
             "from the audio by a model (re-voicing, an audio-driven avatar) read so.")
 
 
+def _tight_sentence(tight: float) -> str:
+    return (f"The darkness inside the mouth follows the voice unusually tightly (correlation peak {tight:.2f}; real speakers "
+            f"measured a median of {TIGHT_OK:.2f} and at most 0.58): a mouth painted from the audio by a lip-sync model reads so.")
+
+
 def _ramp(x: float, lo: float, hi: float) -> float:
     return clamp01((x - lo) / (hi - lo)) if hi > lo else float(x >= hi)
 
@@ -1292,8 +1345,11 @@ class LipSyncDetector(Detector):
             soft_risk = _ramp(cfg[SOFT_MOUTH_OK.key] - sharp, 0.0, cfg[SOFT_MOUTH_OK.key] - cfg[SOFT_MOUTH_BAD.key]) * SOFT_MOUTH_WEIGHT
         # a mouth the voice predicts too well: drawn from the audio by a model (independent of the lock)
         driven_risk = _ramp(driven, DRIVEN_OK, DRIVEN_BAD) * DRIVEN_WEIGHT if math.isfinite(driven) else 0.0
+        # a mouth whose darkness follows the voice too tightly: its inside painted from the audio
+        tight = est.appearance_peak
+        tight_risk = _ramp(tight, TIGHT_OK, TIGHT_BAD) * TIGHT_WEIGHT if math.isfinite(tight) else 0.0
         parts = {"offset": offset_risk, "mismatch": mismatch_risk, "silent_motion": contrast_risk, "soft_mouth": soft_risk,
-                 "driven_mouth": driven_risk}
+                 "driven_mouth": driven_risk, "tight_mouth": tight_risk}
         risk = max(parts.values())
         evidence_term = 1.0 - math.exp(-est.speech_s / SPEECH_EVIDENCE_S)
         if risk <= 0.0 or risk == offset_risk:
@@ -1302,6 +1358,8 @@ class LipSyncDetector(Detector):
             confidence = SOFT_MOUTH_CONFIDENCE * clamp01(sharp_n / (2 * SHARP_MIN_FRAMES))
         elif risk == driven_risk:  # as sure as the lock (a small driven risk beside a clear lock) or the measure
             confidence = max(sync_conf if locked else 0.0, DRIVEN_CONFIDENCE * evidence_term)
+        elif risk == tight_risk:
+            confidence = max(sync_conf if locked else 0.0, TIGHT_CONFIDENCE * evidence_term)
         elif risk == contrast_risk:
             confidence = max(sync_conf, evidence_term * lips * clamp01(mism.silence_s / (3 * MIN_CONTRAST_SILENCE_S)))
         else:
@@ -1323,6 +1381,8 @@ class LipSyncDetector(Detector):
                             "by a lip-sync model.")
             elif risk > 0.0 and risk == driven_risk:
                 summary += " " + _driven_sentence(driven)
+            elif risk > 0.0 and risk == tight_risk:
+                summary += " " + _tight_sentence(tight)
         elif risk <= 0.0:
             summary = (f"Lips and voice agree (offset {offset_ms:+.0f} ms, sync confidence {sync_conf:.2f}, {est.speech_s:.1f} s "
                        f"of speech, {how}).")
@@ -1337,6 +1397,8 @@ class LipSyncDetector(Detector):
                        f"(offset {offset_ms:+.0f} ms).")
         elif risk == driven_risk:
             summary = _driven_sentence(driven)
+        elif risk == tight_risk:
+            summary = _tight_sentence(tight)
         elif risk == mismatch_risk:
             summary = (f"Lips and voice disagree for {mism.fraction:.0%} of the talking time "
                        f"({mism.speech_still_s:.1f} s speech with a still mouth, {mism.silent_talking_s:.1f} s mouth moving in silence).")
@@ -1382,6 +1444,7 @@ class LipSyncDetector(Detector):
             "mouth_motion_silence": round(mism.silence_motion, 4) if math.isfinite(mism.silence_motion) else None,
             "silence_over_speech_motion": round(contrast, 3) if math.isfinite(contrast) else None,
             "voice_predictability": round(driven, 4) if math.isfinite(driven) else None,
+            "mouth_darkness_lock": round(tight, 4) if math.isfinite(tight) else None,
             "mouth_sharpness_ratio": round(sharp, 3) if math.isfinite(sharp) else None,
             "mouth_sharpness_frames": sharp_n,
             "mouth_darkness_frames": len(self._dark),

@@ -11,7 +11,7 @@ import pytest
 
 from detectors.base import Finding, RecordingContext
 from detectors.lipsync import (AUDIO_LATE_WEIGHT, DRIVEN_OK, DRIVEN_WEIGHT, LIP_NOISE_BAD, LIP_NOISE_OK, SOFT_MOUTH_BAD, SOFT_MOUTH_CONFIDENCE, SOFT_MOUTH_OK, SOFT_MOUTH_WEIGHT,
-                               MISMATCH_WEIGHT, LipSyncDetector)
+                               MISMATCH_WEIGHT, TIGHT_BAD, TIGHT_OK, TIGHT_WEIGHT, LipSyncDetector)
 from fixtures.talking_head import stream_clip
 
 OFFSET_TOLERANCE_MS = 80.0
@@ -250,6 +250,24 @@ def test_another_voice_is_not_judged_from_the_mouth_pixels_either(talking_head_f
     print(f.evidence["offset_ms"], f.evidence["sync_confidence"], f.summary)
     assert det.darkness() is not None
     assert f.evidence["cannot_judge"] and f.confidence == 0.0 and f.evidence["risk_parts"]["offset"] == 0.0
+
+
+def test_mouth_painted_from_the_voice_reads_tight(talking_head_factory) -> None:
+    """The fixture paints its mouth's cavity from its own voice's loudness, as a lip-sync model
+    paints a mouth from the audio: the darkness locks onto the voice far more tightly than any real
+    mouth's (real dev clips 0.13-0.58), and the tight-mouth part says so, capped at TIGHT_WEIGHT
+    (< 0.5). The same mouth under another voice: no tight-mouth risk."""
+    det, track, audio = _observed(talking_head_factory(duration_s=8.0, seed=1))
+    own = det.analyze(RecordingContext("own_voice", track, audio, {}))
+    det2, track2, audio2 = _observed(talking_head_factory(duration_s=8.0, seed=1, voice_seed=7))
+    other = det2.analyze(RecordingContext("other_voice", track2, audio2, {}))
+    print(own.evidence["mouth_darkness_lock"], own.evidence["risk_parts"], other.evidence["mouth_darkness_lock"], other.evidence["risk_parts"])
+    assert own.evidence["mouth_darkness_lock"] > TIGHT_BAD
+    assert own.evidence["risk_parts"]["tight_mouth"] == pytest.approx(TIGHT_WEIGHT) and own.risk <= max(TIGHT_WEIGHT, DRIVEN_WEIGHT) < 0.5
+    assert other.evidence["mouth_darkness_lock"] < TIGHT_OK
+    assert other.evidence["risk_parts"]["tight_mouth"] == 0.0
+    # without the frames (analyze alone) the part stays out
+    assert _analyze(talking_head_factory(duration_s=8.0, seed=1)).evidence["risk_parts"]["tight_mouth"] == 0.0
 
 
 def test_variable_frame_rate_clip_keeps_its_offset(tmp_path) -> None:
