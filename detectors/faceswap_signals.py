@@ -617,9 +617,19 @@ def _feathered_hull(shape: tuple[int, int], pts: np.ndarray, erode_frac: float, 
     return np.clip(cv2.GaussianBlur(mask, (0, 0), sigma), 0.0, 1.0)
 
 
-def self_blend(rgb: np.ndarray, landmarks_xy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+CHROMA_KEEP = (0.35, 0.75)
+"""With ``flat_chroma``: the altered copy keeps this fraction (uniform draw) of its chroma's
+deviation from the face's mean chroma (a re-rendered face whose colour was transferred from the
+frame is flatter in colour than the skin around it)."""
+
+
+def self_blend(rgb: np.ndarray, landmarks_xy: np.ndarray, rng: np.random.Generator, flat_chroma: float = 0.0) -> np.ndarray:
     """Self-blended image (Face X-ray / SBI recipe): the face blended onto a slightly altered
     copy of itself, so the only cue is the blending seam and its statistics.
+
+    ``flat_chroma``: probability that the altered copy's chroma (YCrCb Cr, Cb) is also pulled
+    towards the face's mean chroma (:data:`CHROMA_KEEP`); 0 (default) draws nothing extra, so the
+    shipped recipe's random draws are unchanged.
 
     Altered copy: colour gain/offset, optionally rendered at lower resolution (downscale and
     back up) or blurred or sharpened, and shifted/scaled by a few percent. Mask: the hull of the
@@ -645,6 +655,12 @@ def self_blend(rgb: np.ndarray, landmarks_xy: np.ndarray, rng: np.random.Generat
         blur = cv2.GaussianBlur(alt, (0, 0), 1.0)
         alt = alt + rng.uniform(0.3, 1.0) * (alt - blur)
     # mode 3: colour only
+    if flat_chroma > 0.0 and rng.random() < flat_chroma:
+        ycc = cv2.cvtColor(np.clip(alt, 0, 255).astype(np.uint8), cv2.COLOR_RGB2YCrCb).astype(np.float32)
+        inside = hull_mask((h, w), oval).astype(bool)
+        mean = ycc[inside][:, 1:].mean(0)
+        ycc[..., 1:] = mean + rng.uniform(*CHROMA_KEEP) * (ycc[..., 1:] - mean)
+        alt = cv2.cvtColor(np.clip(ycc, 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2RGB).astype(np.float32)
     s = 1.0 + rng.uniform(-0.03, 0.03)
     tx, ty = rng.uniform(-0.02, 0.02, 2) * fw
     c = oval.mean(0)

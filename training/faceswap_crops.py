@@ -263,9 +263,13 @@ def _extract_one(f: dict[str, Any]) -> tuple[str, int, float]:
 DEGRADATIONS = {
     "": {"min_px": MIN_SCALE_PX, "crf": CRF_RANGE, "jpeg": JPEG_RANGE},
     "mild": {"min_px": 96, "crf": (18, 30), "jpeg": (60, 95)},
+    "chroma": {"min_px": MIN_SCALE_PX, "crf": CRF_RANGE, "jpeg": JPEG_RANGE, "flat_chroma": 0.5},
 }
-"""Degradation settings by pool tag: the default (faces down to MIN_SCALE_PX, crf up to 38) and a
-milder one (faces down to 96 px, crf up to 30) where self-blend seams stay visible."""
+"""Degradation settings by pool tag: the default (faces down to MIN_SCALE_PX, crf up to 38), a
+milder one (faces down to 96 px, crf up to 30) where self-blend seams stay visible, and the
+default with half the self-blends' altered copies flattened in chroma (``self_blend(flat_chroma=)``:
+training/probe_faceswap_dfl.py found DeepFaceLive's rendered faces flatter in chroma than the
+ring around them, their own real input less so)."""
 
 
 def degrade(img: np.ndarray, rng: np.random.Generator, tag: str = "", out_px: int = S.NET_PX) -> np.ndarray:
@@ -300,7 +304,7 @@ def pool_for_file(args: tuple[int, dict[str, Any], int, str, int]) -> dict[str, 
         if f["label"] == "real":
             xs.append(degrade(big[i], rng, tag, px))
             kinds.append(KIND_REAL)
-            xs.append(degrade(S.self_blend(big[i], lm[i], rng), rng, tag, px))
+            xs.append(degrade(S.self_blend(big[i], lm[i], rng, DEGRADATIONS[tag].get("flat_chroma", 0.0)), rng, tag, px))
             kinds.append(KIND_SBI)
         else:
             xs.append(degrade(big[i], rng, tag, px))

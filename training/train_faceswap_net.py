@@ -62,6 +62,31 @@ DeepFaceLive face models' tells. Cost: 1.7 ms a crop against 0.54 (onnxruntime, 
 and overall AUC fell, so the shipped model stays the 96/72 px one; the probe's fold models are
 in out/folds_w160 (not used).
 
+DeepFaceLive probes (2 Dec 2026, negative; nothing shipped, the shipped model and its table above are
+unchanged). Re-run here with ``--threads 1`` the five fold models came out slightly different from
+the table above (DeepFaceLive 0.588, GHOST 0.987, FaceForensics/DFDC 0.865, talking heads 0.766,
+overall 0.673; swap half above its own real half 20/36; real at risk >= 0.5: the same 2 of 78); the
+probes below use these fold scores. training/probe_faceswap_dfl.py (its docstring has the pair
+figures): on the 37 pairs the swap changes identity (dlib 0.74) and the face's pixels, but no
+low-level statistic of the face against its own surroundings moves by more than about half the
+spread real recordings show between themselves. training/probe_faceswap_stack.py stacks per-recording
+cues with the net's OOF recording score in a grouped-OOF logistic model (AUC DeepFaceLive / GHOST /
+FF++-DFDC / talking heads / overall; real at risk >= 0.5 with fold bars from the other folds):
+net alone 0.577/0.987/0.859/0.758/0.664, 1 of 78; + inner-vs-outer Laplacian 0.663/0.987/0.872/
+0.679/0.691 (but that cue tells the DeepFaceLive demo footage from the rest, not swaps from real
+faces: alone it ranks the swaps 0.81 against the other real recordings, their own real halves 0.76,
+the swaps against their own real halves 0.56); + flatter Lab-b chroma inside
+the face (one-sided) 0.601/0.996/0.878/0.702/0.662; + identity spread over the recording 0.611/
+0.987/0.744/0.733/0.673; + both and the fine/mid fall-off 0.653/0.996/0.808/0.673/0.682; + the net's
+rise on self-blends of the recording's own face 0.563/0.987/0.795/0.794/0.665; + logit against head
+turn 0.593/0.987/0.885/0.752/0.673; the seam, flicker and per-frame logit spread add nothing. The
+swap-specific cues alone (chroma + identity spread: DeepFaceLive 0.673, 0.689 against their own
+real halves, swap above its own real 82% of pairs) run the other way on generated talking heads
+(0.263), so every merge that raised DeepFaceLive lowered talking heads and FF++/DFDC; taken as a
+second channel, max(net, cues) gave DeepFaceLive 0.668 and overall 0.706 but 5 of 78 reals at
+its bar. Retrained with half the self-blends flattened in chroma (faceswap_crops.py --pool-tag
+chroma, ``self_blend(flat_chroma=0.5)``): 0.589/0.979/0.833/0.738/0.664, 2 of 78, not better.
+
 Usage: .venv-train/bin/python training/train_faceswap_net.py [--epochs N] [--part all|folds|final|meta] [--threads 2] [--net-px 96|160]
 """
 
