@@ -14,6 +14,9 @@ Generated face (one learned model, ``assets/models/idphoto.json``, trained by
 * ``texture``: co-occurrences of the quantised residuals (neighbouring pixels, colour channels);
 * ``eyes``: pupil roundness and the agreement of the two corneal highlights (picture:
   ``eyes_png``). StyleGAN's fixed eye positions are NOT a cue: the FFHQ real photos share them.
+* ``face_space``: the face's 128-d dlib descriptor (computed anyway by detectors.faces for
+  identity; no extra cost), a linear model over it: generated faces sit in a part of the face
+  space of their own, and the descriptor barely changes under compression or resizing;
 * ``residual_net``: a small CNN on 32-px native patches of the face region's high-pass residual
   (``training/train_idphoto_net.py``; picture: ``net_png``, the patch logits as a heat map). Run
   only when ``assets/models/idphoto_net.onnx`` ships and weighed only when the combined model
@@ -140,20 +143,36 @@ NET_FEATURE = "net_logit"
 """The residual net's photo logit, a feature the combined model may weigh beside pf.FEATURES."""
 
 
-def feature_values(names: list[str], values: np.ndarray, net_logit: float | None = None) -> np.ndarray:
-    """The named features of one photo: pf.FEATURES from ``values``, NET_FEATURE from ``net_logit``."""
-    return np.array([(np.nan if net_logit is None else net_logit) if n == NET_FEATURE else values[pf.FEATURES.index(n)]
-                     for n in names], np.float64)
+EMBED_FEATURES = tuple(f"face_emb_{i:03d}" for i in range(128))
+"""The 128 numbers of the face's dlib descriptor (detectors.faces computes it for every photo, for
+identity): the ``face_space`` cue. A generated face sits in its own part of the face space a
+recognition network learned from millions of real faces; a linear model over the descriptor
+learns where (grouped out of fold it caught StyleGAN2/3 and morphs the pixel cues missed, and it
+barely moves under JPEG 60, 400 px or a phone copy: training/train_idphoto.py has the figures)."""
 
 
-def _z(model: dict[str, Any], values: np.ndarray, net_logit: float | None = None) -> np.ndarray:
-    x = feature_values(model["features"], values, net_logit)
+def feature_values(names: list[str], values: np.ndarray, net_logit: float | None = None, embedding: np.ndarray | None = None) -> np.ndarray:
+    """The named features of one photo: pf.FEATURES from ``values``, NET_FEATURE from ``net_logit``,
+    EMBED_FEATURES from ``embedding`` (NaN, i.e. the training mean, where absent)."""
+    out = []
+    for n in names:
+        if n == NET_FEATURE:
+            out.append(np.nan if net_logit is None else net_logit)
+        elif n.startswith("face_emb_"):
+            out.append(np.nan if embedding is None else float(embedding[EMBED_FEATURES.index(n)]))
+        else:
+            out.append(values[pf.FEATURES.index(n)])
+    return np.array(out, np.float64)
+
+
+def _z(model: dict[str, Any], values: np.ndarray, net_logit: float | None = None, embedding: np.ndarray | None = None) -> np.ndarray:
+    x = feature_values(model["features"], values, net_logit, embedding)
     mean, std = np.asarray(model["mean"]), np.asarray(model["std"])
     return np.where(np.isnan(x), 0.0, (x - mean) / std)
 
 
-def model_logit(model: dict[str, Any], values: np.ndarray, net_logit: float | None = None) -> float:
-    return float(_z(model, values, net_logit) @ np.asarray(model["coef"]) + float(model["intercept"]))
+def model_logit(model: dict[str, Any], values: np.ndarray, net_logit: float | None = None, embedding: np.ndarray | None = None) -> float:
+    return float(_z(model, values, net_logit, embedding) @ np.asarray(model["coef"]) + float(model["intercept"]))
 
 
 # --------------------------------------------------------------------------- the residual net
@@ -202,7 +221,8 @@ def generation_risk(logit: float, bundle: dict[str, Any]) -> float:
     return _sigmoid((logit - float(bundle["risk_logit_at_half"])) * float(bundle["risk_slope"]))
 
 
-def generation_cues(measured: pf.Measured, bundle: dict[str, Any], net: NetResult | None = None) -> tuple[float, float, list[Cue]]:
+def generation_cues(measured: pf.Measured, bundle: dict[str, Any], net: NetResult | None = None,
+                    embedding: np.ndarray | None = None) -> tuple[float, float, list[Cue]]:
     """(combined logit, generation risk, one cue per feature group).
 
     A cue's ``score`` is its own model's probability (its features alone); ``logit_share`` its
@@ -213,7 +233,7 @@ def generation_cues(measured: pf.Measured, bundle: dict[str, Any], net: NetResul
     """
     comb = bundle["models"]["combined"]
     net_logit = None if net is None else net.logit
-    z = _z(comb, measured.values, net_logit)
+    z = _z(comb, measured.values, net_logit, embedding)
     contrib = dict(zip(comb["features"], z * np.asarray(comb["coef"])))
     logit = float(sum(contrib.values()) + float(comb["intercept"]))
     risk = generation_risk(logit, bundle)
@@ -245,6 +265,18 @@ def generation_cues(measured: pf.Measured, bundle: dict[str, Any], net: NetResul
             trig = sp.peak > pf.PEAK_FLAG
             threshold = f"a periodic peak more than {pf.PEAK_FLAG} (log power) above its ring"
         cues.append(Cue(name, "generation", shown, threshold, bool(trig), note, own, share))
+    if "face_space" in bundle["models"]:
+        fs_weighed = "face_space" in weighed
+        if embedding is None:
+            cues.append(Cue("face_space", "generation", None, None, False, f"{_CUE_NOTES['face_space']}: no face descriptor"))
+        else:
+            own_logit = model_logit(bundle["models"]["face_space"], measured.values, embedding=embedding)
+            share = float(sum(v for f, v in contrib.items() if f.startswith("face_emb_"))) if fs_weighed else None
+            shown = {"own_logit": round(own_logit, 3), "descriptor_norm": round(float(np.linalg.norm(embedding)), 3), "dimensions": len(EMBED_FEATURES)}
+            cues.append(Cue("face_space", "generation", shown, "learned weights (assets/models/idphoto.json)" if fs_weighed else None,
+                            bool(fs_weighed and share is not None and share > 0 and own_logit > 0),
+                            _CUE_NOTES["face_space"] + ("" if fs_weighed else " (shown, not weighed: not validated on unseen generators)"),
+                            _sigmoid(own_logit), share))
     if NET_FEATURE in comb["features"] or net is not None:
         if net is None:
             cues.append(Cue("residual_net", "generation", None, None, False, f"{_CUE_NOTES['residual_net']}: the face region is too small"))
@@ -263,6 +295,7 @@ _CUE_NOTES = {
     "noise": "the face's fine noise: level, tails, dependence on light, colour-channel correlation",
     "texture": "co-occurrences of the face's quantised fine residuals (neighbours and colour channels)",
     "eyes": "pupil against its fitted ellipse, and the two eyes' corneal highlights",
+    "face_space": "where the face lies in the face-recognition network's 128-d space (dlib descriptor): generated faces sit in a part of it of their own",
     "residual_net": "a small learned net on the fine residual of 32-px patches of the face region (generator up-sampling traces)",
 }
 
@@ -414,7 +447,7 @@ def analyze_image(image: Any) -> dict[str, Any]:
     measured = pf.measure(rgb, face.box, face.landmarks)
     bundle = load_model()
     net = residual_net(rgb, face.box)
-    logit, gen_risk, gen = generation_cues(measured, bundle, net)
+    logit, gen_risk, gen = generation_cues(measured, bundle, net, face.embedding)
     if net is not None:
         out["net_png"] = net_png(net)
     if measured.spectrum is not None:

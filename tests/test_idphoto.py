@@ -86,13 +86,16 @@ def real_photo(tmp_path_factory: pytest.TempPathFactory, astronaut: np.ndarray) 
     return _save(astronaut, tmp_path_factory.mktemp("idphoto") / "astronaut.jpg", 92)
 
 
+CUES = {**pf.CUE_FEATURES, "face_space": idphoto.EMBED_FEATURES}
+
+
 def test_shipped_model_matches_the_features() -> None:
     bundle = json.loads((MODELS_DIR / idphoto.MODEL_NAME).read_text())
-    assert set(bundle["models"]) == {"combined", *pf.CUE_FEATURES}
+    assert set(bundle["models"]) == {"combined", *CUES}
     weighed = bundle["weighed_cues"]
-    assert weighed and set(weighed) <= set(pf.CUE_FEATURES)
-    assert tuple(bundle["models"]["combined"]["features"]) == tuple(f for c in weighed for f in pf.CUE_FEATURES[c])
-    for name, feats in pf.CUE_FEATURES.items():
+    assert weighed and set(weighed) <= set(CUES)
+    assert tuple(bundle["models"]["combined"]["features"]) == tuple(f for c in weighed for f in CUES[c])
+    for name, feats in CUES.items():
         assert tuple(bundle["models"][name]["features"]) == feats
     assert np.isfinite(bundle["risk_logit_at_half"]) and bundle["risk_slope"] > 0
 
@@ -108,13 +111,40 @@ def test_real_photo_is_not_flagged_and_shows_its_evidence(real_photo: Path) -> N
         assert png[:8] == b"\x89PNG\r\n\x1a\n", key
         assert Image.open(io.BytesIO(png)).size[0] >= 64
     weighed = idphoto.load_model()["weighed_cues"]
-    for name in pf.CUE_FEATURES:
+    for name in CUES:
         cue = photo["cues"][name]
         assert cue["kind"] == "generation" and 0 <= cue["score"] <= 1
         assert ("logit_share" in cue) == (name in weighed), name
         assert (name in weighed) != ("not weighed" in cue["note"]), name
     assert {"ela", "jpeg_grid", "jpeg_ghost", "noise_ratio"} <= set(photo["cues"])
     assert not any(c["triggered"] for c in photo["cues"].values() if c["kind"] == "tampering")
+
+
+def test_face_space_cue_reads_the_face_descriptor(real_photo: Path) -> None:
+    """The face_space cue is the linear model over the photo's own dlib descriptor: it moves the
+    combined logit by exactly its share, and without a descriptor it falls back to the training
+    mean (no share), so a broken descriptor path shows here."""
+    from detectors.faces import faces_in_image
+
+    img = load_image(real_photo, "id")
+    face = faces_in_image(img)[0]
+    assert face.embedding.shape == (len(idphoto.EMBED_FEATURES),)
+    bundle = idphoto.load_model()
+    measured = pf.measure(img.rgb[..., :3], face.box, face.landmarks)
+    with_emb, _, cues = idphoto.generation_cues(measured, bundle, None, face.embedding)
+    without, _, cues0 = idphoto.generation_cues(measured, bundle, None, None)
+    fs = next(c for c in cues if c.name == "face_space")
+    assert fs.value["dimensions"] == 128 and 0 <= fs.score <= 1 and fs.value["own_logit"] != 0
+    assert "face_space" in bundle["weighed_cues"] and fs.share is not None
+    assert abs((with_emb - without) - fs.share) < 1e-6  # the descriptor's part of the logit, nothing else
+    assert next(c for c in cues0 if c.name == "face_space").value is None
+    # a different face (the mirror image gives another descriptor) gives another face_space score
+    flipped = np.ascontiguousarray(img.rgb[:, ::-1, :3])
+    other = faces_in_image(flipped)[0].embedding
+    assert not np.allclose(other, face.embedding)
+    assert idphoto.model_logit(bundle["models"]["face_space"], measured.values, embedding=other) != fs.value["own_logit"]
+    r = idphoto.analyze_image(img)
+    assert r["cues"]["face_space"]["value"]["own_logit"] == fs.value["own_logit"]
 
 
 def test_upsampling_artifacts_raise_the_spectral_cue(tmp_path: Path, astronaut: np.ndarray) -> None:

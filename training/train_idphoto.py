@@ -35,6 +35,26 @@ detectors/idphoto.py reads through detectors.models.model_path (fold copies insi
 constructions together) is printed too, clearly labelled: it lets the model see every
 generator, which the grouped figures do not.
 
+Face space (the ``face_space`` cue, weighed since 2026-12-02): the 128-d dlib face descriptor
+that detectors.faces computes for every photo (a ResNet trained on millions of real faces;
+shipped in the face_recognition_models wheel), per construction (``embeddings()``, cached in
+out/idphoto/embeddings.npz), as 128 more features. Grouped out-of-fold AUC, orig / jpeg60 /
+r400 / crop / phone (808 photos, run of 2026-12-02):
+    noise + eyes (before)         0.651 0.667 0.548 0.644 0.631
+    face_space alone              0.635 0.634 0.658 0.636 0.630
+    noise + eyes + face_space     0.685 0.690 0.694 0.684 0.663   (ships)
+Per generator against all reals, noise + eyes -> noise + eyes + face_space: SD 2.1 0.77 -> 0.61
+(orig; the descriptor alone 0.53: a diffusion portrait lies where real faces lie), StyleGAN3
+0.60 -> 0.77 (r400 0.18 -> 0.76), thispersondoesnotexist 0.41 -> 0.80, morphs 0.37 -> 0.83, the
+1024-px StyleGAN2 stills 0.39 -> 0.61. It complements the pixel cues and barely moves under
+compression and resizing, but the target (0.90 on degraded copies) is still far. Generated photos
+at risk >= 0.5 (cut above every real's out-of-fold logit): 5 / 2 / 1 / 3 / 3 of 542 (0 before);
+reals 0 of 266 everywhere. The ridge L2 of 0.3-30 changes the combined AUC by < 0.01 (1 kept).
+What did not help (training/probe_idphoto_embed.py has the rest): the descriptor's norm, its
+distance to the real faces' centroid or nearest real faces of other folds, its change under a
+mirror flip, dlib's 68-point geometry normalised for pose and its symmetry, and Face Mesh's
+intermediate features (all at or below 0.55 alone, and lowering the combined AUC beside it).
+
 The risk map: ``risk = sigmoid((logit - RISK_LOGIT_AT_HALF) * RISK_SLOPE)``: the logit at which
 the risk reaches 0.5 is set above the out-of-fold logits of the real photos (originals), at
 the quantile REAL_QUANTILE plus REAL_MARGIN, so a real photo stays below 0.5 even
@@ -60,6 +80,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from detectors import idphoto as ID  # noqa: E402
 from detectors import photo_forensics as pf  # noqa: E402
 from detectors.folds import N_FOLDS, fold_of, group_key  # noqa: E402
 
@@ -282,6 +303,46 @@ def faces(all_items: list[Item], workers: int = 2) -> dict[str, dict[str, Any]]:
     return cached
 
 
+def _embeddings_of(args: tuple[Item, dict[str, Any]]) -> tuple[str, np.ndarray | None]:
+    """The 128-d dlib face descriptor of every construction (detectors.faces._descriptor, what the
+    app computes for every photo), on the face box mapped onto the copy."""
+    from detectors.faces import _descriptor
+    from detectors.media import load_image
+
+    item, face = args
+    if "error" in face:
+        return item.path, None
+    rgb = np.ascontiguousarray(load_image(item.path, "id").rgb[..., :3])
+    lm = {n: [tuple(p) for p in pts] for n, pts in face["landmarks"].items()}
+    rows = []
+    for cond in CONDITIONS:
+        img, b, _ = construct(cond, rgb, tuple(face["box"]), lm, item.path)
+        rows.append(_descriptor(np.ascontiguousarray(img), *b))
+    return item.path, np.stack(rows).astype(np.float32)
+
+
+def embeddings(all_items: list[Item], workers: int = 2) -> dict[str, np.ndarray]:
+    """Per original path: (len(CONDITIONS), 128) face descriptors (cached in out/idphoto/embeddings.npz)."""
+    found = faces(all_items, workers)
+    cached: dict[str, np.ndarray] = {}
+    if EMBED_CACHE.is_file():
+        z = np.load(EMBED_CACHE, allow_pickle=False)
+        if tuple(z["conditions"].tolist()) == CONDITIONS:
+            cached = dict(zip(z["paths"].tolist(), z["x"]))
+    todo = [it for it in all_items if it.path not in cached and "error" not in found.get(it.path, {"error": 1})]
+    if todo:
+        print(f"face descriptors of {len(todo)} photos x {len(CONDITIONS)} constructions", file=sys.stderr)
+        t0 = time.time()
+        with ProcessPoolExecutor(workers) as ex:
+            for i, (path, e) in enumerate(ex.map(_embeddings_of, [(it, found[it.path]) for it in todo], chunksize=4)):
+                if e is not None:
+                    cached[path] = e
+                if (i + 1) % 100 == 0:
+                    print(f"  {i + 1}/{len(todo)}  {time.time() - t0:.0f}s", file=sys.stderr)
+        np.savez(EMBED_CACHE, paths=np.array(list(cached)), x=np.stack(list(cached.values())), conditions=np.array(CONDITIONS))
+    return cached
+
+
 def features_key() -> str:
     """Changes when the measured features or the constructions change (their code is hashed)."""
     import inspect
@@ -364,22 +425,26 @@ def logit(model: dict[str, Any], x: np.ndarray) -> np.ndarray:
 
 NET_FEATURE = "net_logit"
 """The residual net's out-of-fold photo logit (training/train_idphoto_net.py, out/idphoto/net/oof.json):
-one more column after pf.FEATURES, NaN where the net did not score the photo."""
-XFEATURES = pf.FEATURES + (NET_FEATURE,)
+one more column after pf.FEATURES, NaN where the net did not score the photo; then the 128
+numbers of the dlib face descriptor (ID.EMBED_FEATURES, the ``face_space`` cue)."""
+XFEATURES = pf.FEATURES + (NET_FEATURE,) + ID.EMBED_FEATURES
 NET_OOF = CACHE / "net" / "oof.json"
+EMBED_CACHE = CACHE / "embeddings.npz"
+CUES = {**pf.CUE_FEATURES, "face_space": ID.EMBED_FEATURES}
+"""The pixel cues of detectors/photo_forensics.py and the face-space cue (the face descriptor)."""
 
 
 def cols(names: tuple[str, ...]) -> list[int]:
     return [XFEATURES.index(n) for n in names]
 
 
-WEIGHED_CUES = ("noise", "eyes")
-"""The cues the combined model weighs. Spectrum and texture are measured and shown with their
+WEIGHED_CUES = ("noise", "eyes", "face_space")
+"""The cues the combined model weighs (face_space: see the docstring's "Face space"). Spectrum and texture are measured and shown with their
 own scores but not weighed: over all features, or over theirs alone, the grouped out-of-fold
 AUC was below chance (spectrum 0.38, texture 0.45, all features 0.46 on the originals, run of
 2026-12-02): what they learn tells the photo's source (size, resampling history), not its
 generator. A cue the data cannot validate is not trusted."""
-MODEL_SETS = {**{k: v for k, v in pf.CUE_FEATURES.items()}, "combined": tuple(f for c in WEIGHED_CUES for f in pf.CUE_FEATURES[c])}
+MODEL_SETS = {**CUES, "combined": tuple(f for c in WEIGHED_CUES for f in CUES[c])}
 
 NET_RESULT = """The residual net (training/train_idphoto_net.py, 32-px patches of the face region's
 high-pass residual, degradation-augmented) is not weighed: run of 2026-12-02, grouped out-of-fold
@@ -397,7 +462,7 @@ learned the others' traces, which did not carry over. Trained twice as long: alo
 def use_net(on: bool) -> None:
     """Weigh the residual net's logit in the combined model (its own row, ``residual_net``, is
     the raw out-of-fold logit, not refitted)."""
-    base = tuple(f for c in WEIGHED_CUES for f in pf.CUE_FEATURES[c])
+    base = tuple(f for c in WEIGHED_CUES for f in CUES[c])
     MODEL_SETS.pop("residual_net", None)
     if on:
         MODEL_SETS["residual_net"] = (NET_FEATURE,)
@@ -414,8 +479,13 @@ class Table:
     x: dict[str, np.ndarray]  # condition -> (n, d)
 
 
-def table(all_items: list[Item], feats: dict[str, dict[str, Any]]) -> Table:
+def table(all_items: list[Item], feats: dict[str, dict[str, Any]], embeds: dict[str, np.ndarray] | None = None) -> Table:
+    """Rows of XFEATURES per construction; the face descriptor from ``embeds`` (embeddings()),
+    read from its cache when not given (NaN where absent)."""
+    if embeds is None:
+        embeds = dict(zip(*(lambda z: (z["paths"].tolist(), z["x"]))(np.load(EMBED_CACHE)))) if EMBED_CACHE.is_file() else {}
     keep = [it for it in all_items if feats.get(it.path) and "error" not in feats[it.path]]
+    nan_emb = np.full(len(ID.EMBED_FEATURES), np.nan)
     net: dict[str, dict[str, float | None]] = {}
     if NET_OOF.is_file():
         data = json.loads(NET_OOF.read_text())
@@ -423,7 +493,8 @@ def table(all_items: list[Item], feats: dict[str, dict[str, Any]]) -> Table:
 
     def row(it: Item, c: str) -> list[float]:
         v = net.get(c, {}).get(it.path)
-        return list(feats[it.path][c]) + [np.nan if v is None else float(v)]
+        e = embeds[it.path][CONDITIONS.index(c)] if it.path in embeds else nan_emb
+        return list(feats[it.path][c]) + [np.nan if v is None else float(v)] + [float(q) for q in e]
 
     return Table([it.path for it in keep], np.array([it.label for it in keep]), [it.group for it in keep], [it.kind for it in keep],
                  {c: np.array([row(it, c) for it in keep], float) for c in CONDITIONS})
@@ -491,7 +562,7 @@ def main() -> None:
         sys.exit(f"{MEDIA} is absent: the training data is the shared development media")
     all_items = items()
     feats = features(all_items, args.workers)
-    t = table(all_items, feats)
+    t = table(all_items, feats, embeddings(all_items, args.workers))
     skipped = [p for p, v in feats.items() if "error" in v]
     print(f"photos: {len(t.labels)} with a face ({int(t.labels.sum())} generated, {int((1 - t.labels).sum())} real); "
           f"{len(skipped)} without a usable face skipped")
