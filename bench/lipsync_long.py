@@ -16,6 +16,11 @@ the lipsync risk, confidence, the typical offset and the spread of the per-windo
 against the clip's own reading (the first window's stretch), plus CPU time per analysed frame.
 
     uv run python bench/lipsync_long.py [--clip ../shared/media/video/real_presenter.mp4] [--minutes 10]
+
+Measured with the mouth darkness and the tight-mouth part (2-core machine, 10 minutes): gaps 9032
+frames, risk 0.16, offset +127 ms, every one of 1199 windows' local offsets within 80 ms of the
+first minute's (range +123..+131 ms), 14.4 ms CPU per analysed frame for the whole pass; vfr 7355
+frames, risk 0.18, +138 ms, 1191 windows all within (+135..+141 ms), 13.3 ms CPU per frame.
 """
 
 from __future__ import annotations

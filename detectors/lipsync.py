@@ -440,7 +440,7 @@ the bars (median, highest + 0.10) from the other folds' real clips as for the dr
 0.755 -> 0.880, audio-driven 0.831 -> 0.842, all 27 0.809 -> 0.853; real clips at >= 0.5 none
 (highest 0.42; the part gives real clips 0-0.26). The bars were not tuned (the driven mouth's
 rule), and the measure was chosen out of fold among five darkness/landmark measures
-(bench/lipsync_bench.py's sibling bench/lipsync_tight.py: this one in four folds of five, AUC all
+(bench/lipsync_tight.py: this one in four folds of five, AUC all
 0.822 -> 0.852 there), but the evidence is few sources: six of the eight re-voiced fakes are
 HyperLips."""
 
