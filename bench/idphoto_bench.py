@@ -19,36 +19,44 @@
    paste (the genuine control).
 
 Measured here on 2026-12-02 (808 photos with a face: 542 generated, 266 real incl. 76 video
-frames; grouped out-of-fold; rerun after issue 19's second round, nothing shipped changed):
+frames; grouped out-of-fold; after issue 19's third round, which weighs the face descriptor):
 
-    cue        orig   jpeg60  r400   crop  phone
-    spectrum  0.380   0.507 0.337  0.377  0.562   (shown, not weighed)
-    noise     0.660   0.681 0.528  0.659  0.633
-    texture   0.466   0.564 0.503  0.453  0.534   (shown, not weighed)
-    eyes      0.537   0.531 0.559  0.541  0.554
-    combined  0.651   0.667 0.548  0.644  0.631   (noise + eyes)
+    cue         orig   jpeg60  r400   crop  phone
+    spectrum   0.380   0.507 0.337  0.377  0.562   (shown, not weighed)
+    noise      0.660   0.681 0.528  0.659  0.633
+    texture    0.452   0.553 0.497  0.439  0.525   (shown, not weighed)
+    eyes       0.537   0.531 0.559  0.541  0.554
+    face_space 0.635   0.634 0.658  0.636  0.630   (dlib 128-d face descriptor, linear)
+    combined   0.685   0.690 0.694  0.684  0.663   (noise + eyes + face_space)
+    before     0.651   0.667 0.548  0.644  0.631   (noise + eyes, what shipped until then)
 
+Photos only (no video frames among the reals): combined 0.654 / 0.667 / 0.667 / 0.653 / 0.638.
 Per generator (against all 266 reals, combined, orig / jpeg60 / r400 / crop / phone): SD 2.1
-0.77 / 0.81 / 0.79 / 0.75 / 0.75; StyleGAN3 0.60 / 0.63 / 0.18 / 0.62 / 0.53 (its 256-px
-originals are UP-scaled by the 400-px copy); StyleGAN2 (thispersondoesnotexist) 0.41 / 0.29 /
-0.40 / 0.40 / 0.47 and the 1024-px StyleGAN2 stills 0.39 / 0.39 / 0.54 / 0.36 / 0.42 (below
-chance: the noise model, learned on the other generators, scores them lower than the real
-photos); morphs 0.37 / 0.35 / 0.29 / 0.41 / 0.40.
+0.61 / 0.62 / 0.62 / 0.61 / 0.61 (noise + eyes alone had 0.77-0.81: the descriptor does not see
+diffusion portraits, 0.53 alone, and dilutes the noise cue there); StyleGAN3 0.77 / 0.77 / 0.76 /
+0.77 / 0.63 (was 0.60 / 0.63 / 0.18 / 0.62 / 0.53); StyleGAN2 (thispersondoesnotexist) 0.80 /
+0.79 / 0.85 / 0.80 / 0.87 (was 0.41 / 0.29 / 0.40 / 0.40 / 0.47); the 1024-px StyleGAN2 stills
+0.61 / 0.61 / 0.68 / 0.61 / 0.71 (was 0.39 / 0.39 / 0.54 / 0.36 / 0.42); morphs 0.83 / 0.84 /
+0.81 / 0.81 / 0.86 (was 0.37 / 0.35 / 0.29 / 0.41 / 0.40). Generated photos at generation risk
+>= 0.5 (the cut lies above every real's out-of-fold logit): 5 / 2 / 1 / 3 / 3 of 542 (0 before).
 Tried and not shipped (grouped out of fold, numbers in their recipes): a residual CNN on 32-px
 native patches (training/train_idphoto_net.py: alone 0.54 / 0.65 / 0.58 / 0.54 / 0.59, beside
-noise + eyes lower than without; it caught the unseen StyleGAN2, 0.61 and 0.89 on the originals,
-but not SD 2.1 or StyleGAN3); Face Mesh iris geometry (training/probe_idphoto_iris.py: chance).
+noise + eyes lower than without); Face Mesh iris geometry (training/probe_idphoto_iris.py:
+chance); the descriptor's norm, distance to real faces, change under a mirror flip, dlib's
+68-point geometry and symmetry, Face Mesh's intermediate features (training/probe_idphoto_embed.py:
+0.33-0.57 alone, lower beside the shipped cues).
 Per-image stratified folds (every generator seen in training, for comparison only): combined
-0.727 / 0.715 / 0.619 / 0.724 / 0.648, texture alone 0.873 / 0.868 / 0.841 / 0.867 / 0.767:
-the texture and spectrum cues learn the sources they were shown, and fail on unseen ones.
-The whole check on the 266 real photos and frames: none at risk 0.5 (max 0.486, a portrait whose
-tamper cues add up to 1.98 against the 2.0 of risk 0.5); the five whose EXIF names Photoshop:
-0.17-0.33. Tamper sums on the reals: median 0.43, 99th percentile 1.56. DeepFaceLive swap
-frames: mean risk 0.07 (max 0.13), none flagged (AUC against their own real inputs 0.51).
-Pasted-face documents (donor JPEG 60 on a shifted grid, feathered): risk 0.08-0.25, none
-flagged; against the genuine documents AUC 0.77 on the risk and 1.00 on the tamper risk alone,
-but their tamper sums (1.00-1.69) lie inside the real photos' range, so no cut flags them
-without flagging real photos. The target of 0.90 on degraded copies is not reached.
+0.896 / 0.899 / 0.897 / 0.898 / 0.876, face_space alone 0.883 / 0.883 / 0.895 / 0.885 / 0.873,
+texture alone 0.873 / 0.868 / 0.841 / 0.867 / 0.767: what a generator leaves is learnable once
+seen; the grouped figures say how little of it carries to an unseen one.
+The whole check on the 266 real photos and frames: none at risk 0.5 (max 0.438); the five whose
+EXIF names Photoshop: 0.10-0.16. Tamper sums on the reals: median 0.42, 99th percentile 1.56.
+DeepFaceLive swap frames: mean risk 0.00 (max 0.01), none flagged (AUC against their own real
+inputs 0.48: a swap keeps a real face's place in the face space). Pasted-face documents (donor
+JPEG 60 on a shifted grid, feathered): risk 0.02-0.28, none flagged; against the genuine
+documents AUC 0.94 on the risk and 1.00 on the tamper risk alone, but their tamper sums
+(1.00-1.76) lie inside the real photos' range, so no cut flags them without flagging real
+photos. The target of 0.90 on degraded copies is not reached.
 """
 
 from __future__ import annotations
@@ -123,19 +131,28 @@ def oof_table(t: T.Table, bundles: dict[int, dict[str, Any]]) -> dict[str, Any]:
         sets = {**{m: n for m, n in sets.items() if m != "combined"}, "residual_net": (idphoto.NET_FEATURE,), "combined": sets["combined"]}
     scores = {m: {c: np.full(len(t.labels), np.nan) for c in T.CONDITIONS} for m in sets}
     risk = {c: np.full(len(t.labels), np.nan) for c in T.CONDITIONS}
+    emb_cols = T.cols(idphoto.EMBED_FEATURES)
     for i, k in enumerate(folds):
         b = bundles[int(k)]
         for c in T.CONDITIONS:
             v = t.x[c][i]
             nl = None if np.isnan(net[c][i]) else float(net[c][i])
             for m in sets:
-                scores[m][c][i] = nl if m == "residual_net" else idphoto.model_logit(b["models"][m], v, nl)
+                scores[m][c][i] = nl if m == "residual_net" else idphoto.model_logit(b["models"][m], v, nl, v[emb_cols])
             risk[c][i] = idphoto.generation_risk(scores["combined"][c][i], b)
     aucs = T.print_auc_table("GROUPED out-of-fold AUC, generated vs real (fold models from assets/models/idphoto_folds)", scores, t.labels)
     photos = np.array([k == "photo" for k in t.kinds])
     T.print_auc_table("  the same, photos only (no video frames among the reals)", scores, t.labels, photos)
     manifest_photos = np.array(["/photos/" in p for p in t.paths])
     T.print_auc_table("  the same, manifest_photos.csv only", scores, t.labels, manifest_photos)
+    print("\nper generator against all reals (AUC, out-of-fold):")
+    gens = sorted({g.split(":")[0] for g, y in zip(t.groups, t.labels) if y == 1})
+    per_gen: dict[str, Any] = {}
+    for m in ("face_space", "combined"):
+        for gname in gens:
+            sel = np.array([(g.split(":")[0] == gname) or y == 0 for g, y in zip(t.groups, t.labels)])
+            per_gen.setdefault(m, {})[gname] = {c: T.auc(scores[m][c][sel], t.labels[sel]) for c in T.CONDITIONS}
+            print(f"  {m:<11} {gname:<10} n={int((sel & (t.labels == 1)).sum()):>4}" + "".join(f"{per_gen[m][gname][c]:>7.3f}" for c in T.CONDITIONS))
     print("\ngeneration risk >= 0.5 (out-of-fold, fold's own cut), per construction:")
     flagged = {}
     for c in T.CONDITIONS:
@@ -152,7 +169,7 @@ def oof_table(t: T.Table, bundles: dict[int, dict[str, Any]]) -> dict[str, Any]:
                          "flagged_phone": float((risk["phone"][sel] >= 0.5).mean())}
         g = groups[gname]
         print(f"  {gname:<12} {g['label']:<9} n={g['n']:>4}  mean={g['mean_risk']:.2f}  flagged={g['flagged']:.2f}  (phone {g['flagged_phone']:.2f})")
-    return {"auc": aucs, "flagged": flagged, "groups": groups, "n": int(len(t.labels)), "n_generated": int(t.labels.sum())}
+    return {"auc": aucs, "per_generator": per_gen, "flagged": flagged, "groups": groups, "n": int(len(t.labels)), "n_generated": int(t.labels.sum())}
 
 
 def check_reals(t: T.Table, full: bool) -> dict[str, Any]:
@@ -330,7 +347,7 @@ def main() -> None:
     if not T.MEDIA.is_dir():
         sys.exit(f"{T.MEDIA} is absent")
     all_items = T.items()
-    t = T.table(all_items, T.features(all_items))
+    t = T.table(all_items, T.features(all_items), T.embeddings(all_items))
     bundles = fold_bundles()
     out: dict[str, Any] = {"oof": oof_table(t, bundles)}
     if not args.skip_check:
