@@ -161,8 +161,13 @@ def table(files: list[dict[str, Any]], scores: dict[str, np.ndarray], y: np.ndar
 
 
 def main() -> int:
+    global CROPS_PER_FILE, L2
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.parse_args()
+    ap.add_argument("--crops", type=int, default=CROPS_PER_FILE, help="crops embedded per file (evenly spread)")
+    ap.add_argument("--l2", type=float, default=L2, help="the probe's ridge penalty")
+    ap.add_argument("--dry", action="store_true", help="print the out-of-fold table only; write nothing")
+    args = ap.parse_args()
+    CROPS_PER_FILE, L2 = args.crops, args.l2
     all_files = json.loads((CROPS / "files.json").read_text())
     emb = embeddings(all_files)
     y = np.array([f["label"] == "fake" for f in all_files], int)
@@ -248,6 +253,8 @@ def main() -> int:
     print(f"real recordings at risk >= 0.5: combined {len(real_hi)} of {int(real.sum())} {real_hi}; cnn alone {len(real_hi_net)} {real_hi_net}")
     print(f"fakes at risk >= 0.5 (combined): {caught}; DeepFaceLive pairs with the swap above its own real input: {won} of {n_pairs}")
 
+    if args.dry:
+        return 0
     oof = {"rows": rows, "real_high_risk": real_hi, "n_real": int(real.sum()), "caught_at_half": caught,
            "dfl_pairs_swap_above_real": won, "n_pairs": n_pairs, "weights_per_fold": {str(k): v["w"] for k, v in fold_meta.items()}}
     FOLDS_DIR.mkdir(parents=True, exist_ok=True)
