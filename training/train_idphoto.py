@@ -53,7 +53,10 @@ reals 0 of 266 everywhere. The ridge L2 of 0.3-30 changes the combined AUC by < 
 What did not help (training/probe_idphoto_embed.py has the rest): the descriptor's norm, its
 distance to the real faces' centroid or nearest real faces of other folds, its change under a
 mirror flip, dlib's 68-point geometry normalised for pose and its symmetry, and Face Mesh's
-intermediate features (all at or below 0.55 alone, and lowering the combined AUC beside it).
+intermediate features (all at or below 0.55 alone, and lowering the combined AUC beside it); the
+descriptor's response to jitter, blur and JPEG, and its squares, +0.01-0.02 only
+(training/probe_idphoto_jitter.py). The descriptor costs nothing more at run time: the app
+computes it for every photo already.
 
 The risk map: ``risk = sigmoid((logit - RISK_LOGIT_AT_HALF) * RISK_SLOPE)``: the logit at which
 the risk reaches 0.5 is set above the out-of-fold logits of the real photos (originals), at
