@@ -264,12 +264,15 @@ DEGRADATIONS = {
     "": {"min_px": MIN_SCALE_PX, "crf": CRF_RANGE, "jpeg": JPEG_RANGE},
     "mild": {"min_px": 96, "crf": (18, 30), "jpeg": (60, 95)},
     "chroma": {"min_px": MIN_SCALE_PX, "crf": CRF_RANGE, "jpeg": JPEG_RANGE, "flat_chroma": 0.5},
+    "dfl60": {"min_px": MIN_SCALE_PX, "crf": CRF_RANGE, "jpeg": JPEG_RANGE, "dfl_crops": MAX_CROPS},
 }
 """Degradation settings by pool tag: the default (faces down to MIN_SCALE_PX, crf up to 38), a
 milder one (faces down to 96 px, crf up to 30) where self-blend seams stay visible, and the
 default with half the self-blends' altered copies flattened in chroma (``self_blend(flat_chroma=)``:
 training/probe_faceswap_dfl.py found DeepFaceLive's rendered faces flatter in chroma than the
-ring around them, their own real input less so)."""
+ring around them, their own real input less so), and the default with up to ``dfl_crops`` crops of
+each DeepFaceLive file (swap and real halves) instead of POOL_CROPS_PER_FILE (the DeepFaceLive
+swaps are the only training data that moves the DeepFaceLive figure)."""
 
 
 def degrade(img: np.ndarray, rng: np.random.Generator, tag: str = "", out_px: int = S.NET_PX) -> np.ndarray:
@@ -295,8 +298,9 @@ def pool_for_file(args: tuple[int, dict[str, Any], int, str, int]) -> dict[str, 
     idx, f, variant, tag, px = args
     data = np.load(OUT / "crops" / f"{f['id']}.npz")
     big, lm = data["big"], data["lm"].astype(np.float32)
-    if len(big) > POOL_CROPS_PER_FILE:  # evenly spread over the recording
-        keep = np.linspace(0, len(big) - 1, POOL_CROPS_PER_FILE).round().astype(int)
+    per_file = DEGRADATIONS[tag].get("dfl_crops", POOL_CROPS_PER_FILE) if "/dfl/" in f["path"] else POOL_CROPS_PER_FILE
+    if len(big) > per_file:  # evenly spread over the recording
+        keep = np.linspace(0, len(big) - 1, int(per_file)).round().astype(int)
         big, lm = big[keep], lm[keep]
     rng = np.random.default_rng(seed_of(f"{f['path']}#{variant}"))
     xs, kinds = [], []
