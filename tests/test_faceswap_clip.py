@@ -57,7 +57,7 @@ def test_the_probe_is_combined_with_the_cnn_as_its_description_says(talking_head
     signals = finding.evidence["signals"]
     part = signals["clip"]
     assert CLIP_MIN_CROPS <= part["crops"] <= CLIP_MAX_CROPS and len(part["logits"]) == part["crops"]
-    assert part["times_s"] == sorted(part["times_s"]) and part["times_s"][-1] - part["times_s"][0] > 2.0  # spread over the clip
+    assert part["times_s"] == sorted(part["times_s"]) and part["times_s"][-1] - part["times_s"][0] >= 3.5  # spread over the clip
     assert part["value"] == pytest.approx(float(np.median(part["logits"])), abs=1e-3)
     combined = probe.combined(signals["model"]["value"], part["value"])
     assert part["combined"] == pytest.approx(combined)
