@@ -7,14 +7,14 @@ with a face, the face at source resolution, aligns it on its Face Mesh points
 face swaps, run by onnxruntime). Crops are scored in small batches. On every analysed frame it
 keeps three cheap ROI colour means for the pulse signal.
 
-Every CLIP_EVERY_S it may also embed the same face, aligned at 192 px, for the second model
+Every CLIP_EVERY_S it may also keep the same face, aligned at 192 px, for the second model
 (an evenly spread handful over the recording, :data:`CLIP_BUFFER`): a linear probe on frozen CLIP ViT-B/16 embeddings (:mod:`detectors.models.clip_faces`),
 which carries to swaps the CNN never saw far better than the CNN does (out of fold, grouped:
 DeepFaceLive 0.83 against the CNN's 0.59; training/train_faceswap_clip.py has the table).
 
 After the pass, :meth:`analyze` aggregates the per-frame logits over the recording (a percentile
-stored with the model: a swap is on every frame, a few odd frames of a real face are not), takes
-the median of the probe's logits over up to CLIP_MAX_CROPS of the kept embeddings,
+stored with the model: a swap is on every frame, a few odd frames of a real face are not), embeds
+up to CLIP_MAX_CROPS of the kept crops and takes the median of the probe's logits,
 combines the two recording scores (each in units of its spread on real recordings, the weight
 chosen out of fold), maps the result to a risk with the decision centre (chosen from out-of-fold
 REAL recordings only), sets the confidence from how many frames were scored, names the seconds
@@ -93,15 +93,18 @@ SEGMENT_S = 1.0
 
 CLIP_EVERY_S = 2.0
 """While the pass runs, the face is offered to the CLIP probe once per this many seconds of
-recording; an evenly spread subset of those offers (:class:`detectors.models.clip_faces.SpreadSample`,
-CLIP_BUFFER) is embedded there and then, on the checks' thread (about 60 ms of one core each), so
-that nothing of it is left for after the pass: about 3 embeddings for a 7 s clip, 16 for 30 s,
-about 60 for a 30-minute recording."""
+recording; an evenly spread subset of those offers is kept (aligned crops, CLIP_BUFFER at most:
+about 1.8 MB; :class:`detectors.models.clip_faces.SpreadSample`)."""
 CLIP_BUFFER = 16
 CLIP_MIN_CROPS = 2
 CLIP_MAX_CROPS = 8
-"""Embeddings the recording's CLIP score is the median over (evenly spread over the recording);
-with fewer than CLIP_MIN_CROPS the CNN judges alone."""
+CLIP_SECONDS_PER_CROP = 2.5
+"""After the pass, one kept crop per CLIP_SECONDS_PER_CROP of recording is embedded, at least
+CLIP_MIN_CROPS and at most CLIP_MAX_CROPS (about 60 ms of one core each: 0.2 s for a 7 s clip,
+0.5 s for any recording of 20 s or more), evenly spread; the recording's CLIP score is the median
+of their probe logits. With fewer kept crops than CLIP_MIN_CROPS the CNN judges alone. Embedding
+every kept crop during the pass instead cost more in all (a 2-minute recording: 32 embeddings
+instead of 8)."""
 
 OCCLUSION_MAX_GAP_S = 1.5
 """A face lost for at most this long between two sightings counts as an occlusion event."""
@@ -149,7 +152,7 @@ class FaceSwapDetector(Detector):
         self.net: FaceSwapNet | None = load_net()
         self.model = S.load_model()  # the hand-made blend model (reported signal)
         self.clip = clip_faces.load_probe() if self.net is not None else None  # the CLIP probe (combined with the CNN)
-        self._clip_kept = clip_faces.SpreadSample(CLIP_BUFFER)  # (t, embedding) of the face at spread-out moments
+        self._clip_kept = clip_faces.SpreadSample(CLIP_BUFFER)  # (t, aligned crop) of the face at spread-out moments
         self._clip_next_t = -math.inf
         self._n_face_frames = 0
         self._n_net = 0
@@ -184,14 +187,8 @@ class FaceSwapDetector(Detector):
         aligned = self.net.model_input(crop, lm)
         if self.clip is not None and frame.t >= self._clip_next_t:
             self._clip_next_t = frame.t + CLIP_EVERY_S
-            kept = None
-            if self._clip_kept.wants():
-                try:
-                    kept = (frame.t, clip_faces.embed(S.aligned_crop(crop, lm, self.clip.crop_px)[0][None])[0])
-                except (FileNotFoundError, RuntimeError, ValueError) as exc:  # onnxruntime's failures; the CNN judges alone
-                    log.warning("faceswap: the CLIP probe could not run (%s); the CNN judges alone", exc)
-                    self.clip = None
-            self._clip_kept.offer(kept)
+            wanted = self._clip_kept.wants()
+            self._clip_kept.offer((frame.t, S.aligned_crop(crop, lm, self.clip.crop_px)[0]) if wanted else None)
         blend = float("nan")
         fvf = float("nan")
         if self.model is not None and self._n_net % BLEND_EVERY == 0 and np.ptp(lm[list(S.FACE_OVAL), 0]) >= S.MIN_TEXTURE_FACE_PX:
@@ -275,10 +272,15 @@ class FaceSwapDetector(Detector):
         """The CLIP probe on the face embedded at a few evenly spread moments, combined with the CNN's recording
         score (weights, units and the decision centre from assets/models/faceswap_clip.json, all
         chosen out of fold): the recording's risk, or None when the probe is not available."""
-        picked = self._clip_kept.pick(CLIP_MAX_CROPS)
-        if self.clip is None or len(picked) < CLIP_MIN_CROPS:
+        if self.clip is None or len(self._clip_kept.items) < CLIP_MIN_CROPS:
             return None
-        logits = self.clip.logits(np.stack([e for _, e in picked]))
+        span = self._clip_kept.items[-1][0] - self._clip_kept.items[0][0] + CLIP_EVERY_S
+        picked = self._clip_kept.pick(int(min(CLIP_MAX_CROPS, max(CLIP_MIN_CROPS, round(span / CLIP_SECONDS_PER_CROP)))))
+        try:
+            logits = self.clip.logits(clip_faces.embed(np.stack([c for _, c in picked])))
+        except (FileNotFoundError, RuntimeError, ValueError) as exc:  # onnxruntime's failures: the CNN judges alone
+            log.warning("faceswap: the CLIP probe could not run (%s); the CNN judges alone", exc)
+            return None
         value = float(np.median(logits))
         score = self.clip.combined(net_value, value)
         risk = self.clip.risk(score)
