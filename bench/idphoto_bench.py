@@ -57,6 +57,15 @@ JPEG 60 on a shifted grid, feathered): risk 0.02-0.28, none flagged; against the
 documents AUC 0.94 on the risk and 1.00 on the tamper risk alone, but their tamper sums
 (1.00-1.76) lie inside the real photos' range, so no cut flags them without flagging real
 photos. The target of 0.90 on degraded copies is not reached.
+
+After the risk map's slope was set from the real photos (median real at risk 0.05, was a fixed 1;
+training/train_idphoto.py REAL_MEDIAN_RISK), rerun 2026-12-02: the AUC table above is unchanged
+(logits); the whole check on the 266 reals: none at risk 0.5 (max 0.483), the Photoshop five
+0.12-0.36; DeepFaceLive swap frames mean 0.04, none flagged (AUC against their inputs 0.52);
+pasted-face documents 0.02-0.39 (genuine 0.01-0.34), none flagged, AUC 0.72 on the risk (the
+generation part, now spread, outweighs the small tamper part) and still 1.00 on the tamper risk
+alone. Through `telltale eval` (the check's own risk, out of fold) generated vs real photos rose
+from 0.52 to 0.63: at slope 1 most photos sat at risk 0.000x, ordered by tamper noise.
 """
 
 from __future__ import annotations
