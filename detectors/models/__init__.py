@@ -56,9 +56,14 @@ def session(name: str):  # -> onnxruntime.InferenceSession
     Single-threaded on purpose: the analysis already keeps both cores busy (decoder, Face Mesh,
     checks); a second pool of inference threads only contends with them.
     """
+    return session_at(model_path(name), name)
+
+
+def session_at(path: Path, name: str):  # -> onnxruntime.InferenceSession
+    """The cached single-threaded session of the ONNX file at ``path`` (a shipped model, or one
+    that an installed package carries); ``name`` names it in the error when the file is missing."""
     import onnxruntime as ort
 
-    path = model_path(name)
     with _lock:
         sess = _sessions.get(path)
         if sess is None:

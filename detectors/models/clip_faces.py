@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from . import description
+from . import description, session_at
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +40,6 @@ MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
 STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
 """CLIP's own input normalisation (RGB, 0..1)."""
 
-_lock = threading.Lock()
-_session: Any = None
-
-
 def encoder_path() -> Path | None:
     """The encoder file inside the installed wheel, or None when it is not installed."""
     spec = importlib.util.find_spec(ENCODER_PACKAGE)  # finds the package without importing it
@@ -55,23 +50,11 @@ def encoder_path() -> Path | None:
 
 
 def _encoder() -> Any:
-    """The cached single-threaded onnxruntime session of the encoder (see
-    :func:`detectors.models.session` for why single-threaded)."""
-    global _session
-    import onnxruntime as ort
-
-    with _lock:
-        if _session is None:
-            path = encoder_path()
-            if path is None:
-                raise FileNotFoundError(f"the CLIP encoder ({ENCODER_PACKAGE}) is not installed; reinstall Telltale")
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = 1
-            opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
-            _session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-            log.debug("loaded the CLIP encoder from %s", path)
-        return _session
+    """The encoder's cached single-threaded onnxruntime session (:func:`detectors.models.session_at`)."""
+    path = encoder_path()
+    if path is None:
+        raise FileNotFoundError(f"the CLIP encoder ({ENCODER_PACKAGE}) is not installed; reinstall Telltale")
+    return session_at(path, ENCODER_NAME)
 
 
 def encoder_input(crops: np.ndarray) -> np.ndarray:
