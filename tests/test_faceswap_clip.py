@@ -87,3 +87,14 @@ def test_fold_copies_of_the_probe_are_used_inside_fold_models(tmp_path: Path) ->
         probe = clip_faces.load_probe()
     assert probe is not None and probe.decision_centre == 123.0
     assert clip_faces.load_probe().decision_centre != 123.0  # type: ignore[union-attr]
+
+
+def test_a_risk_under_the_flag_but_above_most_real_recordings_is_called_a_weak_sign(talking_head_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from detectors import faceswap
+
+    clip = talking_head_factory(duration_s=3.0, fps=15, size=(320, 320))["path"]
+    below = analyze_recording(clip, settings=FAST).findings["faceswap"]
+    assert below.risk < faceswap.WEAK_RISK and below.summary.startswith("No clear sign")
+    monkeypatch.setattr(faceswap, "WEAK_RISK", below.risk / 2)  # the same risk, now above the weak-sign line
+    weak = analyze_recording(clip, settings=FAST).findings["faceswap"]
+    assert weak.risk == pytest.approx(below.risk) and weak.summary.startswith("A weak sign") and "below the 0.50 flag" in weak.summary
