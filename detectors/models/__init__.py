@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -92,3 +93,10 @@ def description(name: str) -> dict:
             data = json.loads(path.read_text())
             _descriptions[path] = data
         return data
+
+
+def centred_risk(value: float, centre: float, width: float) -> float:
+    """A model's recording score mapped to a risk 0..1: logistic, 0.5 at its decision centre,
+    ``width`` score units from 0.5 to about 0.73."""
+    z = (value - centre) / max(width, 1e-6)
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))

@@ -27,7 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from . import description, session_at
+from . import centred_risk, description, session_at
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ INPUT_PX = 224
 MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
 STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
 """CLIP's own input normalisation (RGB, 0..1)."""
+
 
 def encoder_path() -> Path | None:
     """The encoder file inside the installed wheel, or None when it is not installed."""
@@ -102,8 +103,7 @@ class ClipProbe:
         return float(self.weight * zc + (1.0 - self.weight) * zn)
 
     def risk(self, value: float) -> float:
-        x = max(-30.0, min(30.0, (value - self.decision_centre) / self.risk_width))
-        return float(1.0 / (1.0 + np.exp(-x)))
+        return centred_risk(value, self.decision_centre, self.risk_width)
 
 
 def load_probe() -> ClipProbe | None:

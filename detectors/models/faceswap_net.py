@@ -15,13 +15,12 @@ never saw its group.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import description, model_path, session
+from . import centred_risk, description, model_path, session
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +48,7 @@ class NetMeta:
 
     def risk(self, value: float) -> float:
         """Logistic map of an aggregated logit to 0..1, 0.5 at the decision centre."""
-        z = (value - self.decision_centre) / max(self.risk_width, 1e-6)
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        return centred_risk(value, self.decision_centre, self.risk_width)
 
 
 def load_meta() -> NetMeta:
