@@ -21,9 +21,11 @@ swap and its own real input, and every clip of one face model, share a group):
   (out/faceswap_net/oof_fold<k>.npz);
 * the combined score is ``w * z(clip) + (1 - w) * z(cnn)``, each z in units of the mean and spread of
   that score on the REAL recordings outside fold k; w is chosen from WEIGHTS on the files outside
-  fold k (their own out-of-fold scores), best AUC of fakes against real recordings;
-* the decision centre (risk 0.5) is the CENTRE_QUANTILE percentile of the combined score of the real
-  recordings outside fold k plus CENTRE_MARGIN; risk = sigmoid((score - centre) / RISK_WIDTH).
+  fold k (their own out-of-fold scores), best mean over FAMILIES of the AUC of the family's fakes
+  against the real recordings;
+* the decision centre (risk 0.5) is the CNN recipe's rule (train_faceswap_net.centre_from: the
+  CENTRE_QUANTILE percentile of the real recordings outside fold k plus CENTRE_MARGIN) on the
+  combined score; risk = sigmoid((score - centre) / RISK_WIDTH).
 Outputs: ``out/folds/faceswap_clip_fold<k>.json`` (telltale eval --cv group --fold-models out/folds)
 and ``assets/models/faceswap_clip.json`` (probe on every training file, w, z units and centre from
 all out-of-fold scores), each with the out-of-fold table.
@@ -43,7 +45,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from detectors.evaluation.metrics import roc_auc  # noqa: E402
 from detectors.models import clip_faces  # noqa: E402
+from train_faceswap_net import CENTRE_MARGIN, CENTRE_QUANTILE, RISK_WIDTH, centre_from  # noqa: E402  (the CNN's bar rule)
 
 CROPS = ROOT / "out" / "faceswap_net"
 CACHE = ROOT / "out" / "faceswap_clip"
@@ -62,23 +66,15 @@ L2 = 300.0
 """Ridge penalty (on standardised embeddings, per training sample). Out of fold, DeepFaceLive AUC
 of the probe alone: 0.817 at 30, 0.827 at 100, 0.834 at 300, 0.829 at 1000."""
 WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
-CENTRE_QUANTILE = 97.5
-CENTRE_MARGIN = 0.5
-RISK_WIDTH = 0.5
 FAMILIES = ("DeepFaceLive", "GHOST", "FaceForensics/DFDC", "talking-head")
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    from scipy.stats import rankdata
-
+    """The project's AUC (detectors.evaluation.metrics.roc_auc) over the scored files; NaN with one class."""
     s, y = np.asarray(scores, float), np.asarray(labels, int)
     keep = ~np.isnan(s)
-    s, y = s[keep], y[keep]
-    npos, nneg = int(y.sum()), int((1 - y).sum())
-    if npos == 0 or nneg == 0:
-        return float("nan")
-    r = rankdata(s)
-    return float((r[y == 1].sum() - npos * (npos + 1) / 2) / (npos * nneg))
+    value = roc_auc(y[keep], s[keep])
+    return float("nan") if value is None else value
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2) -> dict[str, Any]:
@@ -144,11 +140,6 @@ def units(s: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
 
 def combine(sn: np.ndarray, sc: np.ndarray, w: float, un: tuple[float, float], uc: tuple[float, float]) -> np.ndarray:
     return w * (sc - uc[0]) / uc[1] + (1 - w) * (sn - un[0]) / un[1]
-
-
-def centre_of(real_scores: np.ndarray) -> float:
-    v = real_scores[~np.isnan(real_scores)]
-    return float(np.percentile(v, CENTRE_QUANTILE) + CENTRE_MARGIN)
 
 
 def risk_of(s: np.ndarray, centre: float) -> np.ndarray:
@@ -227,7 +218,7 @@ def main() -> int:
         w = choose_w(out_k)
         un, uc = units(sn_filled, out_k & real), units(sc, out_k & real)
         c_all = combine(sn_filled, sc, w, un, uc)
-        centre = centre_of(c_all[out_k & real])
+        centre = centre_from(c_all[out_k & real])
         comb[folds == k] = c_all[folds == k]
         fold_meta[k] = {"w": w, "un": un, "uc": uc, "centre": centre}
         print(f"fold {k}: w = {w}, centre {centre:.2f}", flush=True)
@@ -237,7 +228,7 @@ def main() -> int:
     for k in range(N_FOLDS):
         m = folds == k
         risk[m] = risk_of(comb[m], fold_meta[k]["centre"])
-        risk_net[m] = risk_of(sn_filled[m], centre_of(sn_filled[(folds != k) & real]))
+        risk_net[m] = risk_of(sn_filled[m], centre_from(sn_filled[(folds != k) & real]))
     ev = train & video
     rows = table([f for f in all_files], {"cnn": np.where(ev, sn, np.nan), "clip": np.where(ev, sc, np.nan),
                                           "combined": np.where(ev, comb, np.nan)}, y, video & ev, real & ev)
@@ -270,7 +261,7 @@ def main() -> int:
     final = fit_probe(np.ones(len(all_files), bool))
     w = choose_w(np.ones(len(all_files), bool))
     un, uc = units(sn_filled, real), units(sc, real)
-    centre = centre_of(combine(sn_filled, sc, w, un, uc)[real])
+    centre = centre_from(combine(sn_filled, sc, w, un, uc)[real])
     (ASSETS / f"{NAME}.json").write_text(json.dumps(describe(final, w, un, uc, centre, oof), indent=1))
     print(f"wrote {ASSETS / (NAME + '.json')}: w = {w}, centre {centre:.2f}")
     return 0
