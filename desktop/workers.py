@@ -199,7 +199,6 @@ class AnalysisJob:
             messages.append(f"{cancelled} file(s) were cancelled and left out of this report.")
         self.signals.finished.emit(self.job_id, "done", data, messages)
 
-
     def _store(self, library: Any, images: list[Any], recordings: list[Any], data: dict[str, Any]) -> None:
         """The photos, the recordings' faces and voice prints, and the report, in one
         transaction on this thread's own connection (hashing a photo takes a moment: never on

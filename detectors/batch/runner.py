@@ -560,6 +560,7 @@ class _Batch:
 
         need = set(self.one_sided())
         names = set(self.rows)
+        same_voice = float(self.settings.get(SAME_VOICE.key, SAME_VOICE.default))
         for name, row in self.rows.items():
             if row.status != "analysed" or name in need:
                 continue
@@ -574,9 +575,8 @@ class _Batch:
                                                                                      limit=MAX_MATCHES_PER_QUERY)}
                     stored = storable_print(rec.voice)  # the print the voice check searches with
                     if stored is not None:
-                        same = float(self.settings.get(SAME_VOICE.key, SAME_VOICE.default))
                         found |= {m["candidate"] for m in self.library.search_voices(stored.embedding, exclude_candidate=name,
-                                                                                      max_distance=same, limit=MAX_MATCHES_PER_QUERY)
+                                                                                      max_distance=same_voice, limit=MAX_MATCHES_PER_QUERY)
                                   if m.get("candidate")}
             except Exception as exc:  # noqa: BLE001 - a library without these searches: one-sided check only
                 log.warning("could not search the library again for %s: %s", name, exc)

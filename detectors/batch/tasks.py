@@ -201,6 +201,7 @@ class InterviewRecording:
     track: InterviewIdentity | None
     voice: Any = None
 
+
 @dataclass(frozen=True)
 class CandidateOutcome:
     """What a scoring task sends back: the report (JSON-ready) and the recordings' faces and
