@@ -722,14 +722,24 @@ def _pooled_peak(curves: np.ndarray, win_speech: np.ndarray) -> float:
     """The peak of window curves pooled as ``_combine_windows`` pools them (speech-weighted mean)."""
     if curves.size == 0 or not np.isfinite(curves).any():
         return float("nan")
+    c = _pool(curves, _window_weights(curves, win_speech))
+    return float(np.nanmax(c)) if np.isfinite(c).any() else float("nan")
+
+
+def _window_weights(curves: np.ndarray, win_speech: np.ndarray) -> np.ndarray:
+    """Each window's weight in the pooled curve: its speech beyond MIN_WINDOW_SPEECH_S (windows
+    without a curve: 0); all windows with a curve alike when none has that much speech."""
     have_any = np.isfinite(curves).any(axis=1)
     weights = np.where(have_any, np.clip(win_speech - MIN_WINDOW_SPEECH_S, 0.0, None), 0.0)
-    if weights.sum() <= 0:
-        weights = have_any.astype(np.float64) * 1e-3
+    return weights if weights.sum() > 0 else have_any.astype(np.float64) * 1e-3
+
+
+def _pool(curves: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The weighted mean of window curves per lag, NaN where no weighted window has a value."""
     den = (np.isfinite(curves) * weights[:, None]).sum(axis=0)
     c = (np.where(np.isfinite(curves), curves, 0.0) * weights[:, None]).sum(axis=0) / np.maximum(den, 1e-12)
     c[den <= 0] = np.nan
-    return float(np.nanmax(c)) if np.isfinite(c).any() else float("nan")
+    return c
 
 
 def _lockness(curves: np.ndarray, hop: float) -> np.ndarray:
@@ -903,28 +913,17 @@ def _combine_windows(curves: np.ndarray, starts: np.ndarray, width: int, win_spe
     agreement, and each window's local offset (the curves pooled over DRIFT_SPAN_S around it)."""
     if curves.size == 0 or not np.isfinite(curves).any():
         return None
-    have_any = np.isfinite(curves).any(axis=1)
-    weights = np.where(have_any, np.clip(win_speech - MIN_WINDOW_SPEECH_S, 0.0, None), 0.0)
-    if weights.sum() <= 0:
-        weights = have_any.astype(np.float64) * 1e-3
+    weights = _window_weights(curves, win_speech)
     lags = np.arange(-max_lag, max_lag + 1) * hop
-    filled = np.where(np.isfinite(curves), curves, 0.0)
-    have = np.isfinite(curves) * weights[:, None]
 
-    def pooled(sel: slice | np.ndarray) -> np.ndarray:
-        den = have[sel].sum(axis=0)
-        c = (filled[sel] * weights[sel, None]).sum(axis=0) / np.maximum(den, 1e-12)
-        c[den <= 0] = np.nan
-        return c
+    def pooled(sel: slice) -> np.ndarray:
+        return _pool(curves[sel], weights[sel])
 
     curve = pooled(slice(None))
     offset, peak, sharpness, _ = _peak(curve, lags)
     chance = float("nan")
     if null_curves is not None and null_curves.shape == curves.shape and np.isfinite(null_curves).any():
-        nh = np.isfinite(null_curves) * weights[:, None]
-        nden = nh.sum(axis=0)
-        ncurve = (np.where(np.isfinite(null_curves), null_curves, 0.0) * weights[:, None]).sum(axis=0) / np.maximum(nden, 1e-12)
-        ncurve[nden <= 0] = np.nan
+        ncurve = _pool(null_curves, weights)
         chance = float(np.nanmax(ncurve)) if np.isfinite(ncurve).any() else float("nan")
     lock = peak - float(np.nanmedian(curve))
     win_off = np.full(starts.size, np.nan)
