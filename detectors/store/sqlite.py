@@ -490,9 +490,17 @@ class Library:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def _check_ours(self) -> None:
-        """Refuse another program's database (read-only queries; nothing is changed)."""
-        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        version = self.schema_version
+        """Refuse another program's database (read-only queries; nothing is changed). The tables
+        and the schema version are read in one read transaction: read apart, another process
+        setting up the same new library could commit its first migration between the two reads
+        (no tables yet, then version 1), and a library being created looked like a foreign file."""
+        self._db.execute("BEGIN")
+        try:
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            version = self.schema_version
+        finally:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
         if not tables and version == 0:
             return  # a new, empty file: ours to set up
         if not set(OWN_TABLES) <= tables:
