@@ -49,6 +49,22 @@ def test_the_encoder_ships_in_its_wheel_and_embeds_faces_not_noise() -> None:
     assert np.array_equal(e, clip_faces.embed(np.stack([face, face[:, ::-1], noise])))  # deterministic
 
 
+def test_the_encoders_inner_layers_are_read_from_the_same_run() -> None:
+    from skimage import data
+
+    face = np.ascontiguousarray(data.astronaut()[20:220, 140:340])
+    crops = np.stack([face, face[:, ::-1]])
+    f = clip_faces.features(crops, ("embed", "cls4", "patch9", "pooled"))
+    assert f.shape == (2, 512 + 3 * 768)
+    assert np.allclose(f[:, :512], clip_faces.embed(crops), atol=1e-5)  # the extra outputs leave the embedding as it was
+    parts = [f[:, :512], f[:, 512:1280], f[:, 1280:2048], f[:, 2048:]]
+    assert all(np.allclose(np.linalg.norm(p, axis=1), 1.0, atol=1e-4) for p in parts)
+    assert not np.allclose(parts[1], parts[2])  # different blocks, different tokens
+    assert float(parts[1][0] @ parts[1][1]) > 0.8  # an early block still sees the mirrored face as alike
+    with pytest.raises(ValueError, match="unknown CLIP feature"):
+        clip_faces.features(crops, ("cls13",))
+
+
 def test_the_probe_is_combined_with_the_cnn_as_its_description_says(talking_head_factory: Any) -> None:
     probe = clip_faces.load_probe()
     assert probe is not None and 0.0 <= probe.weight <= 1.0 and probe.risk(probe.decision_centre) == pytest.approx(0.5)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,94 @@ def embed(crops: np.ndarray) -> np.ndarray:
         return np.zeros((0, 512), np.float32)
     sess = _encoder()
     e = sess.run(["image_embeds"], {"pixel_values": encoder_input(crops)})[0].astype(np.float32)
-    return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+    return _unit(e)
+
+
+BLOCKS = 12
+HIDDEN_OUTPUTS = {
+    **{k: f"/vision_model/encoder/layers.{k}/layer_norm1/Add_1_output_0" for k in range(1, BLOCKS)},
+    BLOCKS: "onnx::Gather_1524",
+}
+"""The token states after block k (1..12) inside the encoder graph, (N, 197, 768): after blocks 1-11
+as the next block's first layer norm sees them (each token normalised), after the last block the
+encoder's output (``last_hidden_state``). Token 0 is the class token, 1..196 the 14 x 14 patches."""
+POOLED_OUTPUT = "/vision_model/post_layernorm/Add_1_output_0"
+"""The class token after the final layer norm (768-d), before the projection to the 512-d embedding."""
+FEATURE_DIMS = {"embed": 512, "pooled": 768, "cls": 768, "patch": 768}
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def _hidden_encoder() -> Any:
+    """The encoder with its intermediate token states as outputs too (:data:`HIDDEN_OUTPUTS`), cached.
+
+    The graph is the installed file's, with outputs added in memory (``onnx``); the arithmetic is
+    the same as :func:`_encoder`'s, and those states are computed on every run anyway."""
+    path = encoder_path()
+    if path is None:
+        raise FileNotFoundError(f"the CLIP encoder ({ENCODER_PACKAGE}) is not installed; reinstall Telltale")
+    key = path.with_name(path.name + "#hidden")
+    with _hidden_lock:
+        sess = _hidden_sessions.get(key)
+        if sess is None:
+            import onnx
+            import onnxruntime as ort
+
+            model = onnx.load(str(path))
+            have = {o.name for o in model.graph.output}
+            for name in (*HIDDEN_OUTPUTS.values(), POOLED_OUTPUT):
+                if name not in have:
+                    model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = 1
+            opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            sess = ort.InferenceSession(model.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"])
+            _hidden_sessions[key] = sess
+        return sess
+
+
+_hidden_lock = threading.Lock()
+_hidden_sessions: dict[Path, Any] = {}
+
+
+def parse_feature(name: str) -> tuple[str, int]:
+    """``"embed"``, ``"pooled"``, ``"cls<k>"`` or ``"patch<k>"`` (k = 1..12) -> (kind, block)."""
+    for kind in ("cls", "patch"):
+        if name.startswith(kind) and name[len(kind):].isdigit() and 1 <= int(name[len(kind):]) <= BLOCKS:
+            return kind, int(name[len(kind):])
+    if name in ("embed", "pooled"):
+        return name, BLOCKS
+    raise ValueError(f"unknown CLIP feature {name!r}: embed, pooled, cls1..cls{BLOCKS} or patch1..patch{BLOCKS}")
+
+
+def features(crops: np.ndarray, names: tuple[str, ...] | list[str] = ("embed",)) -> np.ndarray:
+    """(N, D) features of the crops: the named parts (:func:`parse_feature`), each a unit vector,
+    side by side. ``cls<k>`` is the class token after block k, ``patch<k>`` the mean of the patch
+    tokens after block k (earlier blocks keep more of the pixels' texture, later ones more of
+    what the face is); ``("embed",)`` is :func:`embed`."""
+    parts = [parse_feature(n) for n in names]
+    dim = sum(FEATURE_DIMS[kind] for kind, _ in parts)
+    if len(crops) == 0:
+        return np.zeros((0, dim), np.float32)
+    if all(kind == "embed" for kind, _ in parts):
+        return np.concatenate([embed(crops)] * len(parts), axis=1)
+    sess = _hidden_encoder()
+    wanted = ["image_embeds", POOLED_OUTPUT, *HIDDEN_OUTPUTS.values()]
+    out = dict(zip(wanted, sess.run(wanted, {"pixel_values": encoder_input(crops)})))
+    cols = []
+    for kind, block in parts:
+        if kind == "embed":
+            cols.append(_unit(out["image_embeds"]))
+        elif kind == "pooled":
+            cols.append(_unit(out[POOLED_OUTPUT]))
+        else:
+            h = out[HIDDEN_OUTPUTS[block]]
+            cols.append(_unit(h[:, 0] if kind == "cls" else h[:, 1:].mean(axis=1)))
+    return np.concatenate(cols, axis=1)
 
 
 @dataclass(frozen=True)
