@@ -61,8 +61,25 @@ def test_the_encoders_inner_layers_are_read_from_the_same_run() -> None:
     assert all(np.allclose(np.linalg.norm(p, axis=1), 1.0, atol=1e-4) for p in parts)
     assert not np.allclose(parts[1], parts[2])  # different blocks, different tokens
     assert float(parts[1][0] @ parts[1][1]) > 0.8  # an early block still sees the mirrored face as alike
+    regions = clip_faces.features(crops, ("patch7", "centre7", "ring7"))
+    whole, centre, ring = regions[:, :768], regions[:, 768:1536], regions[:, 1536:]
+    n_centre = int(clip_faces.REGIONS["centre"].sum())
+    blend = _unit(n_centre * centre * _norm_of_mean(crops, "centre7") + (196 - n_centre) * ring * _norm_of_mean(crops, "ring7"))
+    assert np.allclose(blend, whole, atol=1e-3)  # the centre and the ring around it make up the whole grid
     with pytest.raises(ValueError, match="unknown CLIP feature"):
         clip_faces.features(crops, ("cls13",))
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def _norm_of_mean(crops: np.ndarray, name: str) -> np.ndarray:
+    """The length of a region's mean token before features() makes it a unit vector."""
+    kind, block = clip_faces.parse_feature(name)
+    sess = clip_faces._hidden_encoder()
+    h = sess.run([clip_faces.HIDDEN_OUTPUTS[block]], {"pixel_values": clip_faces.encoder_input(crops)})[0]
+    return np.linalg.norm(h[:, 1:][:, clip_faces.REGIONS[kind]].mean(axis=1), axis=1, keepdims=True)
 
 
 def test_the_probe_is_combined_with_the_cnn_as_its_description_says(talking_head_factory: Any) -> None:

@@ -34,6 +34,7 @@ all out-of-fold scores), each with the out-of-fold table.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -70,14 +71,19 @@ FEATURE_SETS = {
     "pooled": ("pooled",),
     "pooled+patch9": ("pooled", "patch9"),
     "cls10+pooled+patch7+patch9": ("cls10", "pooled", "patch7", "patch9"),
+    "centre6+ring6": ("centre6", "ring6"),
+    "centre7+ring7": ("centre7", "ring7"),
+    "pooled+centre7+ring7": ("pooled", "centre7", "ring7"),
 }
 """The encoder features a probe may read (detectors.models.clip_faces.features). Per outer fold the
 set is chosen by its probe's inner out-of-fold macro AUC on the other four folds alone. The list was
-written after a one-off study of single blocks (out/layers, probe alone, L2 300, out of fold):
-DeepFaceLive AUC 0.81-0.89 from the patch tokens' mean after blocks 6-9 and 0.85 from the class token
-after blocks 10-12, against 0.84 of the embedding; every class and patch part of blocks 6-12 at once
-(L2 1000) 0.88. So the list is informed by the same data: the nested choice keeps each fold's choice
-honest, not the list."""
+written after one-off studies (probe alone, L2 300, out of fold, DeepFaceLive / overall): single
+blocks: the patch tokens' mean after blocks 6-9 0.84-0.89 / 0.81-0.87, the class token after blocks
+10-12 0.85 / 0.86-0.87, against 0.84 / 0.86 of the embedding; every class and patch part of blocks
+6-12 at once (L2 1000) 0.88 / 0.88; the patch grid split into the face's centre and the ring around
+it (clip_faces.REGIONS), side by side: after block 6 0.91 / 0.88, after block 7 0.94 / 0.91, after
+blocks 8-12 0.82-0.90. So the list is informed by the same data: the nested choice keeps each
+fold's choice honest, not the list."""
 WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 FAMILIES = ("DeepFaceLive", "GHOST", "FaceForensics/DFDC", "talking-head")
 
@@ -116,15 +122,14 @@ def probe_logits(model: dict[str, Any], e: np.ndarray) -> np.ndarray:
     return ((e - np.asarray(model["mean"])) / np.asarray(model["std"])) @ np.asarray(model["coef"]) + model["intercept"]
 
 
-PARTS = ("embed", "pooled", *(f"cls{k}" for k in range(1, clip_faces.BLOCKS + 1)),
-         *(f"patch{k}" for k in range(1, clip_faces.BLOCKS + 1)))
+PARTS = tuple(sorted({name for names in FEATURE_SETS.values() for name in names}))
 
 
 def encoder_parts(files: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     """(n crops, len(PARTS), 768) float16 unit parts per file id (the 512-d embed zero-padded), cached:
     every candidate feature set is read from one run of the encoder per crop."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"parts_{CROP_KEY}_{CROPS_PER_FILE}.npz"
+    path = CACHE / f"parts_{CROP_KEY}_{CROPS_PER_FILE}_{hashlib.sha1(' '.join(PARTS).encode()).hexdigest()[:8]}.npz"
     have: dict[str, np.ndarray] = dict(np.load(path)) if path.is_file() else {}
     todo = [f for f in files if f["id"] not in have]
     t0 = time.time()

@@ -90,7 +90,25 @@ as the next block's first layer norm sees them (each token normalised), after th
 encoder's output (``last_hidden_state``). Token 0 is the class token, 1..196 the 14 x 14 patches."""
 POOLED_OUTPUT = "/vision_model/post_layernorm/Add_1_output_0"
 """The class token after the final layer norm (768-d), before the projection to the 512-d embedding."""
-FEATURE_DIMS = {"embed": 512, "pooled": 768, "cls": 768, "patch": 768}
+FEATURE_DIMS = {"embed": 512, "pooled": 768, "cls": 768, "patch": 768, "centre": 768, "ring": 768, "mouth": 768}
+GRID = 14
+"""The encoder's patch grid (224 px / 16 px patches)."""
+
+
+def _region(rows: slice, cols: slice) -> np.ndarray:
+    m = np.zeros((GRID, GRID), bool)
+    m[rows, cols] = True
+    return m.ravel()
+
+
+REGIONS = {
+    "patch": np.ones(GRID * GRID, bool),
+    "centre": _region(slice(3, 11), slice(3, 11)),  # the face itself in an aligned crop: inner 8 x 8 patches
+    "mouth": _region(slice(9, 13), slice(4, 10)),  # lips and chin
+}
+REGIONS["ring"] = ~REGIONS["centre"]  # hairline, ears, neck, background: what a swap leaves as it was
+"""Which patches each region kind averages, on the 14 x 14 grid of an aligned face crop
+(detectors.faceswap_signals.aligned_crop: eyes and mouth at fixed places)."""
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -132,20 +150,22 @@ _hidden_sessions: dict[Path, Any] = {}
 
 
 def parse_feature(name: str) -> tuple[str, int]:
-    """``"embed"``, ``"pooled"``, ``"cls<k>"`` or ``"patch<k>"`` (k = 1..12) -> (kind, block)."""
-    for kind in ("cls", "patch"):
+    """``"embed"``, ``"pooled"``, or ``"<kind><k>"`` with kind cls, patch, centre, ring or mouth and
+    k = 1..12 -> (kind, block)."""
+    for kind in ("cls", "patch", "centre", "ring", "mouth"):
         if name.startswith(kind) and name[len(kind):].isdigit() and 1 <= int(name[len(kind):]) <= BLOCKS:
             return kind, int(name[len(kind):])
     if name in ("embed", "pooled"):
         return name, BLOCKS
-    raise ValueError(f"unknown CLIP feature {name!r}: embed, pooled, cls1..cls{BLOCKS} or patch1..patch{BLOCKS}")
+    raise ValueError(f"unknown CLIP feature {name!r}: embed, pooled, or cls/patch/centre/ring/mouth with a block 1..{BLOCKS}")
 
 
 def features(crops: np.ndarray, names: tuple[str, ...] | list[str] = ("embed",)) -> np.ndarray:
     """(N, D) features of the crops: the named parts (:func:`parse_feature`), each a unit vector,
     side by side. ``cls<k>`` is the class token after block k, ``patch<k>`` the mean of the patch
     tokens after block k (earlier blocks keep more of the pixels' texture, later ones more of
-    what the face is); ``("embed",)`` is :func:`embed`."""
+    what the face is), ``centre<k>`` / ``ring<k>`` / ``mouth<k>`` the mean over one region of the
+    patch grid (:data:`REGIONS`); ``("embed",)`` is :func:`embed`."""
     parts = [parse_feature(n) for n in names]
     dim = sum(FEATURE_DIMS[kind] for kind, _ in parts)
     if len(crops) == 0:
@@ -164,7 +184,7 @@ def features(crops: np.ndarray, names: tuple[str, ...] | list[str] = ("embed",))
             cols.append(_unit(out[POOLED_OUTPUT]))
         else:
             h = out[HIDDEN_OUTPUTS[block]]
-            cols.append(_unit(h[:, 0] if kind == "cls" else h[:, 1:].mean(axis=1)))
+            cols.append(_unit(h[:, 0] if kind == "cls" else h[:, 1:][:, REGIONS[kind]].mean(axis=1)))
     return np.concatenate(cols, axis=1)
 
 
