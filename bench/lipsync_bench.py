@@ -18,22 +18,22 @@ not say which are). Rows the check cannot judge are counted apart ("n/j").
 Measured (method xcorr, 2-core machine, caches rebuilt: face tracks 85 s (115 s with the mouth
 darkness), face crops ~3-8 min, the bench itself ~15-100 s):
 
-=========================================  ========================  ========================  ========================
-                                           before (4c485fe)          chance level, late        + mouth darkness, the
-                                                                     voice, driven mouth       better-locking curve
-                                                                                               per window
-=========================================  ========================  ========================  ========================
-shifted copies judged                      40/54 (74 %)              37/54 (69 %)              43/54 (80 %)
- ...within 80 ms of own + shift            34/34 verifiable (100 %)  37/37 (100 %)             42/42 (100 %)
- ...strict (unverified judged = miss)      34/40 (85 %)              37/37 (100 %)             42/43 (98 %)
- median abs error                          1 ms                      1 ms                      1 ms
-5 s prefixes judged / within / conf        48/72, 100 %, 0.17        34/72, 100 %, 0.13        55/72, 100 %, 0.23
-10 s prefixes judged / within / conf       52/72, 100 %, 0.28        50/72, 100 %, 0.24        58/72, 100 %, 0.34
-AUC re-voiced+audio-driven vs real (27/24) 0.448                     0.812 (bars: other folds) 0.809; 0.853 (+ tight)
- ...re-voiced only (8/24)                  -                         0.763                     0.755; 0.880 (+ tight)
- ...audio-driven only (19/24)              -                         0.832                     0.831; 0.842 (+ tight)
-real clips at lipsync risk >= 0.5          1 (d20.mp4, 0.94)         0 (d20.mp4 0.42)          0 (d20.mp4 0.41)
-=========================================  ========================  ========================  ========================
+=========================================  ========================  ========================  ========================  ========================
+                                           before (4c485fe)          chance level, late        + mouth darkness, the     + generated mouth (CLIP
+                                                                     voice, driven mouth       better-locking curve      probe on 8 face crops,
+                                                                                               per window                fold copies)
+=========================================  ========================  ========================  ========================  ========================
+shifted copies judged                      40/54 (74 %)              37/54 (69 %)              43/54 (80 %)              43/54 (80 %)
+ ...within 80 ms of own + shift            34/34 verifiable (100 %)  37/37 (100 %)             42/42 (100 %)             42/42 (100 %)
+ ...strict (unverified judged = miss)      34/40 (85 %)              37/37 (100 %)             42/43 (98 %)              42/43 (98 %)
+ median abs error                          1 ms                      1 ms                      1 ms                      1 ms
+5 s prefixes judged / within / conf        48/72, 100 %, 0.17        34/72, 100 %, 0.13        55/72, 100 %, 0.23        55/72, 100 %, 0.23
+10 s prefixes judged / within / conf       52/72, 100 %, 0.28        50/72, 100 %, 0.24        58/72, 100 %, 0.34        58/72, 100 %, 0.34
+AUC re-voiced+audio-driven vs real (27/24) 0.448                     0.812 (bars: other folds) 0.809; 0.853 (+ tight)    0.941
+ ...re-voiced only (8/24)                  -                         0.763                     0.755; 0.880 (+ tight)    0.875
+ ...audio-driven only (19/24)              -                         0.832                     0.831; 0.842 (+ tight)    0.969
+real clips at lipsync risk >= 0.5          1 (d20.mp4, 0.94)         0 (d20.mp4 0.42)          0 (d20.mp4 0.41)          0 (video2.mp4 0.42)
+=========================================  ========================  ========================  ========================  ========================
 
 (The median confidence of the prefixes is over all their rows.) The second column reproduced on
 a new machine exactly. ``--rows`` also prints each row's chance level (the peak against the voice
@@ -51,6 +51,16 @@ moves by near-ties (a real MEAD clip now judged with its voice 146 ms late, offs
 HyperLips fake's silent-motion part 0.30 -> 0.29). "+ tight": with the tight-mouth part (how
 tightly the darkness follows the voice; its bars, like the driven mouth's, from the other folds'
 real clips: median and highest + TIGHT_MARGIN), highest real clip 0.42 (video2.mp4).
+
+Last column: the generated-mouth part (detectors/lipsync.py; probe, features and bars from
+training/train_lipsync_mouth.py's fold copies out/folds/lipsync_mouth_fold<k>.json, each chosen and
+fitted without its fold), read from the face-swap recipe's aligned crops of each clip
+(out/faceswap_net/crops/, :func:`face_crops`: offered as the check offers them during the pass,
+8 read), in the re-voiced/audio-driven table only (the offsets above do not depend on it). The
+audio-driven fakes gain most (VASA-1 clips at 0.07-0.20 now 0.30-0.45); re-voiced 0.880 -> 0.875
+by a near-tie (a HyperLips fake at 0.11, its part 0.04, meets real clips the part lifts to
+0.10-0.11); real clips' part 0-0.11 (the highest risk is still video2.mp4's driven mouth, 0.42).
+Read with 2-3 crops a clip (one per 2.5 s) instead of 8: 0.937 / 0.870 / 0.965.
 """
 
 from __future__ import annotations
@@ -58,6 +68,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import json
 import math
 import sys
 import tempfile
@@ -170,9 +181,38 @@ def audio_of(path: Path, key: str) -> AudioTrack:
     return a
 
 
-def check(track: SimpleNamespace, audio: AudioTrack, fold: int | None, method: str, sharpness: bool = True):
-    """The lipsync check on a cached track (and its mouth/eye sharpness and mouth darkness samples), out-of-fold."""
+FACE_CROPS = ROOT / "out" / "faceswap_net"
+"""The face-swap recipe's aligned 192 px RGB crops of every labelled file (training/faceswap_crops.py):
+the faces the generated-mouth probe reads, as the check keeps them during the pass."""
+
+
+def face_crops(path: Path) -> list[tuple[float, np.ndarray]]:
+    """(t, aligned crop) of ``path`` as the check offers them to its generated-mouth probe (one per
+    ls.MOUTH_EVERY_S of the recipe's crops, which cover the first 20 s); empty without the crops."""
+    index = FACE_CROPS / "files.json"
+    if not index.is_file():
+        return []
+    ids = {Path(f["path"]).as_posix(): f["id"] for f in json.loads(index.read_text())}
+    rel = next((k for k in ids if path.as_posix().endswith("/" + k)), None)
+    if rel is None or not (FACE_CROPS / "crops" / f"{ids[rel]}.npz").is_file():
+        return []
+    z = np.load(FACE_CROPS / "crops" / f"{ids[rel]}.npz")
+    out, next_t = [], -math.inf
+    for t, c in zip(z["t"], z["big"]):
+        if t >= next_t:
+            out.append((float(t), c))
+            next_t = float(t) + ls.MOUTH_EVERY_S
+    return out
+
+
+def check(track: SimpleNamespace, audio: AudioTrack, fold: int | None, method: str, sharpness: bool = True,
+          crops: list[tuple[float, np.ndarray]] | None = None):
+    """The lipsync check on a cached track (and its mouth/eye sharpness and mouth darkness samples, and
+    the face crops for the generated-mouth probe when given), out-of-fold."""
     det = LipSyncDetector(method=method)
+    if det._mouth_kept is not None:
+        for item in crops or []:
+            det._mouth_kept.offer(item)
     if sharpness:
         det._sharpness = [float(v) for v in track.sharpness]
     if getattr(track, "mouth_dark", None) is not None:
@@ -336,7 +376,7 @@ def main() -> int:
             ls.TIGHT_OK, ls.TIGHT_BAD = float(np.median(train_t)), float(np.max(train_t)) + TIGHT_MARGIN
         try:
             t, a = inputs_by_clip[c]
-            rescored.append((c, lab, man, check(t, a, None if args.shipped else folds[c], args.method)))
+            rescored.append((c, lab, man, check(t, a, None if args.shipped else folds[c], args.method, crops=face_crops(Path(t.path)))))
         finally:
             ls.DRIVEN_OK, ls.DRIVEN_BAD, ls.TIGHT_OK, ls.TIGHT_BAD = keep
     orig = rescored

@@ -111,6 +111,14 @@ the frame: its lips lead its audio by about 40 ms by construction.)
   pastes it into a sharp frame; a real face in focus has mouth and eyes alike. It does not need
   the voice, and it is the part that sets a lip-synced fake apart from its real source, whose
   offset and lock it shares.
+* Generated mouth (CLIP): a linear probe on frozen CLIP ViT-B/16 features (:mod:`detectors.models.clip_faces`'
+  encoder, its inner block's class token beside the mean of the mouth's patch tokens) of a few
+  aligned face crops kept during the pass (one per MOUTH_EVERY_S, 2-8 read after it), trained by
+  training/train_lipsync_mouth.py on re-voiced and audio-driven fakes against real recordings. A
+  re-voicing model repaints the mouth and lower face, an audio-driven avatar the whole face; the
+  encoder's tokens read the rendering, not the sound. 0 up to the real recordings' median score,
+  full (MOUTH_WEIGHT) at their highest + one spread; it needs neither a lock nor speech beyond the
+  check's own minimum. Every re-voiced fake on file reads above its own real source.
 """
 
 from __future__ import annotations
@@ -446,6 +454,51 @@ HyperLips."""
 
 TIGHT_CONFIDENCE = 0.5
 """Highest confidence of the tight-mouth part (times the speech evidence term)."""
+
+MOUTH_MODEL = "lipsync_mouth.json"
+"""The generated-mouth probe (training/train_lipsync_mouth.py): which CLIP features it reads, the
+linear probe over them and its bars, with fold copies for ``telltale eval --cv group``."""
+
+MOUTH_CROP_PX = 192
+"""The aligned face crop the probe reads (:func:`detectors.faceswap_signals.aligned_crop` of the
+face taken with ``NET_CROP_MARGIN``, as the face-swap recipe keeps its ``big`` crops)."""
+
+MOUTH_LOWER_BOX = (44, 86, 148, 190)
+"""The lower face in that crop (x0, y0, x1, y1): nose tip to below the chin, cheek to cheek (the
+eyes lie on y ~78, 70 px apart; the lips on y ~122-142)."""
+
+MOUTH_PATCHES = {"face": ((8, 12), (5, 9)), "lower": ((3, 10), (3, 11))}
+"""Rows and columns (half-open) of the encoder's 14 x 14 patch grid that hold the mouth, in the
+whole-face and in the lower-face crop: ``mouth<k>`` is their tokens' mean after block k."""
+
+MOUTH_EVERY_S = 0.5
+"""While the pass runs, the face is offered once per this many seconds; an evenly spread subset of
+the offers is kept (MOUTH_BUFFER crops at most, about 1.8 MB), and a crop is made only for an offer
+that is kept (10-14 ms for a 1080p close-up, mostly the area resize of
+:func:`detectors.faceswap_signals.aligned_crop`): ~10-15 crops on a short clip, ~60 over ten
+minutes. After the pass, the encoder reads MOUTH_MAX_CROPS of them: ~0.55-0.65 s of one core (and
+~0.6 s once per process to build the encoder session that exposes its inner tokens)."""
+MOUTH_BUFFER = 16
+MOUTH_MIN_CROPS = 2
+MOUTH_MAX_CROPS = 8
+"""After the pass, MOUTH_MAX_CROPS of the kept crops (all when fewer), evenly spread, are read: the
+recipe's probe and bars are fitted on the median logit of 8 crops a clip. Fewer crops (one per 2.5 s:
+2-3 on a 5-8 s clip) made the real clips' medians noisier: through the bench, re-voiced AUC 0.870
+instead of 0.880 and M003/RD_Radio real clips at 0.11-0.18."""
+
+MOUTH_WEIGHT = 0.45
+"""Share of the generated-mouth part that counts (below 0.5: alone it asks for a review), as for the
+other appearance parts. The part is 0 up to the real recordings' median probe score and full at
+their highest + one spread (the bars ship with the probe, from out-of-fold scores). Measured grouped
+out of fold (bench/lipsync_bench.py; probe, features and bars from the recipe's fold copies, each
+chosen by nested selection without its fold), the lipsync risk of 27 re-voiced and audio-driven
+fakes against the 24 real clips with audio: AUC 0.853 -> 0.941 (audio-driven 0.842 -> 0.969,
+re-voiced 0.880 -> 0.875 by a near-tie), real clips' part 0-0.11, none at 0.5 (highest 0.42, as
+before). Few sources: the 19 audio-driven fakes are VASA-1 demo clips and an animated portrait, six
+of the eight re-voiced ones HyperLips."""
+
+MOUTH_CONFIDENCE = 0.5
+"""Highest confidence of the generated-mouth part (times the share of MOUTH_MAX_CROPS read)."""
 
 
 # --------------------------------------------------------------------------- signals
@@ -1193,6 +1246,109 @@ def _drift_ms(est: SyncEstimate) -> float:
 
 
 
+def clip_mouth_features(crops: np.ndarray, names: list[str] | tuple[str, ...]) -> np.ndarray:
+    """(N, D) CLIP ViT-B/16 features of (N, MOUTH_CROP_PX, MOUTH_CROP_PX, 3) uint8 RGB aligned face
+    crops: the named parts side by side, each a unit vector. A name is ``<crop>_<part>``: crop
+    ``face`` (the whole aligned crop) or ``lower`` (its MOUTH_LOWER_BOX), part ``embed`` (the final
+    embedding), ``pooled``, ``cls<k>`` (class token after block k), ``patch<k>`` (mean patch token)
+    or ``mouth<k>`` (mean of the mouth's patch tokens, MOUTH_PATCHES). One encoder run per crop kind."""
+    from .models import clip_faces as cf
+
+    parsed = []
+    for name in names:
+        crop, _, part = name.partition("_")
+        if crop not in MOUTH_PATCHES:
+            raise ValueError(f"unknown mouth feature {name!r}: face_<part> or lower_<part>")
+        kind, block = cf.parse_feature(part.replace("mouth", "patch")) if part.startswith("mouth") else cf.parse_feature(part)
+        parsed.append((crop, "mouth" if part.startswith("mouth") else kind, block))
+    dims = {"embed": 512}
+    if len(crops) == 0:
+        return np.zeros((0, sum(dims.get(k, 768) for _, k, _ in parsed)), np.float32)
+    sess = cf._hidden_encoder()
+    runs: dict[str, dict[str, np.ndarray]] = {}
+    for crop in dict.fromkeys(c for c, _, _ in parsed):
+        x0, y0, x1, y1 = MOUTH_LOWER_BOX
+        pixels = crops if crop == "face" else np.ascontiguousarray(crops[:, y0:y1, x0:x1])
+        wanted = sorted({"image_embeds" if k == "embed" else cf.POOLED_OUTPUT if k == "pooled" else cf.HIDDEN_OUTPUTS[b]
+                         for c, k, b in parsed if c == crop})
+        runs[crop] = dict(zip(wanted, sess.run(wanted, {"pixel_values": cf.encoder_input(pixels)})))
+    cols = []
+    for crop, kind, block in parsed:
+        out = runs[crop]
+        if kind == "embed":
+            v = out["image_embeds"]
+        elif kind == "pooled":
+            v = out[cf.POOLED_OUTPUT]
+        else:
+            h = out[cf.HIDDEN_OUTPUTS[block]]
+            if kind == "cls":
+                v = h[:, 0]
+            elif kind == "patch":
+                v = h[:, 1:].mean(axis=1)
+            else:
+                (r0, r1), (c0, c1) = MOUTH_PATCHES[crop]
+                v = h[:, 1:].reshape(len(crops), 14, 14, -1)[:, r0:r1, c0:c1].mean(axis=(1, 2))
+        cols.append(cf._unit(v))
+    return np.concatenate(cols, axis=1).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class MouthProbe:
+    """The generated-mouth probe as ``lipsync_mouth.json`` holds it."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    std: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    ok: float  # probe score up to which the part is 0 (the real recordings' median)
+    bad: float  # ...and from which it is full (their highest + one spread)
+
+    def score(self, crops: np.ndarray) -> tuple[float, np.ndarray]:
+        """(median logit, per-crop logits) of aligned face crops."""
+        x = clip_mouth_features(crops, self.features)
+        logits = ((x - self.mean) / self.std) @ self.coef + self.intercept
+        return float(np.median(logits)), logits
+
+
+def load_mouth_probe() -> MouthProbe | None:
+    """The shipped generated-mouth probe (or its active fold copy); None when it or the CLIP encoder is absent."""
+    from .models import clip_faces, description
+
+    try:
+        d = description(MOUTH_MODEL)
+    except FileNotFoundError:
+        return None
+    if clip_faces.encoder_path() is None:
+        log.warning("the CLIP encoder (%s) is not installed: the lip-sync check runs without its generated-mouth part",
+                    clip_faces.ENCODER_PACKAGE)
+        return None
+    p = d["probe"]
+    return MouthProbe(tuple(d["features"]), np.asarray(p["mean"], np.float32), np.asarray(p["std"], np.float32),
+                      np.asarray(p["coef"], np.float32), float(p["intercept"]), float(d["ok"]), float(d["bad"]))
+
+
+def mouth_crop(frame: Any, face: Any) -> np.ndarray | None:
+    """The aligned MOUTH_CROP_PX RGB crop of a frame's face, taken as the face-swap recipe takes its
+    ``big`` crops (from the source-resolution frame, NET_CROP_MARGIN around the face box)."""
+    from . import faceswap_signals as S
+
+    crop, sbox = frame.crop_full(face.box, margin=S.NET_CROP_MARGIN)
+    if crop.shape[0] < 16 or crop.shape[1] < 16:
+        return None
+    scale = frame.scale if getattr(frame, "_source", None) is not None else 1.0
+    lm = face.landmarks[:, :2] / scale - np.array(sbox[:2], np.float32)
+    return S.aligned_crop(crop, lm, MOUTH_CROP_PX)[0]
+
+
+def _mouth_sentence(score: float, probe: MouthProbe) -> str:
+    how = ("reads as generated" if _ramp(score, probe.ok, probe.bad) >= 0.5
+           else "leans slightly towards generated")
+    return (f"The face's appearance {how} to a probe on CLIP image features of the face and its mouth "
+            f"(score {score:+.2f}; real recordings measured a median of {probe.ok:+.2f}, the part is full from {probe.bad:+.2f}): "
+            "a mouth or face rendered by a lip-sync or talking-head model reads so.")
+
+
 def _driven_sentence(driven: float) -> str:
     how = "unusually well" if driven >= DRIVEN_BAD else "well"
     return (f"The voice predicts the mouth's opening {how} (correlation {driven:.2f} out of sample; real speakers measured "
@@ -1256,6 +1412,12 @@ class LipSyncDetector(Detector):
         self._dark_t: list[float] = []
         self._dark: list[float] = []
         self._observed = 0
+        from .models import clip_faces, model_path
+
+        # aligned face crops at spread-out moments for the generated-mouth probe (when it and the encoder are installed)
+        wanted = clip_faces.encoder_path() is not None and model_path(MOUTH_MODEL).is_file()
+        self._mouth_kept: clip_faces.SpreadSample | None = clip_faces.SpreadSample(MOUTH_BUFFER) if wanted else None
+        self._mouth_next_t = -math.inf
 
     def observe(self, frame: Any, face: Any) -> None:
         n = self._observed
@@ -1273,12 +1435,50 @@ class LipSyncDetector(Detector):
             self._dark.append(dark)
         if math.isfinite(ratio):
             self._sharpness.append(ratio)
+        if self._mouth_kept is not None and frame.t >= self._mouth_next_t:
+            self._mouth_next_t = frame.t + MOUTH_EVERY_S
+            wanted = self._mouth_kept.wants()
+            crop = None
+            if wanted:
+                try:
+                    crop = mouth_crop(frame, face)
+                except (ValueError, IndexError, cv2.error, np.linalg.LinAlgError) as exc:
+                    log.debug("lipsync: frame %s face crop skipped (%s)", getattr(frame, "index", "?"), exc)
+            self._mouth_kept.offer((float(frame.t), crop) if crop is not None else None)
 
     def darkness(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(frame times, mouth darkness) observed so far, None when too few frames."""
         if len(self._dark) < APPEARANCE_MIN_SAMPLES:
             return None
         return np.asarray(self._dark_t, np.float64), np.asarray(self._dark, np.float64)
+
+    def mouth_crops(self) -> np.ndarray:
+        """The aligned face crops the generated-mouth probe reads: MOUTH_MAX_CROPS of the kept ones,
+        evenly spread (all when fewer were kept)."""
+        if self._mouth_kept is None:
+            return np.zeros((0, MOUTH_CROP_PX, MOUTH_CROP_PX, 3), np.uint8)
+        items = [it for it in self._mouth_kept.items if it is not None]
+        if not items:
+            return np.zeros((0, MOUTH_CROP_PX, MOUTH_CROP_PX, 3), np.uint8)
+        if len(items) > MOUTH_MAX_CROPS:
+            items = [items[i] for i in np.unique(np.linspace(0, len(items) - 1, MOUTH_MAX_CROPS).round().astype(int))]
+        return np.stack([c for _, c in items])
+
+    def generated_mouth(self) -> tuple[float, int, MouthProbe] | None:
+        """(probe score, crops read, probe) of the kept face crops; None without the probe, the
+        encoder, or MOUTH_MIN_CROPS crops."""
+        crops = self.mouth_crops()
+        if len(crops) < MOUTH_MIN_CROPS:
+            return None
+        probe = load_mouth_probe()
+        if probe is None:
+            return None
+        try:
+            score, _ = probe.score(crops)
+        except Exception as exc:  # noqa: BLE001 - an encoder failure costs this part only, never the check
+            log.warning("lipsync: the generated-mouth probe could not run (%s)", exc)
+            return None
+        return score, len(crops), probe
 
     def soft_mouth(self) -> tuple[float, int]:
         """(median mouth/eye sharpness, frames measured); NaN when too few frames."""
@@ -1318,10 +1518,10 @@ class LipSyncDetector(Detector):
             mism = find_mismatch(sig, typical_offset_s(est) if trusted else 0.0)
             read = lip_readability(track.landmarks, est)
             driven = voice_predictability(sig, audio.mel_db)
-        return self._finding(sig, est, mism, read, cfg, driven)
+        return self._finding(sig, est, mism, read, cfg, driven, self.generated_mouth())
 
     def _finding(self, sig: SyncSignals, est: SyncEstimate, mism: Mismatch, read: Readability, cfg: dict[str, float],
-                 driven: float = float("nan")) -> Finding:
+                 driven: float = float("nan"), mouth: tuple[float, int, MouthProbe] | None = None) -> Finding:
         offset_ms = typical_offset_s(est) * 1000.0  # the offset most of the recording has (it may drift)
         # unreadable lips: whatever peak there is, is as sure as the lips are readable
         # unreadable lips: whatever peak there is, is as sure as the lips are readable, unless the
@@ -1350,8 +1550,10 @@ class LipSyncDetector(Detector):
         # a mouth whose darkness follows the voice too tightly: its inside painted from the audio
         tight = est.appearance_peak
         tight_risk = _ramp(tight, TIGHT_OK, TIGHT_BAD) * TIGHT_WEIGHT if math.isfinite(tight) else 0.0
+        # a face whose mouth (or whole face) reads as rendered to the CLIP probe (independent of the sound)
+        mouth_risk = _ramp(mouth[0], mouth[2].ok, mouth[2].bad) * MOUTH_WEIGHT if mouth is not None else 0.0
         parts = {"offset": offset_risk, "mismatch": mismatch_risk, "silent_motion": contrast_risk, "soft_mouth": soft_risk,
-                 "driven_mouth": driven_risk, "tight_mouth": tight_risk}
+                 "driven_mouth": driven_risk, "tight_mouth": tight_risk, "generated_mouth": mouth_risk}
         risk = max(parts.values())
         evidence_term = 1.0 - math.exp(-est.speech_s / SPEECH_EVIDENCE_S)
         if risk <= 0.0 or risk == offset_risk:
@@ -1362,6 +1564,9 @@ class LipSyncDetector(Detector):
             confidence = max(sync_conf if locked else 0.0, DRIVEN_CONFIDENCE * evidence_term)
         elif risk == tight_risk:
             confidence = max(sync_conf if locked else 0.0, TIGHT_CONFIDENCE * evidence_term)
+        elif risk == mouth_risk:
+            assert mouth is not None
+            confidence = max(sync_conf if locked else 0.0, MOUTH_CONFIDENCE * mouth[1] / MOUTH_MAX_CROPS)
         elif risk == contrast_risk:
             confidence = max(sync_conf, evidence_term * lips * clamp01(mism.silence_s / (3 * MIN_CONTRAST_SILENCE_S)))
         else:
@@ -1385,6 +1590,8 @@ class LipSyncDetector(Detector):
                 summary += " " + _driven_sentence(driven)
             elif risk > 0.0 and risk == tight_risk:
                 summary += " " + _tight_sentence(tight)
+            elif risk > 0.0 and risk == mouth_risk and mouth is not None:
+                summary += " " + _mouth_sentence(mouth[0], mouth[2])
         elif risk <= 0.0:
             summary = (f"Lips and voice agree (offset {offset_ms:+.0f} ms, sync confidence {sync_conf:.2f}, {est.speech_s:.1f} s "
                        f"of speech, {how}).")
@@ -1401,6 +1608,8 @@ class LipSyncDetector(Detector):
             summary = _driven_sentence(driven)
         elif risk == tight_risk:
             summary = _tight_sentence(tight)
+        elif risk == mouth_risk and mouth is not None:
+            summary = _mouth_sentence(mouth[0], mouth[2])
         elif risk == mismatch_risk:
             summary = (f"Lips and voice disagree for {mism.fraction:.0%} of the talking time "
                        f"({mism.speech_still_s:.1f} s speech with a still mouth, {mism.silent_talking_s:.1f} s mouth moving in silence).")
@@ -1451,6 +1660,13 @@ class LipSyncDetector(Detector):
             "mouth_sharpness_frames": sharp_n,
             "mouth_darkness_frames": len(self._dark),
             "mouth_darkness_read": sig.appearance is not None,
+            "generated_mouth": None if mouth is None else {
+                "score": round(mouth[0], 3), "crops": mouth[1], "ok": mouth[2].ok, "bad": mouth[2].bad,
+                "features": list(mouth[2].features),
+                "doc": (f"linear probe on frozen CLIP ViT-B/16 features ({', '.join(mouth[2].features)}) of {mouth[1]} aligned "
+                        "face crops spread over the recording (median logit), trained on re-voiced and audio-driven fakes "
+                        "against real recordings; 0 up to the real recordings' median, full at their highest + one spread"),
+            },
             "correlation_curve": {
                 "lag_ms": np.round(est.lags_s[::step] * 1000).astype(int).tolist(),
                 "r": [None if not np.isfinite(v) else round(float(v), 3) for v in est.curve[::step]],
