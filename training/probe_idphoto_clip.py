@@ -16,8 +16,16 @@ Measured 2026-12-02 (808 photos; AUC orig / jpeg60 / r400 / crop / phone):
 Like the dlib descriptor, the CLIP embedding separates the StyleGAN faces (sg3 0.79, tpdne 0.78 in
 the stack) and not the SD 2.1 portraits (0.53-0.56): it adds nothing the face_space cue does not
 already give. A linear probe on the WHOLE photo's CLIP embedding (224 px centre crop) did worse,
-0.54 (the real sets' own styles dominate when a generator is held out)."""
-import sys, json, time
+0.54 (the real sets' own styles dominate when a generator is held out).
+
+The encoder's inner blocks (``--blocks``: the class token and the mean of the patch tokens after
+each of the 12 blocks, clip_faces.features, one probe per part, L2 300), measured 2026-12-02 (orig /
+jpeg60 / r400 / crop / phone): class tokens 0.62-0.72 on the originals (best after block 6: 0.718
+0.667 0.712 0.722 0.682), patch means 0.53-0.71 (best after block 8: 0.711 0.696 0.711 0.707
+0.672); the final embedding 0.645. On face swaps the same inner blocks lift the probe (DeepFaceLive
+0.84 -> 0.87-0.89: training/train_faceswap_clip.py); on ID photos no block comes near the 0.90 target,
+and the best is about the shipped model's level, so none was added."""
+import argparse, sys, json, time
 from pathlib import Path
 import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +37,13 @@ from detectors.models import clip_faces
 from detectors.folds import fold_of
 from detectors.media import load_image
 OUT = ROOT / "out" / "idphoto" / "clip_face_emb.npz"
+BLOCKS_OUT = ROOT / "out" / "idphoto" / "clip_face_blocks.npz"
+ap = argparse.ArgumentParser(description="CLIP face-crop probes on the ID photos (not shipped)")
+ap.add_argument("--blocks", action="store_true", help="one probe per inner block's class token and patch mean instead")
+ARGS = ap.parse_args()
+NAMES = tuple(f"{kind}{k}" for kind in ("cls", "patch") for k in range(1, clip_faces.BLOCKS + 1))
+if ARGS.blocks:
+    OUT = BLOCKS_OUT
 items = T.items(with_frames=True)
 faces = T.faces(items, workers=1)
 conds = T.CONDITIONS
@@ -37,7 +52,7 @@ if OUT.is_file():
 else:
     mesh = new_face_mesh(static=True, max_faces=1)
     paths = [it.path for it in items]
-    E = np.full((len(items), len(conds), 512), np.nan, np.float32)
+    E = np.full((len(items), len(conds), len(NAMES) * 768 if ARGS.blocks else 512), np.nan, np.float16 if ARGS.blocks else np.float32)
     t0 = time.time()
     for i, it in enumerate(items):
         f = faces.get(it.path)
@@ -55,7 +70,7 @@ else:
             pts = np.array([(p.x * w, p.y * h) for p in res.multi_face_landmarks[0].landmark], np.float32)
             crops.append(S.aligned_crop(rgb, pts, 192)[0]); ok.append(j)
         if ok:
-            E[i, ok] = clip_faces.embed(np.stack(crops))
+            E[i, ok] = clip_faces.features(np.stack(crops), NAMES) if ARGS.blocks else clip_faces.embed(np.stack(crops))
         if i % 100 == 0: print(i, len(items), round(time.time() - t0), flush=True)
     np.savez(OUT, E=E, paths=np.array(paths))
 feats = T.features(items, workers=1)
@@ -66,6 +81,19 @@ y = t.labels; g = t.groups
 folds = np.array([fold_of(x) for x in g])
 scores, _ = T.oof_scores(t, folds)
 base = scores["combined"]
+if ARGS.blocks:
+    for j, name in enumerate(NAMES):
+        Ej = Et[..., j * 768:(j + 1) * 768].astype(np.float32)
+        part = {c: np.full(len(y), np.nan) for c in conds}
+        for k in range(5):
+            tr = folds != k
+            X = Ej[tr].reshape(-1, 768); Y = np.repeat(y[tr], len(conds)); m = ~np.isnan(X).any(1)
+            mdl = T.fit_logistic(X[m], Y[m], tuple(map(str, range(768))), l2=300.0)
+            for jj, c in enumerate(conds):
+                te = (folds == k) & ~np.isnan(Ej[:, jj]).any(1)
+                part[c][te] = T.logit(mdl, Ej[te, jj])
+        print(name, {c: round(T.auc(part[c], y), 3) for c in conds}, flush=True)
+    sys.exit(0)
 # CLIP probe OOF (trained on all constructions of the training folds)
 clip = {c: np.full(len(y), np.nan) for c in conds}
 for k in range(5):
