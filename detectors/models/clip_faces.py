@@ -119,29 +119,29 @@ def _unit(x: np.ndarray) -> np.ndarray:
 def _hidden_encoder() -> Any:
     """The encoder with its intermediate token states as outputs too (:data:`HIDDEN_OUTPUTS`), cached.
 
-    The graph is the installed file's, with outputs added in memory (``onnx``); the arithmetic is
-    the same as :func:`_encoder`'s, and those states are computed on every run anyway."""
+    The file's bytes are given to onnxruntime with a short tail: a model whose graph holds only
+    those outputs. Protobuf merges a message field met twice and appends to its repeated fields, so
+    the graph is the installed file's with the outputs added (nothing parsed or copied by ``onnx``,
+    which only writes the tail); the arithmetic is :func:`_encoder`'s, and those states are
+    computed on every run anyway."""
     path = encoder_path()
     if path is None:
         raise FileNotFoundError(f"the CLIP encoder ({ENCODER_PACKAGE}) is not installed; reinstall Telltale")
-    key = path.with_name(path.name + "#hidden")
     with _hidden_lock:
-        sess = _hidden_sessions.get(key)
+        sess = _hidden_sessions.get(path)
         if sess is None:
             import onnx
             import onnxruntime as ort
 
-            model = onnx.load(str(path))
-            have = {o.name for o in model.graph.output}
-            for name in (*HIDDEN_OUTPUTS.values(), POOLED_OUTPUT):
-                if name not in have:
-                    model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+            outputs = [onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+                       for name in (*HIDDEN_OUTPUTS.values(), POOLED_OUTPUT)]
+            tail = onnx.ModelProto(graph=onnx.GraphProto(output=outputs)).SerializeToString()
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = 1
             opts.inter_op_num_threads = 1
             opts.log_severity_level = 3
-            sess = ort.InferenceSession(model.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"])
-            _hidden_sessions[key] = sess
+            sess = ort.InferenceSession(path.read_bytes() + tail, sess_options=opts, providers=["CPUExecutionProvider"])
+            _hidden_sessions[path] = sess
         return sess
 
 
