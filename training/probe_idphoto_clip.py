@@ -81,28 +81,27 @@ y = t.labels; g = t.groups
 folds = np.array([fold_of(x) for x in g])
 scores, _ = T.oof_scores(t, folds)
 base = scores["combined"]
+
+
+def oof_probe(F: np.ndarray, l2: float) -> dict[str, np.ndarray]:
+    """Per construction, each photo's logit from a probe fitted on every construction of the other folds."""
+    out = {c: np.full(len(y), np.nan) for c in conds}
+    for k in range(5):
+        tr = folds != k
+        X = F[tr].reshape(-1, F.shape[-1]); Y = np.repeat(y[tr], len(conds)); m = ~np.isnan(X).any(1)
+        mdl = T.fit_logistic(X[m], Y[m], tuple(map(str, range(F.shape[-1]))), l2=l2)
+        for j, c in enumerate(conds):
+            te = (folds == k) & ~np.isnan(F[:, j]).any(1)
+            out[c][te] = T.logit(mdl, F[te, j])
+    return out
+
+
 if ARGS.blocks:
     for j, name in enumerate(NAMES):
-        Ej = Et[..., j * 768:(j + 1) * 768].astype(np.float32)
-        part = {c: np.full(len(y), np.nan) for c in conds}
-        for k in range(5):
-            tr = folds != k
-            X = Ej[tr].reshape(-1, 768); Y = np.repeat(y[tr], len(conds)); m = ~np.isnan(X).any(1)
-            mdl = T.fit_logistic(X[m], Y[m], tuple(map(str, range(768))), l2=300.0)
-            for jj, c in enumerate(conds):
-                te = (folds == k) & ~np.isnan(Ej[:, jj]).any(1)
-                part[c][te] = T.logit(mdl, Ej[te, jj])
+        part = oof_probe(Et[..., j * 768:(j + 1) * 768].astype(np.float32), 300.0)
         print(name, {c: round(T.auc(part[c], y), 3) for c in conds}, flush=True)
     sys.exit(0)
-# CLIP probe OOF (trained on all constructions of the training folds)
-clip = {c: np.full(len(y), np.nan) for c in conds}
-for k in range(5):
-    tr = folds != k
-    X = Et[tr].reshape(-1, 512); Y = np.repeat(y[tr], len(conds)); m = ~np.isnan(X).any(1)
-    mdl = T.fit_logistic(X[m], Y[m], tuple(map(str, range(512))), l2=30.0)
-    for j, c in enumerate(conds):
-        te = (folds == k) & ~np.isnan(Et[:, j]).any(1)
-        clip[c][te] = T.logit(mdl, Et[te, j])
+clip = oof_probe(Et, 30.0)  # CLIP probe OOF (trained on all constructions of the training folds)
 print("base ", {c: round(T.auc(base[c], y), 3) for c in conds})
 print("clip ", {c: round(T.auc(clip[c], y), 3) for c in conds})
 # stack: z by training-fold reals, weight nested
