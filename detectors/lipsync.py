@@ -1661,7 +1661,7 @@ class LipSyncDetector(Detector):
             "mouth_darkness_frames": len(self._dark),
             "mouth_darkness_read": sig.appearance is not None,
             "generated_mouth": None if mouth is None else {
-                "score": round(mouth[0], 3), "crops": mouth[1], "ok": mouth[2].ok, "bad": mouth[2].bad,
+                "score": round(mouth[0], 3), "crops": mouth[1], "ok": round(mouth[2].ok, 3), "bad": round(mouth[2].bad, 3),
                 "features": list(mouth[2].features),
                 "doc": (f"linear probe on frozen CLIP ViT-B/16 features ({', '.join(mouth[2].features)}) of {mouth[1]} aligned "
                         "face crops spread over the recording (median logit), trained on re-voiced and audio-driven fakes "
