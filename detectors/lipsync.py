@@ -1249,46 +1249,32 @@ def _drift_ms(est: SyncEstimate) -> float:
 def clip_mouth_features(crops: np.ndarray, names: list[str] | tuple[str, ...]) -> np.ndarray:
     """(N, D) CLIP ViT-B/16 features of (N, MOUTH_CROP_PX, MOUTH_CROP_PX, 3) uint8 RGB aligned face
     crops: the named parts side by side, each a unit vector. A name is ``<crop>_<part>``: crop
-    ``face`` (the whole aligned crop) or ``lower`` (its MOUTH_LOWER_BOX), part ``embed`` (the final
-    embedding), ``pooled``, ``cls<k>`` (class token after block k), ``patch<k>`` (mean patch token)
-    or ``mouth<k>`` (mean of the mouth's patch tokens, MOUTH_PATCHES). One encoder run per crop kind."""
+    ``face`` (the whole aligned crop) or ``lower`` (its MOUTH_LOWER_BOX), part one of
+    :func:`detectors.models.clip_faces.features`' (``embed``, ``pooled``, ``cls<k>``, ``patch<k>``,
+    ...), ``mouth<k>`` being the mean of the mouth's patch tokens in that crop (MOUTH_PATCHES). One
+    encoder run per crop kind."""
     from .models import clip_faces as cf
 
-    parsed = []
-    for name in names:
+    by_crop: dict[str, list[tuple[int, str]]] = {}
+    for i, name in enumerate(names):
         crop, _, part = name.partition("_")
         if crop not in MOUTH_PATCHES:
             raise ValueError(f"unknown mouth feature {name!r}: face_<part> or lower_<part>")
-        kind, block = cf.parse_feature(part.replace("mouth", "patch")) if part.startswith("mouth") else cf.parse_feature(part)
-        parsed.append((crop, "mouth" if part.startswith("mouth") else kind, block))
-    dims = {"embed": 512}
-    if len(crops) == 0:
-        return np.zeros((0, sum(dims.get(k, 768) for _, k, _ in parsed)), np.float32)
-    sess = cf._hidden_encoder()
-    runs: dict[str, dict[str, np.ndarray]] = {}
-    for crop in dict.fromkeys(c for c, _, _ in parsed):
+        cf.parse_feature(part)  # a part clip_faces knows, or ValueError
+        by_crop.setdefault(crop, []).append((i, part))
+    cols: list[np.ndarray] = [np.zeros((len(crops), 0), np.float32)] * len(names)
+    for crop, items in by_crop.items():
         x0, y0, x1, y1 = MOUTH_LOWER_BOX
         pixels = crops if crop == "face" else np.ascontiguousarray(crops[:, y0:y1, x0:x1])
-        wanted = sorted({"image_embeds" if k == "embed" else cf.POOLED_OUTPUT if k == "pooled" else cf.HIDDEN_OUTPUTS[b]
-                         for c, k, b in parsed if c == crop})
-        runs[crop] = dict(zip(wanted, sess.run(wanted, {"pixel_values": cf.encoder_input(pixels)})))
-    cols = []
-    for crop, kind, block in parsed:
-        out = runs[crop]
-        if kind == "embed":
-            v = out["image_embeds"]
-        elif kind == "pooled":
-            v = out[cf.POOLED_OUTPUT]
-        else:
-            h = out[cf.HIDDEN_OUTPUTS[block]]
-            if kind == "cls":
-                v = h[:, 0]
-            elif kind == "patch":
-                v = h[:, 1:].mean(axis=1)
-            else:
-                (r0, r1), (c0, c1) = MOUTH_PATCHES[crop]
-                v = h[:, 1:].reshape(len(crops), 14, 14, -1)[:, r0:r1, c0:c1].mean(axis=(1, 2))
-        cols.append(cf._unit(v))
+        (r0, r1), (c0, c1) = MOUTH_PATCHES[crop]
+        mouth = np.zeros((cf.GRID, cf.GRID), bool)
+        mouth[r0:r1, c0:c1] = True
+        got = cf.features(pixels, [part for _, part in items], regions={"mouth": mouth.ravel()})
+        at = 0
+        for i, part in items:
+            dim = cf.FEATURE_DIMS[cf.parse_feature(part)[0]]
+            cols[i] = got[:, at:at + dim]
+            at += dim
     return np.concatenate(cols, axis=1).astype(np.float32)
 
 

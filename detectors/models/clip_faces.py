@@ -160,12 +160,14 @@ def parse_feature(name: str) -> tuple[str, int]:
     raise ValueError(f"unknown CLIP feature {name!r}: embed, pooled, or cls/patch/centre/ring/mouth with a block 1..{BLOCKS}")
 
 
-def features(crops: np.ndarray, names: tuple[str, ...] | list[str] = ("embed",)) -> np.ndarray:
+def features(crops: np.ndarray, names: tuple[str, ...] | list[str] = ("embed",),
+             regions: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """(N, D) features of the crops: the named parts (:func:`parse_feature`), each a unit vector,
     side by side. ``cls<k>`` is the class token after block k, ``patch<k>`` the mean of the patch
     tokens after block k (earlier blocks keep more of the pixels' texture, later ones more of
     what the face is), ``centre<k>`` / ``ring<k>`` / ``mouth<k>`` the mean over one region of the
-    patch grid (:data:`REGIONS`); ``("embed",)`` is :func:`embed`."""
+    patch grid (:data:`REGIONS`, or ``regions`` where the crops are framed otherwise: a mask of the
+    196 patches per kind); ``("embed",)`` is :func:`embed`."""
     parts = [parse_feature(n) for n in names]
     dim = sum(FEATURE_DIMS[kind] for kind, _ in parts)
     if len(crops) == 0:
@@ -184,7 +186,7 @@ def features(crops: np.ndarray, names: tuple[str, ...] | list[str] = ("embed",))
             cols.append(_unit(out[POOLED_OUTPUT]))
         else:
             h = out[HIDDEN_OUTPUTS[block]]
-            cols.append(_unit(h[:, 0] if kind == "cls" else h[:, 1:][:, REGIONS[kind]].mean(axis=1)))
+            cols.append(_unit(h[:, 0] if kind == "cls" else h[:, 1:][:, {**REGIONS, **(regions or {})}[kind]].mean(axis=1)))
     return np.concatenate(cols, axis=1)
 
 
