@@ -286,7 +286,7 @@ class FaceSwapDetector(Detector):
         picked = self._clip_kept.pick(int(min(CLIP_MAX_CROPS, max(CLIP_MIN_CROPS, round(span / CLIP_SECONDS_PER_CROP)))))
         try:
             logits = self.clip.logits(self.clip.read(np.stack([c for _, c in picked])))
-        except (FileNotFoundError, RuntimeError, ValueError) as exc:  # onnxruntime's failures: the CNN judges alone
+        except (OSError, RuntimeError, ValueError, MemoryError) as exc:  # the encoder could not load or run: the CNN judges alone
             log.warning("faceswap: the CLIP probe could not run (%s); the CNN judges alone", exc)
             return None
         value = float(np.median(logits))

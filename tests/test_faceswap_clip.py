@@ -70,6 +70,20 @@ def test_the_encoders_inner_layers_are_read_from_the_same_run() -> None:
         clip_faces.features(crops, ("cls13",))
 
 
+def test_the_encoder_loads_without_a_usable_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from skimage import data
+
+    face = np.ascontiguousarray(data.astronaut()[20:220, 140:340])[None]
+    before = clip_faces.features(face, ("pooled", "patch9"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))  # a temporary folder that does not exist
+    monkeypatch.setattr(clip_faces, "_hidden_sessions", {})  # build the session again, here
+    after = clip_faces.features(face, ("pooled", "patch9"))
+    assert np.array_equal(before, after)  # built from memory instead, the same encoder
+    assert not (tmp_path / "gone").exists()
+
+
 def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 

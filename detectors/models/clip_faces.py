@@ -151,12 +151,16 @@ def _hidden_encoder() -> Any:
             opts.inter_op_num_threads = 1
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             opts.log_severity_level = 3
-            with tempfile.TemporaryDirectory(prefix="telltale-clip-") as tmp:
-                copy = Path(tmp) / path.name
-                with path.open("rb") as src, copy.open("wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-                    dst.write(tail)
-                sess = ort.InferenceSession(str(copy), sess_options=opts, providers=["CPUExecutionProvider"])
+            try:
+                with tempfile.TemporaryDirectory(prefix="telltale-clip-") as tmp:
+                    copy = Path(tmp) / path.name
+                    with path.open("rb") as src, copy.open("wb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+                        dst.write(tail)
+                    sess = ort.InferenceSession(str(copy), sess_options=opts, providers=["CPUExecutionProvider"])
+            except OSError as exc:  # no usable temporary folder (full, missing, read-only): from memory instead
+                log.info("CLIP encoder: no temporary copy (%s); building it from memory", exc)
+                sess = ort.InferenceSession(path.read_bytes() + tail, sess_options=opts, providers=["CPUExecutionProvider"])
             _hidden_sessions[path] = sess
         return sess
 
