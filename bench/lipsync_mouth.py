@@ -67,6 +67,8 @@ LOWER_MOUTH_ROWS = (3, 10)
 LOWER_MOUTH_COLS = (3, 11)
 """...and in the lower-face run (the lower-face crop's middle)."""
 
+from train_lipsync_mouth import auc  # noqa: E402  (the project's roc_auc over two score arrays)
+
 
 def hidden_run(crops: np.ndarray, rows: tuple[int, int], cols: tuple[int, int]) -> dict[str, np.ndarray]:
     from detectors.models import clip_faces as cf
@@ -157,14 +159,6 @@ def oof_scores(x: list[np.ndarray], y: np.ndarray, folds: np.ndarray, trainable:
             if x[i].size:
                 s[i] = float(np.median(probe_logits(model, x[i])))
     return s
-
-
-def auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    pos, neg = pos[np.isfinite(pos)], neg[np.isfinite(neg)]
-    if not pos.size or not neg.size:
-        return float("nan")
-    p, n = pos[:, None], neg[None, :]
-    return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
 
 
 def aucs(s: np.ndarray, fam: np.ndarray, bench: np.ndarray, mask: np.ndarray) -> tuple[float, float, float]:

@@ -70,6 +70,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "training"))
 
+from detectors.evaluation.metrics import roc_auc  # noqa: E402
 from detectors.lipsync import MOUTH_CROP_PX, MOUTH_MODEL, clip_mouth_features  # noqa: E402
 from train_faceswap_clip import fit_logistic, probe_logits  # noqa: E402  (the project's probe)
 
@@ -131,11 +132,11 @@ def features(files: list[dict[str, Any]], names: list[str]) -> dict[str, list[np
 
 
 def auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """AUC of the positives' scores over the negatives' (the project's roc_auc), non-finite scores
+    left out; NaN when a side is empty."""
     pos, neg = pos[np.isfinite(pos)], neg[np.isfinite(neg)]
-    if not pos.size or not neg.size:
-        return float("nan")
-    p, n = pos[:, None], neg[None, :]
-    return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
+    value = roc_auc(np.r_[np.ones(pos.size), np.zeros(neg.size)], np.r_[pos, neg])
+    return float("nan") if value is None else value
 
 
 class Data:
