@@ -67,7 +67,8 @@ LOWER_MOUTH_ROWS = (3, 10)
 LOWER_MOUTH_COLS = (3, 11)
 """...and in the lower-face run (the lower-face crop's middle)."""
 
-from train_lipsync_mouth import auc  # noqa: E402  (the project's roc_auc over two score arrays)
+from train_lipsync_mouth import DRIVEN, REVOICED, SWAPS, auc, video_files  # noqa: E402  (the recipe's data and AUC)
+from train_lipsync_mouth import with_audio as bench_paths  # noqa: E402
 
 
 def hidden_run(crops: np.ndarray, rows: tuple[int, int], cols: tuple[int, int]) -> dict[str, np.ndarray]:
@@ -107,24 +108,6 @@ def extract(files: list[dict]) -> None:
         print(f"  {n + 1}/{len(files)} {f['path']} ({time.time() - t0:.0f} s)", flush=True)
 
 
-def video_files() -> list[dict]:
-    files = json.loads((CROPS / "files.json").read_text())
-    return [f for f in files if f["family"] != "real-photo"]
-
-
-def bench_paths() -> set[str]:
-    """Paths of the videos with audio (the lip-sync bench's clips)."""
-    out = set()
-    for m in ("manifest.csv", "manifest_more.csv"):
-        p = MEDIA / m
-        if p.exists():
-            with p.open(newline="", encoding="utf-8") as fh:
-                out |= {r["path"] for r in csv.DictReader(fh) if r.get("audio", "").lower() == "yes" and r["kind"] == "video"}
-    return out
-
-
-REVOICED, DRIVEN = "lipsync", "talking-head"
-SWAPS = ("DeepFaceLive", "GHOST", "FaceForensics/DFDC")
 N_FOLDS = 5
 
 
