@@ -135,11 +135,36 @@ def probe_logits(model: dict[str, Any], e: np.ndarray) -> np.ndarray:
 PARTS = tuple(sorted({name for names in FEATURE_SETS.values() for name in names}))
 
 
-def encoder_parts(files: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+AUGMENT_NOTE = """--augment (every probe trained on each crop and its call copy too), measured 2026-12-02 and
+decided against before it ran unless DeepFaceLive on the originals fell by at most 0.01 with no more
+real recordings at risk 0.5: out of fold, combined DeepFaceLive 0.858 -> 0.821, overall 0.872 ->
+0.838, real recordings at risk >= 0.5 1 -> 2 of 78; on the DeepFaceLive pairs re-encoded as a call
+(bench/degraded_swaps.py, through the app, fold copies written with --write-to) AUC against their
+own real inputs 0.663 -> 0.682, pairs ranked right 32 -> 33 of 37. Not shipped: a crop-level JPEG
+copy is not the call's H.264, and it cost the originals more than it gave the copies."""
+
+
+def call_copy(crop: np.ndarray, seed: int) -> np.ndarray:
+    """The crop as a low-bandwidth call would deliver it: the face at 0.6-0.85 of its size, JPEG
+    quality 25-45 (block artefacts like a hard-pressed H.264 stream), back to the crop's size.
+    Seeded per file: the same copy every run."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    h, w = crop.shape[:2]
+    scale = rng.uniform(0.6, 0.85)
+    small = cv2.resize(crop, (max(8, int(w * scale)), max(8, int(h * scale))), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", small[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 46))])
+    small = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
+    return np.ascontiguousarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR))
+
+
+def encoder_parts(files: list[dict[str, Any]], degraded: bool = False) -> dict[str, np.ndarray]:
     """(n crops, len(PARTS), 768) float16 unit parts per file id (the 512-d embed zero-padded), cached:
-    every candidate feature set is read from one run of the encoder per crop."""
+    every candidate feature set is read from one run of the encoder per crop. ``degraded``: of the
+    crops' call copies (:func:`call_copy`) instead."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"parts_{CROP_KEY}_{CROPS_PER_FILE}_{hashlib.sha1(' '.join(PARTS).encode()).hexdigest()[:8]}.npz"
+    path = CACHE / f"parts_{CROP_KEY}_{CROPS_PER_FILE}_{hashlib.sha1(' '.join(PARTS).encode()).hexdigest()[:8]}{'_call' if degraded else ''}.npz"
     have: dict[str, np.ndarray] = dict(np.load(path)) if path.is_file() else {}
     todo = [f for f in files if f["id"] not in have]
     t0 = time.time()
@@ -148,7 +173,8 @@ def encoder_parts(files: list[dict[str, Any]]) -> dict[str, np.ndarray]:
         out = np.zeros((0, len(PARTS), 768), np.float16)
         if len(crops):
             idx = np.unique(np.linspace(0, len(crops) - 1, CROPS_PER_FILE).round().astype(int))
-            x = clip_faces.features(crops[idx], PARTS)
+            picked = np.stack([call_copy(c, int(f["id"], 16) * 100 + j) for j, c in enumerate(crops[idx])]) if degraded else crops[idx]
+            x = clip_faces.features(picked, PARTS)
             out = np.zeros((len(idx), len(PARTS), 768), np.float16)
             at = 0
             for j, name in enumerate(PARTS):
@@ -207,11 +233,14 @@ def main() -> int:
     ap.add_argument("--crops", type=int, default=CROPS_PER_FILE, help="crops embedded per file (evenly spread)")
     ap.add_argument("--l2", type=float, default=L2, help="the probe's ridge penalty")
     ap.add_argument("--selection", choices=sorted(SELECTION_GROUPS), default=SELECTION, help="how families count in the nested choices")
+    ap.add_argument("--augment", action="store_true", help="train every probe on the crops' call copies too (call_copy)")
+    ap.add_argument("--write-to", type=Path, default=None, help="write the fold copies and the probe into this folder instead")
     ap.add_argument("--dry", action="store_true", help="print the out-of-fold table only; write nothing")
     args = ap.parse_args()
     CROPS_PER_FILE, L2, SELECTION = args.crops, args.l2, args.selection
     all_files = json.loads((CROPS / "files.json").read_text())
     parts = encoder_parts(all_files)
+    extra = encoder_parts(all_files, degraded=True) if args.augment else {}
     ids = [f["id"] for f in all_files]
     y = np.array([f["label"] == "fake" for f in all_files], int)
     folds = np.array([f["fold"] for f in all_files])
@@ -224,8 +253,10 @@ def main() -> int:
 
     def fit_probe(mask: np.ndarray, names: tuple[str, ...]) -> dict[str, Any]:
         rows = [i for i in np.where(mask & train & has)[0]]
-        x = np.concatenate([feature_rows(parts[ids[i]], names) for i in rows])
-        t = np.concatenate([np.full(parts[ids[i]].shape[0], y[i]) for i in rows])
+        x = np.concatenate([feature_rows(parts[ids[i]], names) for i in rows]
+                           + [feature_rows(extra[ids[i]], names) for i in rows if ids[i] in extra])
+        t = np.concatenate([np.full(parts[ids[i]].shape[0], y[i]) for i in rows]
+                           + [np.full(extra[ids[i]].shape[0], y[i]) for i in rows if ids[i] in extra])
         return {**fit_logistic(x, t), "features": list(names)}
 
     def clip_scores(model: dict[str, Any], mask: np.ndarray) -> np.ndarray:
@@ -316,10 +347,11 @@ def main() -> int:
     oof = {"rows": rows, "real_high_risk": real_hi, "n_real": int(real.sum()), "caught_at_half": caught,
            "dfl_pairs_swap_above_real": won, "n_pairs": n_pairs, "weights_per_fold": {str(k): v["w"] for k, v in fold_meta.items()},
            "features_per_fold": {str(k): v for k, v in chosen.items()}}
-    FOLDS_DIR.mkdir(parents=True, exist_ok=True)
+    folds_dir, assets = (args.write_to, args.write_to) if args.write_to else (FOLDS_DIR, ASSETS)
+    folds_dir.mkdir(parents=True, exist_ok=True)
     for k in range(N_FOLDS):
         fm = fold_meta[k]
-        (FOLDS_DIR / f"{NAME}_fold{k}.json").write_text(json.dumps(
+        (folds_dir / f"{NAME}_fold{k}.json").write_text(json.dumps(
             describe(probes[k], fm["w"], fm["un"], fm["uc"], fm["centre"], oof, fold=k), indent=1))
     final_set, final_marks = choose_features(np.ones(len(all_files), bool))
     final = fit_probe(np.ones(len(all_files), bool), FEATURE_SETS[final_set])
@@ -327,8 +359,8 @@ def main() -> int:
     w = choose_w(np.ones(len(all_files), bool))
     un, uc = units(sn_filled, real), units(sc, real)
     centre = centre_from(combine(sn_filled, sc, w, un, uc)[real])
-    (ASSETS / f"{NAME}.json").write_text(json.dumps(describe(final, w, un, uc, centre, oof), indent=1))
-    print(f"wrote {ASSETS / (NAME + '.json')}: w = {w}, centre {centre:.2f}")
+    (assets / f"{NAME}.json").write_text(json.dumps(describe(final, w, un, uc, centre, oof), indent=1))
+    print(f"wrote {assets / (NAME + '.json')}: w = {w}, centre {centre:.2f}")
     return 0
 
 
