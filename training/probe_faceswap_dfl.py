@@ -167,14 +167,20 @@ def chroma_cues(rgb: np.ndarray, lm: np.ndarray) -> dict[str, float]:
     return out
 
 
-def chroma_for(path: Path, mesh: Any) -> list[dict[str, float]]:
-    rows = []
+def face_crops(path: Path, mesh: Any):
+    """(t, RGB crop of the face box, landmarks in the crop) of the sampled frames with a face."""
     for t, rgb in sampled_frames(path):
         lm = landmarks(mesh, rgb)
         if lm is None:
             continue
         x0, y0, x1, y1 = face_box(lm, rgb.shape[:2])
-        c = chroma_cues(np.ascontiguousarray(rgb[y0:y1, x0:x1]), lm - np.array([x0, y0], np.float32))
+        yield t, np.ascontiguousarray(rgb[y0:y1, x0:x1]), lm - np.array([x0, y0], np.float32)
+
+
+def chroma_for(path: Path, mesh: Any) -> list[dict[str, float]]:
+    rows = []
+    for t, crop, lmc in face_crops(path, mesh):
+        c = chroma_cues(crop, lmc)
         if c:
             c["t"] = t
             rows.append(c)
@@ -209,13 +215,8 @@ def sampled_frames(path: Path):
 
 def cues_for(path: Path, mesh: Any) -> list[dict[str, float]]:
     rows = []
-    for t, rgb in sampled_frames(path):
-        lm = landmarks(mesh, rgb)
-        if lm is None:
-            continue
-        x0, y0, x1, y1 = face_box(lm, rgb.shape[:2])
-        gray = cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
-        lmc = lm - np.array([x0, y0], np.float32)
+    for t, crop, lmc in face_crops(path, mesh):
+        gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
         c = frame_cues(gray, lmc)
         if not c:
             continue

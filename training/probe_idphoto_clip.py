@@ -35,7 +35,6 @@ from detectors import faceswap_signals as S
 from detectors.faces import new_face_mesh
 from detectors.models import clip_faces
 from detectors.folds import fold_of
-from detectors.media import load_image
 OUT = ROOT / "out" / "idphoto" / "clip_face_emb.npz"
 BLOCKS_OUT = ROOT / "out" / "idphoto" / "clip_face_blocks.npz"
 ap = argparse.ArgumentParser(description="CLIP face-crop probes on the ID photos (not shipped)")
@@ -58,10 +57,8 @@ else:
         f = faces.get(it.path)
         if not f or "error" in f:
             continue
-        rgb0 = np.ascontiguousarray(load_image(it.path, "id").rgb)
         crops, ok = [], []
-        for j, c in enumerate(conds):
-            rgb, box, lm = T.construct(c, rgb0, tuple(f["box"]), f["landmarks"], it.path)
+        for j, (_c, rgb, _box, _lm) in enumerate(T.constructions(it, f, conds)):
             rgb = np.ascontiguousarray(rgb)
             res = mesh.process(rgb)
             if not res.multi_face_landmarks:

@@ -137,7 +137,6 @@ def measure_one(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
 
 
 def measure(items: list[T.Item]) -> dict[str, np.ndarray]:
-    from detectors.media import load_image
 
     cached: dict[str, np.ndarray] = {}
     if CACHE.is_file():
@@ -153,14 +152,7 @@ def measure(items: list[T.Item]) -> dict[str, np.ndarray]:
         np.savez(CACHE, paths=np.array(list(cached)), x=np.stack(list(cached.values())))
 
     for i, it in enumerate(todo):
-        f = found[it.path]
-        rgb = np.ascontiguousarray(load_image(it.path, "id").rgb[..., :3])
-        lm = {k: [tuple(q) for q in v] for k, v in f["landmarks"].items()}
-        rows = []
-        for c in T.CONDITIONS:
-            img, b, _ = T.construct(c, rgb, tuple(f["box"]), lm, it.path)
-            rows.append(measure_one(img, b))
-        cached[it.path] = np.stack(rows)
+        cached[it.path] = np.stack([measure_one(img, b) for _c, img, b, _lm in T.constructions(it, found[it.path])])
         if (i + 1) % 50 == 0:
             print(f"  {i + 1}/{len(todo)} {time.time() - t0:.0f}s", file=sys.stderr)
             save()

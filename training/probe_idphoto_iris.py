@@ -72,7 +72,6 @@ def iris_features(mesh, rgb: np.ndarray) -> list[float] | None:
 def measure(items: list[T.Item]) -> dict[str, dict[str, list[float] | None]]:
     from mediapipe.python.solutions import face_mesh
 
-    from detectors.media import load_image
 
     cached = json.loads(CACHE.read_text()) if CACHE.is_file() else {}
     found = T.faces(items)
@@ -80,10 +79,7 @@ def measure(items: list[T.Item]) -> dict[str, dict[str, list[float] | None]]:
     if todo:
         with face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1) as mesh:
             for it in todo:
-                f = found[it.path]
-                rgb = np.ascontiguousarray(load_image(it.path, "id").rgb[..., :3])
-                lm = {k: [tuple(q) for q in v] for k, v in f["landmarks"].items()}
-                cached[it.path] = {c: iris_features(mesh, T.construct(c, rgb, tuple(f["box"]), lm, it.path)[0]) for c in T.CONDITIONS}
+                cached[it.path] = {c: iris_features(mesh, img) for c, img, _b, _lm in T.constructions(it, found[it.path])}
         CACHE.write_text(json.dumps(cached))
     return cached
 

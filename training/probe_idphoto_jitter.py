@@ -76,7 +76,6 @@ def measure_one(rgb: np.ndarray, box: tuple[int, int, int, int]) -> list[float] 
 
 
 def measure(items: list[T.Item]) -> dict[str, dict[str, list[float] | None]]:
-    from detectors.media import load_image
 
     cached = json.loads(CACHE.read_text()) if CACHE.is_file() else {}
     found = T.faces(items)
@@ -84,10 +83,7 @@ def measure(items: list[T.Item]) -> dict[str, dict[str, list[float] | None]]:
     np.random.default_rng(T.SEED).shuffle(todo)
     t0 = time.time()
     for i, it in enumerate(todo):
-        f = found[it.path]
-        rgb = np.ascontiguousarray(load_image(it.path, "id").rgb[..., :3])
-        lm = {k: [tuple(q) for q in v] for k, v in f["landmarks"].items()}
-        cached[it.path] = {c: measure_one(*T.construct(c, rgb, tuple(f["box"]), lm, it.path)[:2]) for c in CONDS}
+        cached[it.path] = {c: measure_one(img, b) for c, img, b, _lm in T.constructions(it, found[it.path], CONDS)}
         if (i + 1) % 50 == 0:
             print(f"  {i + 1}/{len(todo)} {time.time() - t0:.0f}s", file=sys.stderr, flush=True)
             CACHE.write_text(json.dumps(cached))

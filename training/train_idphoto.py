@@ -76,7 +76,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -277,19 +277,27 @@ def detect_face(path: str) -> dict[str, Any]:
 
 
 def _features_of(args: tuple[Item, dict[str, Any]]) -> dict[str, Any]:
-    from detectors.media import load_image
 
     item, face = args
     if "error" in face:
         return {"path": item.path, "error": face["error"]}
-    img = load_image(item.path, "id")
     box = tuple(face["box"])
-    lm = {n: [tuple(p) for p in pts] for n, pts in face["landmarks"].items()}
     out: dict[str, Any] = {"path": item.path, "face_px": int(box[2] - box[0])}
-    for cond in CONDITIONS:
-        rgb, b, m = construct(cond, img.rgb, box, lm, item.path)
+    for cond, rgb, b, m in constructions(item, face):
         out[cond] = pf.measure(rgb, b, m).values.tolist()
     return out
+
+
+def constructions(item: Item, face: dict[str, Any], conditions: tuple[str, ...] = CONDITIONS) -> Iterator[
+        tuple[str, np.ndarray, tuple[int, int, int, int], dict[str, list[tuple[int, int]]]]]:
+    """(condition, rgb, face box, landmarks) of each construction of ``item``'s photo, the face found
+    on the original (:func:`faces`) mapped onto the copy."""
+    from detectors.media import load_image
+
+    rgb = np.ascontiguousarray(load_image(item.path, "id").rgb[..., :3])
+    lm = {n: [tuple(p) for p in pts] for n, pts in face["landmarks"].items()}
+    for cond in conditions:
+        yield (cond, *construct(cond, rgb, tuple(face["box"]), lm, item.path))
 
 
 def faces(all_items: list[Item], workers: int = 2) -> dict[str, dict[str, Any]]:
@@ -314,17 +322,11 @@ def _embeddings_of(args: tuple[Item, dict[str, Any]]) -> tuple[str, np.ndarray |
     """The 128-d dlib face descriptor of every construction (detectors.faces._descriptor, what the
     app computes for every photo), on the face box mapped onto the copy."""
     from detectors.faces import _descriptor
-    from detectors.media import load_image
 
     item, face = args
     if "error" in face:
         return item.path, None
-    rgb = np.ascontiguousarray(load_image(item.path, "id").rgb[..., :3])
-    lm = {n: [tuple(p) for p in pts] for n, pts in face["landmarks"].items()}
-    rows = []
-    for cond in CONDITIONS:
-        img, b, _ = construct(cond, rgb, tuple(face["box"]), lm, item.path)
-        rows.append(_descriptor(np.ascontiguousarray(img), *b))
+    rows = [_descriptor(np.ascontiguousarray(img), *b) for _cond, img, b, _lm in constructions(item, face)]
     return item.path, np.stack(rows).astype(np.float32)
 
 
