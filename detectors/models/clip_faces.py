@@ -198,6 +198,7 @@ def features(crops: np.ndarray, names: tuple[str, ...] | list[str] = ("embed",),
     wanted = sorted({"image_embeds" if kind == "embed" else POOLED_OUTPUT if kind == "pooled" else HIDDEN_OUTPUTS[block]
                      for kind, block in parts})  # only these are copied out of the run
     out = dict(zip(wanted, sess.run(wanted, {"pixel_values": encoder_input(crops)})))
+    masks = {**REGIONS, **(regions or {})}
     cols = []
     for kind, block in parts:
         if kind == "embed":
@@ -206,7 +207,7 @@ def features(crops: np.ndarray, names: tuple[str, ...] | list[str] = ("embed",),
             cols.append(_unit(out[POOLED_OUTPUT]))
         else:
             h = out[HIDDEN_OUTPUTS[block]]
-            cols.append(_unit(h[:, 0] if kind == "cls" else h[:, 1:][:, {**REGIONS, **(regions or {})}[kind]].mean(axis=1)))
+            cols.append(_unit(h[:, 0] if kind == "cls" else h[:, 1:][:, masks[kind]].mean(axis=1)))
     return np.concatenate(cols, axis=1)
 
 
