@@ -157,6 +157,8 @@ class FaceSwapDetector(Detector):
         self.net: FaceSwapNet | None = load_net()
         self.model = S.load_model()  # the hand-made blend model (reported signal)
         self.clip = clip_faces.load_probe() if self.net is not None else None  # the CLIP probe (combined with the CNN)
+        if self.clip is not None:
+            clip_faces.prepare_in_background()  # ready when the pass ends
         self._clip_kept = clip_faces.SpreadSample(CLIP_BUFFER)  # (t, aligned crop) of the face at spread-out moments
         self._clip_next_t = -math.inf
         self._n_face_frames = 0

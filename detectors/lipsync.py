@@ -1403,6 +1403,8 @@ class LipSyncDetector(Detector):
         # aligned face crops at spread-out moments for the generated-mouth probe (when it and the encoder are installed)
         wanted = clip_faces.encoder_path() is not None and model_path(MOUTH_MODEL).is_file()
         self._mouth_kept: clip_faces.SpreadSample | None = clip_faces.SpreadSample(MOUTH_BUFFER) if wanted else None
+        if wanted:
+            clip_faces.prepare_in_background()  # ready when the pass ends
         self._mouth_next_t = -math.inf
 
     def observe(self, frame: Any, face: Any) -> None:

@@ -70,6 +70,19 @@ def test_the_encoders_inner_layers_are_read_from_the_same_run() -> None:
         clip_faces.features(crops, ("cls13",))
 
 
+def test_a_crops_features_do_not_depend_on_the_crops_read_beside_it() -> None:
+    from skimage import data
+
+    face = np.ascontiguousarray(data.astronaut()[20:220, 140:340])
+    rng = np.random.default_rng(1)
+    others = rng.integers(0, 256, (5, *face.shape), dtype=np.uint8)  # very different inputs in the same call
+    names = ("pooled", "patch9", "cls10")
+    alone = clip_faces.features(face[None], names)
+    beside = clip_faces.features(np.concatenate([face[None], others]), names)
+    assert np.array_equal(alone[0], beside[0])  # dynamic INT8 scales would differ in one batch: each crop runs alone
+    assert np.array_equal(clip_faces.embed(face[None])[0], clip_faces.embed(np.concatenate([others[:2], face[None]]))[2])
+
+
 def test_the_encoder_loads_without_a_usable_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import tempfile
 
@@ -92,7 +105,7 @@ def _norm_of_mean(crops: np.ndarray, name: str) -> np.ndarray:
     """The length of a region's mean token before features() makes it a unit vector."""
     kind, block = clip_faces.parse_feature(name)
     sess = clip_faces._hidden_encoder()
-    h = sess.run([clip_faces.HIDDEN_OUTPUTS[block]], {"pixel_values": clip_faces.encoder_input(crops)})[0]
+    h = clip_faces.run_each(sess, [clip_faces.HIDDEN_OUTPUTS[block]], clip_faces.encoder_input(crops))[0]
     return np.linalg.norm(h[:, 1:][:, clip_faces.REGIONS[kind]].mean(axis=1), axis=1, keepdims=True)
 
 
@@ -145,3 +158,20 @@ def test_a_risk_under_the_flag_but_above_most_real_recordings_is_called_a_weak_s
     monkeypatch.setattr(faceswap, "WEAK_RISK", below.risk / 2)  # the same risk, now above the weak-sign line
     weak = analyze_recording(clip, settings=FAST).findings["faceswap"]
     assert weak.risk == pytest.approx(below.risk) and weak.summary.startswith("A weak sign") and "below the 0.50 flag" in weak.summary
+
+
+def test_the_encoder_is_prepared_in_the_background_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    monkeypatch.setattr(clip_faces, "_hidden_sessions", {})
+    started = time.perf_counter()
+    for _ in range(3):
+        clip_faces.prepare_in_background()  # both checks ask; one thread builds
+    assert time.perf_counter() - started < 0.2  # the caller (a check's constructor) does not wait for it
+    builders = [t for t in threading.enumerate() if t.name == "clip-encoder-prepare"]
+    assert len(builders) == 1
+    builders[0].join(timeout=60)
+    assert clip_faces.encoder_path() in clip_faces._hidden_sessions
+    clip_faces.prepare_in_background()  # ready: nothing more starts
+    assert not [t for t in threading.enumerate() if t.name == "clip-encoder-prepare"]
