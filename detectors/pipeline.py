@@ -146,30 +146,6 @@ def _check_cancel(cancel: threading.Event | None, what: str) -> None:
         raise Cancelled(f"{what}: cancelled")
 
 
-AFTER_PASS_WORKERS = 2
-"""The checks' work after the pass runs on this many threads at once: most of it is in native code
-that lets go of Python's lock (the CLIP encoder, the lip-sync model, NumPy), so the face-swap
-check's encoder reads overlap the lip-sync check's offset search on the second core."""
-
-
-def _run_checks(detectors: Sequence[Detector], context: RecordingContext, cancel: threading.Event | None,
-                what: str) -> list[tuple[Detector, Finding | None, float]]:
-    """Each detector's finding from the finished pass (in the detectors' order) and its seconds.
-    A check's error is raised here as it would be had the checks run one after another."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def run(det: Detector) -> tuple[Finding | None, float]:
-        _check_cancel(cancel, what)
-        t1 = time.perf_counter()
-        finding = det.analyze(context)
-        return finding, time.perf_counter() - t1
-
-    with ThreadPoolExecutor(max_workers=AFTER_PASS_WORKERS, thread_name_prefix="telltale-check") as pool:
-        futures = [pool.submit(run, det) for det in detectors]
-        done = [(det, *future.result()) for det, future in zip(detectors, futures)]
-    return done
-
-
 def analyze_recording(
     path: str | Path,
     settings: Mapping[str, Any] | None = None,
@@ -221,12 +197,15 @@ def analyze_recording(
     context = RecordingContext(str(path), track, audio, values, voice=voice)
     findings: dict[str, Finding] = {}
     timings = {"pass": t_pass, "observe": observe_time, "voice_after_pass": voice_s, **cpu}
-    cpu_after = time.process_time()
-    for det, finding, seconds in _run_checks(detectors, context, cancel, str(path)):
-        timings[det.name] = seconds
+    cpu_after = time.thread_time()
+    for det in detectors:
+        _check_cancel(cancel, str(path))
+        t1 = time.perf_counter()
+        finding = det.analyze(context)
+        timings[det.name] = time.perf_counter() - t1
         if finding is not None:
             findings[det.name] = finding
-    timings["cpu.after_pass"] = time.process_time() - cpu_after
+    timings["cpu.after_pass"] = time.thread_time() - cpu_after
 
     notes = []
     if not info.has_audio:
