@@ -9,9 +9,10 @@ keeps three cheap ROI colour means for the pulse signal.
 
 Every CLIP_EVERY_S it may also keep the same face, aligned at 192 px, for the second model
 (an evenly spread handful over the recording, :data:`CLIP_BUFFER`): a linear probe on frozen CLIP ViT-B/16
-features (:mod:`detectors.models.clip_faces`: the final class token and the patch tokens' mean after
-block 9, as the recipe chose), which carries to swaps the CNN never saw far better than the CNN does
-(out of fold, grouped: DeepFaceLive 0.87 against the CNN's 0.59; training/train_faceswap_clip.py has the table).
+features (:mod:`detectors.models.clip_faces`: the final class token beside the mean patch tokens of
+the face's centre and of the ring around it after block 7, as the recipe chose), which carries to
+swaps the CNN never saw far better than the CNN does (out of fold, grouped: DeepFaceLive 0.93
+against the CNN's 0.60; training/train_faceswap_clip.py has the table).
 
 After the pass, :meth:`analyze` aggregates the per-frame logits over the recording (a percentile
 stored with the model: a swap is on every frame, a few odd frames of a real face are not), embeds

@@ -17,6 +17,19 @@ face-swap CNN's (:mod:`detectors.models.faceswap_net`).
 
 Cost: about 0.1 s of one core per crop (224 x 224 input), so the face-swap check embeds only a
 few crops per recording (:data:`detectors.faceswap.CLIP_MAX_CROPS`).
+
+The crops of one call run through the encoder as one batch, and the encoder is quantised
+dynamically (INT8 activations scaled by the range of the whole input tensor): a crop's features
+depend on the crops beside it (cosine 0.98 between a crop alone and in a batch of 8). Both checks
+and their recipes therefore read the crops of ONE recording together, as one batch. Running each
+crop alone instead was measured on 2026-12-03, both probes refitted by their recipes, against the
+batched pipeline rebuilt on the same machine (out of fold, through the app; the face-swap
+combination chosen by the macro rule in both): face-swap risk AUC 0.820 -> 0.824 (DeepFaceLive
+0.808 -> 0.809), real recordings at face-swap risk >= 0.5 2 -> 3 of 76, lip-sync risk AUC 0.914 ->
+0.890 (its generated-mouth part 1.000 -> 0.818; the recipe's nested AUC 0.926 -> 0.909), at the same
+cost (8 crops 0.31 s against 0.34 s). By a rule set before the batched run (more than 0.02 lower,
+or more real recordings at 0.5, keeps the batch), kept as it was: the shared scale seems to act as
+a per-recording normalisation.
 """
 
 from __future__ import annotations
@@ -78,17 +91,6 @@ def embed(crops: np.ndarray) -> np.ndarray:
     sess = _encoder()
     e = sess.run(["image_embeds"], {"pixel_values": encoder_input(crops)})[0].astype(np.float32)
     return _unit(e)
-
-
-BATCH_NOTE = """The crops of one call run through the encoder as one batch, and the encoder is quantised
-dynamically (INT8 activations scaled by the range of the whole input tensor): a crop's features
-depend on the crops beside it (cosine 0.98 between a crop alone and in a batch of 8). Both checks
-and their recipes therefore read the crops of ONE recording together, as one batch. Running each
-crop alone instead (batch-independent) was measured on 2026-12-03 with both probes refitted by
-their recipes: through the app, out of fold, face-swap risk AUC 0.857 -> 0.824 (DeepFaceLive 0.864
--> 0.809), real recordings at face-swap risk >= 0.5 2 -> 3 of 76, lip-sync risk AUC 0.941 -> 0.890
-(generated-mouth part 0.924 -> 0.818), at the same cost (8 crops 0.31 s against 0.34 s). The
-shared scale seems to act as a per-recording normalisation; kept as it was."""
 
 
 BLOCKS = 12
