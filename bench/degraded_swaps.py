@@ -18,6 +18,12 @@ session's full eval): AUC 0.783 -> 0.663; swaps above their own real input 35 ->
 at risk >= 0.5 4 -> 2, real inputs 2 -> 1 (Nicola_Badge_1_real, 0.92); median risk of the swaps
 0.13 -> 0.07, of the real inputs 0.02 -> 0.03. The check loses a good part of its reading of live
 swaps when the call's own compression is added: a limit to say, and the next data to train on.
+
+Measured 2026-12-03 with the rebuilt face-swap probe (pooled-small selection; everything rebuilt
+from scratch), AUC over the same 37 pairs (swaps against their own real inputs): 0.813 -> 0.737;
+swaps above their own real input 34 -> 30 of 37; swaps at risk >= 0.5 6 -> 2, real inputs 1 -> 2
+(Nicola_Badge_1_real 0.93, Nicola_Badge_2_real 0.51); median risk of the swaps 0.18 -> 0.07, of
+the real inputs 0.02 -> 0.02.
 """
 
 from __future__ import annotations
