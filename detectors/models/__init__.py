@@ -30,7 +30,12 @@ _descriptions: dict[Path, dict] = {}
 
 @contextlib.contextmanager
 def fold_models(folder: str | Path | None, fold: int | None) -> Iterator[None]:
-    """Within this block (in this thread), a model with a fold copy in ``folder`` uses fold ``fold``'s copy."""
+    """Within this block (in this thread), a model with a fold copy in ``folder`` uses fold ``fold``'s copy.
+
+    Thread-local on purpose (an evaluation may score files of several folds at once), so work that
+    a check hands to another thread must enter the same block there: a model loaded in a pool
+    thread is the shipped one. A two-thread after-pass (2026-12-03, dropped) did exactly that, and
+    its evaluation read the lip-sync mouth probe in-sample (generated-mouth AUC 1.000)."""
     previous = getattr(_state, "fold", None)
     _state.fold = None if folder is None or fold is None else (Path(folder), int(fold))
     try:
