@@ -25,8 +25,8 @@ and their recipes therefore read the crops of ONE recording together, as one bat
 crop alone instead was measured on 2026-12-03, both probes refitted by their recipes, against the
 batched pipeline rebuilt on the same machine (out of fold, through the app; the face-swap
 combination chosen by the macro rule in both): face-swap risk AUC 0.820 -> 0.824 (DeepFaceLive
-0.808 -> 0.809), real recordings at face-swap risk >= 0.5 2 -> 3 of 76, lip-sync risk AUC 0.914 ->
-0.890 (its generated-mouth part 1.000 -> 0.818; the recipe's nested AUC 0.926 -> 0.909), at the same
+0.808 -> 0.809), real recordings at face-swap risk >= 0.5 2 -> 3 of 76, lip-sync risk AUC 0.941 ->
+0.890 (its generated-mouth part 0.924 -> 0.818; the recipe's nested AUC 0.926 -> 0.909), at the same
 cost (8 crops 0.31 s against 0.34 s). By a rule set before the batched run (more than 0.02 lower,
 or more real recordings at 0.5, keeps the batch), kept as it was: the shared scale seems to act as
 a per-recording normalisation.
