@@ -42,8 +42,9 @@ SCALE = 0.75
 CRF = 32
 
 
-def degrade(src: Path, dst: Path, scale: float = SCALE, crf: int = CRF) -> None:
-    """``src`` scaled by ``scale`` (even sizes) and re-encoded as H.264 at ``crf``; video only."""
+def degrade(src: Path, dst: Path, scale: float = SCALE, crf: int = CRF, max_seconds: float | None = None) -> None:
+    """``src`` scaled by ``scale`` (even sizes) and re-encoded as H.264 at ``crf``; video only (its
+    first ``max_seconds`` when given)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     part = dst.with_name(dst.stem + ".part" + dst.suffix)
     with av.open(str(src)) as inp, av.open(str(part), "w") as out:
@@ -54,6 +55,8 @@ def degrade(src: Path, dst: Path, scale: float = SCALE, crf: int = CRF) -> None:
         vout.width, vout.height, vout.pix_fmt = w, h, "yuv420p"
         vout.options = {"crf": str(crf), "preset": "veryfast"}
         for frame in inp.decode(vin):
+            if max_seconds is not None and frame.time is not None and frame.time > max_seconds:
+                break
             img = av.VideoFrame.from_ndarray(frame.to_ndarray(width=w, height=h, format="rgb24"), format="rgb24")
             for packet in vout.encode(img):
                 out.mux(packet)

@@ -145,7 +145,16 @@ real recordings at risk 0.5: out of fold, combined DeepFaceLive 0.858 -> 0.821, 
 0.838, real recordings at risk >= 0.5 1 -> 2 of 78; on the DeepFaceLive pairs re-encoded as a call
 (bench/degraded_swaps.py, through the app, fold copies written with --write-to) AUC against their
 own real inputs 0.663 -> 0.682, pairs ranked right 32 -> 33 of 37. Not shipped: a crop-level JPEG
-copy is not the call's H.264, and it cost the originals more than it gave the copies."""
+copy is not the call's H.264, and it cost the originals more than it gave the copies.
+
+--augment h264 (each training video re-encoded as a call, CALL_SCALE 0.6-0.9 and CRF 28-38 drawn
+per file, its face cropped again as the detector does), measured 2026-12-03 against the rebuilt
+pooled-small recipe, by the same rule set before it ran: out of fold, DeepFaceLive on the originals
+0.887 -> 0.873 (the rule allows -0.01), overall 0.893 -> 0.876, talking heads 0.901 -> 0.872, real
+recordings at risk >= 0.5 2 -> 1 of 78; through the app on the DeepFaceLive pairs re-encoded as a
+call (bench/degraded_swaps.py, fold copies written with --write-to): AUC against their own real
+inputs 0.737 -> 0.725, pairs ranked right 30 -> 29 of 37, real inputs at risk >= 0.5 2 -> 3. Not
+shipped: real call copies of the training footage did not teach the probe to read compressed swaps."""
 
 
 def call_copy(crop: np.ndarray, seed: int) -> np.ndarray:
@@ -163,6 +172,19 @@ def call_copy(crop: np.ndarray, seed: int) -> np.ndarray:
     return np.ascontiguousarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR))
 
 
+def packed_parts(crops: np.ndarray) -> np.ndarray:
+    """(n, len(PARTS), 768) float16: every PARTS feature of the crops from one batch of the encoder
+    (the 512-d embed zero-padded)."""
+    x = clip_faces.features(crops, PARTS)
+    out = np.zeros((len(crops), len(PARTS), 768), np.float16)
+    at = 0
+    for j, name in enumerate(PARTS):
+        d = clip_faces.FEATURE_DIMS[clip_faces.parse_feature(name)[0]]
+        out[:, j, :d] = x[:, at:at + d]
+        at += d
+    return out
+
+
 def encoder_parts(files: list[dict[str, Any]], degraded: bool = False) -> dict[str, np.ndarray]:
     """(n crops, len(PARTS), 768) float16 unit parts per file id (the 512-d embed zero-padded), cached:
     every candidate feature set is read from one run of the encoder per crop. ``degraded``: of the
@@ -178,17 +200,56 @@ def encoder_parts(files: list[dict[str, Any]], degraded: bool = False) -> dict[s
         if len(crops):
             idx = np.unique(np.linspace(0, len(crops) - 1, CROPS_PER_FILE).round().astype(int))
             picked = np.stack([call_copy(c, int(f["id"], 16) * 100 + j) for j, c in enumerate(crops[idx])]) if degraded else crops[idx]
-            x = clip_faces.features(picked, PARTS)
-            out = np.zeros((len(idx), len(PARTS), 768), np.float16)
-            at = 0
-            for j, name in enumerate(PARTS):
-                d = clip_faces.FEATURE_DIMS[clip_faces.parse_feature(name)[0]]
-                out[:, j, :d] = x[:, at:at + d]
-                at += d
+            out = packed_parts(picked)
         have[f["id"]] = out
         if n % 25 == 0:
             print(f"  encoded {n}/{len(todo)} files ({time.time() - t0:.0f} s)", flush=True)
             np.savez(path, **have)
+    np.savez(path, **have)
+    return have
+
+
+CALL_SCALE = (0.6, 0.9)
+CALL_CRF = (28, 38)
+CALL_SECONDS = 20.0
+
+
+def call_video_parts(files: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Like :func:`encoder_parts`, of each training VIDEO re-encoded as a video call delivers it
+    (bench/degraded_swaps.degrade: scaled by CALL_SCALE, H.264 at CALL_CRF, both drawn per file from
+    a seed of its id; its first CALL_SECONDS), the face cropped again as the detector crops it
+    (training/faceswap_crops.extract_video), CROPS_PER_FILE evenly spread crops in one batch.
+    Cached in out/faceswap_clip/; the copies themselves are temporary."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from degraded_swaps import degrade
+    from faceswap_crops import MEDIA, extract_video
+
+    path = CACHE / f"parts_{CROP_KEY}_{CROPS_PER_FILE}_{hashlib.sha1(' '.join(PARTS).encode()).hexdigest()[:8]}_h264.npz"
+    have: dict[str, np.ndarray] = dict(np.load(path)) if path.is_file() else {}
+    todo = [f for f in files if f["kind"] == "video" and f["train"] and f["id"] not in have]
+    t0 = time.time()
+    with tempfile.TemporaryDirectory(prefix="telltale-call-") as tmp:
+        for n, f in enumerate(todo):
+            rng = np.random.default_rng(int(f["id"], 16) % (2 ** 32))
+            copy = Path(tmp) / f"{f['id']}.mp4"
+            out = np.zeros((0, len(PARTS), 768), np.float16)
+            try:
+                degrade(MEDIA / f["path"], copy, scale=float(rng.uniform(*CALL_SCALE)),
+                        crf=int(rng.integers(CALL_CRF[0], CALL_CRF[1] + 1)), max_seconds=CALL_SECONDS)
+                crops = extract_video(copy)[CROP_KEY]
+            except Exception as exc:  # noqa: BLE001 - one file that cannot be re-encoded adds no copy
+                print(f"  {f['path']}: no call copy ({exc})", flush=True)
+                crops = np.zeros((0,), np.uint8)
+            finally:
+                copy.unlink(missing_ok=True)
+            if len(crops):
+                out = packed_parts(crops[np.unique(np.linspace(0, len(crops) - 1, CROPS_PER_FILE).round().astype(int))])
+            have[f["id"]] = out
+            if n % 25 == 0:
+                print(f"  call copies {n}/{len(todo)} files ({time.time() - t0:.0f} s)", flush=True)
+                np.savez(path, **have)
     np.savez(path, **have)
     return have
 
@@ -237,14 +298,17 @@ def main() -> int:
     ap.add_argument("--crops", type=int, default=CROPS_PER_FILE, help="crops embedded per file (evenly spread)")
     ap.add_argument("--l2", type=float, default=L2, help="the probe's ridge penalty")
     ap.add_argument("--selection", choices=sorted(SELECTION_GROUPS), default=SELECTION, help="how families count in the nested choices")
-    ap.add_argument("--augment", action="store_true", help="train every probe on the crops' call copies too (call_copy)")
+    ap.add_argument("--augment", choices=("jpeg", "h264"), default=None,
+                    help="train every probe on call copies too: jpeg, of each crop (call_copy); h264, of each training "
+                         "video re-encoded as a call and cropped again (call_video_parts)")
     ap.add_argument("--write-to", type=Path, default=None, help="write the fold copies and the probe into this folder instead")
     ap.add_argument("--dry", action="store_true", help="print the out-of-fold table only; write nothing")
     args = ap.parse_args()
     CROPS_PER_FILE, L2, SELECTION = args.crops, args.l2, args.selection
     all_files = json.loads((CROPS / "files.json").read_text())
     parts = encoder_parts(all_files)
-    extra = encoder_parts(all_files, degraded=True) if args.augment else {}
+    extra = (encoder_parts(all_files, degraded=True) if args.augment == "jpeg"
+             else call_video_parts(all_files) if args.augment == "h264" else {})
     ids = [f["id"] for f in all_files]
     y = np.array([f["label"] == "fake" for f in all_files], int)
     folds = np.array([f["fold"] for f in all_files])
