@@ -81,16 +81,7 @@ base = scores["combined"]
 
 
 def oof_probe(F: np.ndarray, l2: float) -> dict[str, np.ndarray]:
-    """Per construction, each photo's logit from a probe fitted on every construction of the other folds."""
-    out = {c: np.full(len(y), np.nan) for c in conds}
-    for k in range(5):
-        tr = folds != k
-        X = F[tr].reshape(-1, F.shape[-1]); Y = np.repeat(y[tr], len(conds)); m = ~np.isnan(X).any(1)
-        mdl = T.fit_logistic(X[m], Y[m], tuple(map(str, range(F.shape[-1]))), l2=l2)
-        for j, c in enumerate(conds):
-            te = (folds == k) & ~np.isnan(F[:, j]).any(1)
-            out[c][te] = T.logit(mdl, F[te, j])
-    return out
+    return T.oof_construction_probe(F, y, folds, l2)
 
 
 if ARGS.blocks:

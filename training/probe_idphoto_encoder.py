@@ -189,18 +189,7 @@ def measure(enc: Encoder, items: list, faces: dict, out: Path, views: tuple[str,
              **{f"F_{v}": F[v] for v in F}, **{f"Z_{v}": Z[v] for v in VIEWS})
 
 
-def oof_probe(F: np.ndarray, y: np.ndarray, folds: np.ndarray, l2: float) -> dict[str, np.ndarray]:
-    """Per construction, each photo's logit from a probe fitted on every construction of the other folds."""
-    conds = T.CONDITIONS
-    out = {c: np.full(len(y), np.nan) for c in conds}
-    for k in range(5):
-        tr = folds != k
-        X = F[tr].reshape(-1, F.shape[-1]); Y = np.repeat(y[tr], len(conds)); m = ~np.isnan(X).any(1)
-        mdl = T.fit_logistic(X[m], Y[m], tuple(map(str, range(F.shape[-1]))), l2=l2)
-        for j, c in enumerate(conds):
-            te = (folds == k) & ~np.isnan(F[:, j]).any(1)
-            out[c][te] = T.logit(mdl, F[te, j])
-    return out
+oof_probe = T.oof_construction_probe  # per construction, a probe fitted on every construction of the other folds
 
 
 def report(name: str, s: dict[str, np.ndarray], y: np.ndarray, g: np.ndarray, probs: bool = True) -> None:

@@ -185,28 +185,40 @@ def packed_parts(crops: np.ndarray) -> np.ndarray:
     return out
 
 
-def encoder_parts(files: list[dict[str, Any]], degraded: bool = False) -> dict[str, np.ndarray]:
-    """(n crops, len(PARTS), 768) float16 unit parts per file id (the 512-d embed zero-padded), cached:
-    every candidate feature set is read from one run of the encoder per crop. ``degraded``: of the
-    crops' call copies (:func:`call_copy`) instead."""
+def spread(crops: np.ndarray) -> np.ndarray:
+    """CROPS_PER_FILE of a file's crops, evenly spread (all of them when fewer)."""
+    return crops[np.unique(np.linspace(0, len(crops) - 1, CROPS_PER_FILE).round().astype(int))] if len(crops) else crops
+
+
+def cached_parts(tag: str, files: list[dict[str, Any]], crops_of: Any) -> dict[str, np.ndarray]:
+    """(n crops, len(PARTS), 768) float16 unit parts per file id (the 512-d embed zero-padded) of the
+    crops ``crops_of(file)`` gives, every candidate feature set from one run of the encoder, cached
+    in out/faceswap_clip/ under ``tag`` (written every 25 files, so an interrupted run goes on)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"parts_{CROP_KEY}_{CROPS_PER_FILE}_{hashlib.sha1(' '.join(PARTS).encode()).hexdigest()[:8]}{'_call' if degraded else ''}.npz"
+    path = CACHE / f"parts_{CROP_KEY}_{CROPS_PER_FILE}_{hashlib.sha1(' '.join(PARTS).encode()).hexdigest()[:8]}{tag}.npz"
     have: dict[str, np.ndarray] = dict(np.load(path)) if path.is_file() else {}
     todo = [f for f in files if f["id"] not in have]
     t0 = time.time()
     for n, f in enumerate(todo):
-        crops = np.load(CROPS / "crops" / f"{f['id']}.npz")[CROP_KEY]
-        out = np.zeros((0, len(PARTS), 768), np.float16)
-        if len(crops):
-            idx = np.unique(np.linspace(0, len(crops) - 1, CROPS_PER_FILE).round().astype(int))
-            picked = np.stack([call_copy(c, int(f["id"], 16) * 100 + j) for j, c in enumerate(crops[idx])]) if degraded else crops[idx]
-            out = packed_parts(picked)
-        have[f["id"]] = out
+        crops = crops_of(f)
+        have[f["id"]] = packed_parts(crops) if len(crops) else np.zeros((0, len(PARTS), 768), np.float16)
         if n % 25 == 0:
-            print(f"  encoded {n}/{len(todo)} files ({time.time() - t0:.0f} s)", flush=True)
+            print(f"  encoded {n}/{len(todo)} files{tag} ({time.time() - t0:.0f} s)", flush=True)
             np.savez(path, **have)
     np.savez(path, **have)
     return have
+
+
+def encoder_parts(files: list[dict[str, Any]], degraded: bool = False) -> dict[str, np.ndarray]:
+    """:func:`cached_parts` of each file's CROPS_PER_FILE crops (``degraded``: of their call copies,
+    :func:`call_copy`, instead)."""
+    def crops_of(f: dict[str, Any]) -> np.ndarray:
+        picked = spread(np.load(CROPS / "crops" / f"{f['id']}.npz")[CROP_KEY])
+        if degraded and len(picked):
+            picked = np.stack([call_copy(c, int(f["id"], 16) * 100 + j) for j, c in enumerate(picked)])
+        return picked
+
+    return cached_parts("_call" if degraded else "", files, crops_of)
 
 
 CALL_SCALE = (0.6, 0.9)
@@ -215,43 +227,32 @@ CALL_SECONDS = 20.0
 
 
 def call_video_parts(files: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Like :func:`encoder_parts`, of each training VIDEO re-encoded as a video call delivers it
+    """:func:`cached_parts` of each training VIDEO re-encoded as a video call delivers it
     (bench/degraded_swaps.degrade: scaled by CALL_SCALE, H.264 at CALL_CRF, both drawn per file from
     a seed of its id; its first CALL_SECONDS), the face cropped again as the detector crops it
-    (training/faceswap_crops.extract_video), CROPS_PER_FILE evenly spread crops in one batch.
-    Cached in out/faceswap_clip/; the copies themselves are temporary."""
+    (training/faceswap_crops.extract_video), CROPS_PER_FILE evenly spread crops in one batch. The
+    copies themselves are temporary."""
     import tempfile
 
     sys.path.insert(0, str(ROOT / "bench"))
     from degraded_swaps import degrade
     from faceswap_crops import MEDIA, extract_video
 
-    path = CACHE / f"parts_{CROP_KEY}_{CROPS_PER_FILE}_{hashlib.sha1(' '.join(PARTS).encode()).hexdigest()[:8]}_h264.npz"
-    have: dict[str, np.ndarray] = dict(np.load(path)) if path.is_file() else {}
-    todo = [f for f in files if f["kind"] == "video" and f["train"] and f["id"] not in have]
-    t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="telltale-call-") as tmp:
-        for n, f in enumerate(todo):
+        def crops_of(f: dict[str, Any]) -> np.ndarray:
             rng = np.random.default_rng(int(f["id"], 16) % (2 ** 32))
             copy = Path(tmp) / f"{f['id']}.mp4"
-            out = np.zeros((0, len(PARTS), 768), np.float16)
             try:
                 degrade(MEDIA / f["path"], copy, scale=float(rng.uniform(*CALL_SCALE)),
                         crf=int(rng.integers(CALL_CRF[0], CALL_CRF[1] + 1)), max_seconds=CALL_SECONDS)
-                crops = extract_video(copy)[CROP_KEY]
+                return spread(extract_video(copy)[CROP_KEY])
             except Exception as exc:  # noqa: BLE001 - one file that cannot be re-encoded adds no copy
                 print(f"  {f['path']}: no call copy ({exc})", flush=True)
-                crops = np.zeros((0,), np.uint8)
+                return np.zeros((0,), np.uint8)
             finally:
                 copy.unlink(missing_ok=True)
-            if len(crops):
-                out = packed_parts(crops[np.unique(np.linspace(0, len(crops) - 1, CROPS_PER_FILE).round().astype(int))])
-            have[f["id"]] = out
-            if n % 25 == 0:
-                print(f"  call copies {n}/{len(todo)} files ({time.time() - t0:.0f} s)", flush=True)
-                np.savez(path, **have)
-    np.savez(path, **have)
-    return have
+
+        return cached_parts("_h264", [f for f in files if f["kind"] == "video" and f["train"]], crops_of)
 
 
 def feature_rows(parts: np.ndarray, names: tuple[str, ...]) -> np.ndarray:

@@ -432,6 +432,21 @@ def logit(model: dict[str, Any], x: np.ndarray) -> np.ndarray:
     return z @ np.asarray(model["coef"]) + float(model["intercept"])
 
 
+def oof_construction_probe(F: np.ndarray, y: np.ndarray, folds: np.ndarray, l2: float) -> dict[str, np.ndarray]:
+    """For the probes of other features: F is (photos, len(CONDITIONS), D) with NaN rows where a
+    construction has no face. Per construction, each photo's logit from a probe (:func:`fit_logistic`)
+    fitted on every construction of the photos of the other folds."""
+    out = {c: np.full(len(y), np.nan) for c in CONDITIONS}
+    for k in range(N_FOLDS):
+        tr = folds != k
+        X = F[tr].reshape(-1, F.shape[-1]); Y = np.repeat(y[tr], len(CONDITIONS)); m = ~np.isnan(X).any(1)
+        mdl = fit_logistic(X[m], Y[m], tuple(map(str, range(F.shape[-1]))), l2=l2)
+        for j, c in enumerate(CONDITIONS):
+            te = (folds == k) & ~np.isnan(F[:, j]).any(1)
+            out[c][te] = logit(mdl, F[te, j])
+    return out
+
+
 NET_FEATURE = "net_logit"
 """The residual net's out-of-fold photo logit (training/train_idphoto_net.py, out/idphoto/net/oof.json):
 one more column after pf.FEATURES, NaN where the net did not score the photo; then the 128
