@@ -188,25 +188,23 @@ def prepare_in_background() -> None:
     of a process: the CLI runs one). Not at a lower priority: onnxruntime holds Python's lock while
     it builds a session, so a starved builder would stall the pass's own Python threads. A failure
     is left for the checks to meet and report when they read the encoder."""
-    global _preparing
+    global _builder
+    path = encoder_path()
     with _prepare_lock:  # not _hidden_lock: the builder holds that while it builds
-        if _preparing or encoder_path() is None or encoder_path() in _hidden_sessions:
+        if path is None or path in _hidden_sessions or (_builder is not None and _builder.is_alive()):
             return
-        _preparing = True
-
-    def build() -> None:
-        try:
-            _hidden_encoder()
-        except Exception as exc:  # noqa: BLE001 - the checks will meet it again and fall back there
-            log.info("CLIP encoder: not prepared in the background (%s)", exc)
-        finally:
-            global _preparing
-            _preparing = False
-
-    threading.Thread(target=build, name="clip-encoder-prepare", daemon=True).start()
+        _builder = threading.Thread(target=_build_quietly, name="clip-encoder-prepare", daemon=True)
+        _builder.start()
 
 
-_preparing = False
+def _build_quietly() -> None:
+    try:
+        _hidden_encoder()
+    except Exception as exc:  # noqa: BLE001 - the checks will meet it again and fall back there
+        log.info("CLIP encoder: not prepared in the background (%s)", exc)
+
+
+_builder: threading.Thread | None = None
 _prepare_lock = threading.Lock()
 
 
