@@ -87,7 +87,8 @@ fold's choice honest, not the list."""
 WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 FAMILIES = ("DeepFaceLive", "GHOST", "FaceForensics/DFDC", "talking-head")
 SELECTION_GROUPS = {"macro": tuple((f,) for f in FAMILIES),
-                    "pooled-small": (("DeepFaceLive",), ("talking-head",), ("GHOST", "FaceForensics/DFDC"))}
+                    "pooled-small": (("DeepFaceLive",), ("talking-head",), ("GHOST", "FaceForensics/DFDC")),
+                    "pooled": (FAMILIES,)}
 SELECTION = "pooled-small"
 """How the nested choices (feature set, weight) count the families: ``macro``, the mean of the four
 families' AUCs; ``pooled-small`` (shipped since 2026-12-03), GHOST and FF++/DFDC (3 and 2 swaps)
@@ -101,6 +102,19 @@ pooled-small DeepFaceLive 0.887 (CLIP alone 0.927), GHOST 0.987, FF++/DFDC 0.776
 0.901, overall 0.893, real at risk 2 of 78 (Nicola_Badge_1_real, Tim_Chrys_0_real): the rule says
 ship, and it was shipped."""
 
+PAIR_WEIGHT = 0.0
+PAIR_NOTE = """The pair term (--pairs W): a DeepFaceLive swap and its own real input are the same frames of
+the same stream, one with the face replaced, so what differs between them is the swap and nothing
+else (scene, light, camera, compression and the operator are shared). Besides the class loss, each
+probe may pay W times the mean logistic loss of (swap crop logit - real crop logit) over the crop
+pairs of its training files, which asks it to read what the swap changed rather than what the
+source footage looks like. Measured 2026-12-03 at W = 1 against the pooled-small recipe, by a rule
+set before it ran (ship if combined DeepFaceLive rose by 0.01 with overall within 0.01 and no more
+real recordings at risk 0.5): out of fold, CLIP alone DeepFaceLive 0.927 -> 0.928, combined 0.887
+-> 0.878, overall 0.893 -> 0.884, real recordings at risk >= 0.5 2 -> 3 of 78. Not shipped: the
+probe already ranked 34 of 37 swaps above their own input, and the pair term did not move the
+swaps it misses."""
+
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """The project's AUC (detectors.evaluation.metrics.roc_auc) over the scored files; NaN with one class."""
@@ -110,8 +124,12 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float("nan") if value is None else value
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2) -> dict[str, Any]:
-    """Standardise, then an L2 logistic regression with balanced class weights (L-BFGS)."""
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, pairs: np.ndarray | None = None,
+                 pair_weight: float = 0.0) -> dict[str, Any]:
+    """Standardise, then an L2 logistic regression with balanced class weights (L-BFGS).
+
+    ``pairs`` (m, 2) rows (fake row, its real row) add ``pair_weight`` times the mean logistic loss
+    of the fake row's logit minus the real row's: the pair term of PAIR_NOTE."""
     from scipy.optimize import minimize
 
     mean = x.mean(axis=0)
@@ -119,14 +137,22 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2) -> dict[str, Any]
     z = (x - mean) / std
     sw = np.where(y == 1, 0.5 / max(1, y.sum()), 0.5 / max(1, (1 - y).sum()))
     d = z.shape[1]
+    use_pairs = pairs is not None and len(pairs) > 0 and pair_weight > 0
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = theta[:d], theta[d]
         t = z @ w + b
         p = 1 / (1 + np.exp(-t))
         g = sw * (p - y)
-        return (float(np.sum(sw * (np.logaddexp(0, t) - y * t)) + 0.5 * l2 * (w @ w) / len(y)),
-                np.concatenate([z.T @ g + l2 * w / len(y), [g.sum()]]))
+        value = float(np.sum(sw * (np.logaddexp(0, t) - y * t)) + 0.5 * l2 * (w @ w) / len(y))
+        if use_pairs:
+            margin = t[pairs[:, 0]] - t[pairs[:, 1]]
+            value += pair_weight * float(np.mean(np.logaddexp(0, -margin)))
+            gm = -pair_weight / len(pairs) / (1 + np.exp(np.clip(margin, -30, 30)))
+            g = g.copy()
+            np.add.at(g, pairs[:, 0], gm)
+            np.add.at(g, pairs[:, 1], -gm)
+        return value, np.concatenate([z.T @ g + l2 * w / len(y), [g.sum()]])
 
     res = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", options={"maxiter": 3000})
     return {"mean": mean.tolist(), "std": std.tolist(), "coef": res.x[:d].tolist(), "intercept": float(res.x[d])}
@@ -255,6 +281,16 @@ def call_video_parts(files: list[dict[str, Any]]) -> dict[str, np.ndarray]:
         return cached_parts("_h264", [f for f in files if f["kind"] == "video" and f["train"]], crops_of)
 
 
+def own_real_inputs(files: list[dict[str, Any]]) -> dict[int, int]:
+    """Each DeepFaceLive swap's own real input (index -> index): ``<name>_swap.mp4`` beside
+    ``<name>_real.mp4``, cut from the same frames, so their CROPS_PER_FILE evenly spread crops are
+    the same moments."""
+    at = {f["path"]: i for i, f in enumerate(files)}
+    return {i: at[f["path"][: -len("_swap.mp4")] + "_real.mp4"] for i, f in enumerate(files)
+            if f["family"] == "DeepFaceLive" and f["path"].endswith("_swap.mp4")
+            and f["path"][: -len("_swap.mp4")] + "_real.mp4" in at}
+
+
 def feature_rows(parts: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     """The (n crops, D) features of one file for the named set, as clip_faces.features gives them."""
     cols = [parts[:, PARTS.index(n), :clip_faces.FEATURE_DIMS[clip_faces.parse_feature(n)[0]]] for n in names]
@@ -294,7 +330,7 @@ def table(files: list[dict[str, Any]], scores: dict[str, np.ndarray], y: np.ndar
 
 
 def main() -> int:
-    global CROPS_PER_FILE, L2, SELECTION
+    global CROPS_PER_FILE, L2, SELECTION, PAIR_WEIGHT
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--crops", type=int, default=CROPS_PER_FILE, help="crops embedded per file (evenly spread)")
     ap.add_argument("--l2", type=float, default=L2, help="the probe's ridge penalty")
@@ -302,10 +338,11 @@ def main() -> int:
     ap.add_argument("--augment", choices=("jpeg", "h264"), default=None,
                     help="train every probe on call copies too: jpeg, of each crop (call_copy); h264, of each training "
                          "video re-encoded as a call and cropped again (call_video_parts)")
+    ap.add_argument("--pairs", type=float, default=PAIR_WEIGHT, help="weight of the pair term (PAIR_NOTE); 0: none")
     ap.add_argument("--write-to", type=Path, default=None, help="write the fold copies and the probe into this folder instead")
     ap.add_argument("--dry", action="store_true", help="print the out-of-fold table only; write nothing")
     args = ap.parse_args()
-    CROPS_PER_FILE, L2, SELECTION = args.crops, args.l2, args.selection
+    CROPS_PER_FILE, L2, SELECTION, PAIR_WEIGHT = args.crops, args.l2, args.selection, args.pairs
     all_files = json.loads((CROPS / "files.json").read_text())
     parts = encoder_parts(all_files)
     extra = (encoder_parts(all_files, degraded=True) if args.augment == "jpeg"
@@ -320,13 +357,18 @@ def main() -> int:
     fam = np.array([f["family"] for f in all_files])
     sn = net_scores(all_files)
 
+    partner = own_real_inputs(all_files)
+
     def fit_probe(mask: np.ndarray, names: tuple[str, ...]) -> dict[str, Any]:
         rows = [i for i in np.where(mask & train & has)[0]]
         x = np.concatenate([feature_rows(parts[ids[i]], names) for i in rows]
                            + [feature_rows(extra[ids[i]], names) for i in rows if ids[i] in extra])
         t = np.concatenate([np.full(parts[ids[i]].shape[0], y[i]) for i in rows]
                            + [np.full(extra[ids[i]].shape[0], y[i]) for i in rows if ids[i] in extra])
-        return {**fit_logistic(x, t), "features": list(names)}
+        start = dict(zip(rows, np.cumsum([0] + [parts[ids[i]].shape[0] for i in rows])[:-1]))
+        pairs = np.array([(start[i] + j, start[partner[i]] + j) for i in rows if partner.get(i) in start
+                          for j in range(min(parts[ids[i]].shape[0], parts[ids[partner[i]]].shape[0]))], int).reshape(-1, 2)
+        return {**fit_logistic(x, t, pairs=pairs, pair_weight=PAIR_WEIGHT), "features": list(names)}
 
     def clip_scores(model: dict[str, Any], mask: np.ndarray) -> np.ndarray:
         out = np.full(len(all_files), np.nan)
@@ -450,7 +492,8 @@ def describe(probe: dict[str, Any], w: float, un: tuple[float, float], uc: tuple
         "centre_rule": f"{CENTRE_QUANTILE} percentile of the combined score of out-of-fold real recordings + {CENTRE_MARGIN}"
                        + ("" if fold is None else f", real recordings outside fold {fold} only"),
         "oof": oof,
-        "recipe": f"training/train_faceswap_clip.py (L2 {L2}, {CROPS_PER_FILE} crops a file, weights from {list(WEIGHTS)})",
+        "recipe": f"training/train_faceswap_clip.py (L2 {L2}, {CROPS_PER_FILE} crops a file, weights from {list(WEIGHTS)}"
+                  + (f", pair term {PAIR_WEIGHT:g}" if PAIR_WEIGHT else "") + ")",
     }
 
 
