@@ -391,6 +391,9 @@ def format_table(summary: Mapping[str, Any]) -> str:
     if summary.get("shipped_without_fold_copy"):
         lines.append("Shipped models with no per-fold copy (their figures are out-of-fold only if they were not fitted on these files): "
                      + ", ".join(summary["shipped_without_fold_copy"]))
+    if summary.get("label_corrections"):
+        lines.append(f"Labels corrected by detectors/evaluation/label_corrections.csv ({len(summary['label_corrections'])}): "
+                     + "; ".join(summary["label_corrections"]))
     if summary.get("errors"):
         lines.append(f"Not analysed ({len(summary['errors'])}): " + "; ".join(summary["errors"]))
     return "\n".join(lines)
@@ -491,6 +494,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     summary["leaks"] = leaks
     summary["shipped_without_fold_copy"] = shipped_without_fold_copy(fold_dir)
     summary["incomplete_fold_sets"] = incomplete_fold_sets(fold_dir, args.folds)
+    summary["label_corrections"] = [r.correction for r in rows if r.correction]
     summary["cache"] = {"hits": cache.hits, "misses": cache.misses, "folder": str(cache.folder) if cache.folder else None}
     command = "telltale eval " + " ".join(sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "eval" else [])
     summary["command"] = command

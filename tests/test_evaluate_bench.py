@@ -31,7 +31,7 @@ from detectors.evaluate import (
 )
 from detectors.evaluation.cache import ResultCache, engine_fingerprint, file_digest, fold_fingerprint
 from detectors.evaluation.cv import cross_fit, fit_all, fit_calibration, oof_fuse
-from detectors.evaluation.manifests import Row
+from detectors.evaluation.manifests import Row, corrected
 from detectors.evaluation.metrics import grouped_auc_interval
 from detectors.folds import fold_of, group_key
 from detectors.scoring import fuse
@@ -135,6 +135,27 @@ def test_a_group_never_spans_two_folds(tmp_path: Path) -> None:
     assert {f.pop() for f in folds_of_group.values()} == set(range(5))  # 61 groups fill all five folds
     lone = next(r for r in parsed if r.path.name == "lone.mp4")
     assert lone.group == "repo/lone.mp4" and lone.fold(5) == fold_of(group_key("", "repo/lone.mp4", "v/lone.mp4"))
+
+
+def test_a_label_correction_applies_to_its_row_and_its_copies_only(tmp_path: Path) -> None:
+    wrong = "video/dfl/Nicola_Badge_2_real.mp4"
+    source = "iperov/DeepFaceLive doc/celebs/Nicola_Badge/Nicola_Badge_2.mp4 left half"
+    (tmp_path / "call").mkdir()
+    parsed = read_manifests([_manifest(tmp_path / "m.csv", [
+        (wrong, "video", "real", "none", source, "dfl:Nicola_Badge"),
+        ("video/dfl/Nicola_Badge_1_real.mp4", "video", "real", "none", source.replace("_2.mp4", "_1.mp4"), "dfl:Nicola_Badge"),
+        ("video/other.mp4", "video", "real", "none", source, "x"),  # same source, another path: not this row
+    ]), _manifest(tmp_path / "call" / "m.csv", [  # a re-encoded copy of the same footage (bench/degraded_swaps.py)
+        (wrong, "video", "real", "none", f"{source} (scaled 0.75, H.264 CRF 32)", "dfl:Nicola_Badge"),
+    ])])
+    by = {(r.manifest, r.path.name): r for r in parsed}
+    fixed = [r for r in parsed if r.correction]
+    assert [(r.path.name, r.label, r.manipulation, r.family) for r in fixed] == [("Nicola_Badge_2_real.mp4", 1, "faceswap", "DeepFaceLive")] * 2
+    assert "left half" in fixed[0].correction and "looked at 2026-12-03" in fixed[0].correction
+    assert by[(str(tmp_path / "m.csv"), "Nicola_Badge_1_real.mp4")].label == 0
+    assert by[(str(tmp_path / "m.csv"), "other.mp4")].label == 0 and not by[(str(tmp_path / "m.csv"), "other.mp4")].correction
+    raw = {"path": wrong, "source": "somewhere else", "label": "real", "manipulation": "none"}
+    assert corrected(raw) == (raw, "")  # another source under the same name is left as given
 
 
 def test_shared_manifests_keep_groups_in_one_fold() -> None:

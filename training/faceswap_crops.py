@@ -58,6 +58,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from detectors import faceswap_signals as S  # noqa: E402
+from detectors.evaluation.manifests import corrected  # noqa: E402
 from detectors.folds import fold_of, group_key  # noqa: E402
 
 log = logging.getLogger("faceswap_crops")
@@ -124,7 +125,8 @@ def list_files() -> list[dict[str, Any]]:
     seen: set[str] = set()
     for name in MANIFESTS:
         with (MEDIA / name).open() as fh:
-            for row in csv.DictReader(fh):
+            for given in csv.DictReader(fh):
+                row, _ = corrected(given)
                 if row["kind"] != "video" or row["path"] in seen:
                     continue
                 seen.add(row["path"])
@@ -345,18 +347,22 @@ def main() -> None:
     log.info("crops done in %.0f s", time.time() - t0)
     todo = [f for f in files if f["train"]]
     index = {f["id"]: i for i, f in enumerate(files)}
+    labels = hashlib.sha1(json.dumps([(f["id"], f["label"]) for f in todo]).encode()).hexdigest()[:16]
     for v in range(VARIANTS):
         tag = "_".join(t for t in (args.pool_tag, f"w{WIDE_PX}" if args.net_px == WIDE_PX else "") if t)
         dest = OUT / f"pool{tag + '_' if tag else ''}{v}.npz"
         if dest.exists() and not args.force:
-            continue
+            with np.load(dest) as have:
+                if "labels" in have.files and str(have["labels"]) == labels:
+                    continue
+            log.info("pool %d: the files or their labels changed since it was built: building it again", v)
         t1 = time.time()
         with ctx.Pool(args.workers) as pool:
             parts = pool.map(pool_for_file, [(index[f["id"]], f, v, args.pool_tag, args.net_px) for f in todo], chunksize=4)
         x = np.concatenate([p["x"] for p in parts])
         kind = np.concatenate([p["kind"] for p in parts])
         fidx = np.concatenate([p["file"] for p in parts])
-        np.savez(dest, x=x, kind=kind, fidx=fidx)
+        np.savez(dest, x=x, kind=kind, fidx=fidx, labels=np.array(labels))
         log.info("pool %d: %d samples (%s) in %.0f s", v, len(x), np.bincount(kind, minlength=3).tolist(), time.time() - t1)
 
 

@@ -5,14 +5,21 @@ A manifest is a CSV with columns ``path`` (relative to the CSV's folder), ``kind
 (``manifest.csv``, ``manifest_more.csv`` and ``manifest_photos.csv`` in ../shared/media share
 them). Files that show the same footage or person share a ``group``; the fold comes from
 :mod:`detectors.folds`, the same assignment the training scripts use for their per-fold models.
+
+A label found wrong by looking at the file is corrected here, not in the shared manifests:
+``label_corrections.csv`` beside this module names the row (its path and the start of its source,
+so a re-encoded copy of the same footage is corrected too), the label and manipulation it really
+has, when it was looked at and why. Every reader of the manifests (``telltale eval``, the training
+recipes) applies it through :func:`corrected`, and ``telltale eval`` lists the rows it corrected.
 """
 
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from ..folds import N_FOLDS, fold_of, group_key
 
@@ -28,6 +35,7 @@ class Row:
     group: str  # the unit kept in one fold (manifest group, else source, else file name)
     family: str  # what the figures are broken down by (see family_of)
     manifest: str  # the CSV the row came from
+    correction: str = ""  # why this project relabelled the row (label_corrections.csv), else empty
 
     def fold(self, k: int = N_FOLDS) -> int:
         return fold_of(self.group, k)
@@ -71,6 +79,27 @@ def family_of(kind: str, manipulation: str, source: str, group: str) -> str:
     return repo or "other"
 
 
+CORRECTIONS = Path(__file__).with_name("label_corrections.csv")
+
+
+@lru_cache(maxsize=1)
+def _corrections() -> tuple[dict[str, str], ...]:
+    with CORRECTIONS.open(newline="", encoding="utf-8") as fh:
+        return tuple(csv.DictReader(fh))
+
+
+def corrected(raw: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """A manifest row (as csv.DictReader gives it) with this project's correction applied, and why
+    (empty when no correction names it): same path, and a source that starts with the correction's."""
+    row = dict(raw)
+    path, source = (row.get("path") or "").strip(), (row.get("source") or "").strip()
+    for fix in _corrections():
+        if path == fix["path"] and source.startswith(fix["source"]):
+            row["label"], row["manipulation"] = fix["label"], fix["manipulation"]
+            return row, f"{fix['path']}: {fix['why']} (looked at {fix['seen']})"
+    return row, ""
+
+
 def read_manifest(manifest: str | Path) -> list[Row]:
     """The rows of one manifest. ValueError names the row when a label or kind is not understood."""
     base = Path(manifest).resolve().parent
@@ -79,7 +108,8 @@ def read_manifest(manifest: str | Path) -> list[Row]:
         reader = csv.DictReader(fh)
         if not reader.fieldnames or "path" not in reader.fieldnames or "label" not in reader.fieldnames:
             raise ValueError(f"{manifest}: needs at least the columns path and label (has {reader.fieldnames})")
-        for line, raw in enumerate(reader, start=2):
+        for line, given in enumerate(reader, start=2):
+            raw, why = corrected(given)
             path = (raw.get("path") or "").strip()
             label = (raw.get("label") or "").strip().lower()
             kind = (raw.get("kind") or "video").strip().lower()
@@ -100,6 +130,7 @@ def read_manifest(manifest: str | Path) -> list[Row]:
                 group=group,
                 family=family_of(kind, manipulation, source, group),
                 manifest=str(manifest),
+                correction=why,
             ))
     return rows
 
