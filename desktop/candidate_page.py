@@ -72,6 +72,9 @@ LEGEND_HTML = (  # one line (a wrapping label would make the tab's height depend
 )
 FRAME_SCORE_TIP = ("The face-swap model's score for this one frame (0-1). The check's risk weighs every frame, so a "
                    "genuine recording can have a few frames that score high. Double-click to enlarge with the colour scale.")
+CLIP_SCORE_TIP = ("The CLIP probe's reading of the face at this moment (0-1: the check's risk if every moment read like this "
+                  "one). The map shows where on the face its reading comes from: bright where the face reads more swapped "
+                  "than an average face. Double-click to enlarge with the colour scale.")
 LEVEL_COLOURS = {"high": "#c62828", "some": "#b26a00", "low": "#2e7d32", "not judged": "#78909c"}
 
 
@@ -561,30 +564,35 @@ class CandidatePage(QWidget):
         self.timeline = TimelineWidget(ev)
         self.timeline.seekRequested.connect(self.seek)
         self.timeline_holder.addWidget(self.timeline)
-        for f in ev.top_frames[:TOP_FRAMES_SHOWN]:
+        for f in ev.clip_frames + ev.top_frames[:TOP_FRAMES_SHOWN]:
+            clip = f.get("model") == "clip"
             t = engine.finite(f.get("t"))
             risk = engine.finite(engine.first_key(f, "risk", "blend_probability", "score"))
             face = pixmap_from_b64(f.get("face_png"), FRAME_THUMB)
             heat = pixmap_from_b64(f.get("heatmap_png"), FRAME_THUMB)
             caption = f"at {t:.1f} s" if t is not None else "frame"
             if risk is not None:
-                caption += f" · frame score {risk:.2f}"
+                caption += f" · {'CLIP reading' if clip else 'frame score'} {risk:.2f}"
             card = PictureCard([face, heat] if heat is not None else [face], caption, FRAME_THUMB)
-            card.setToolTip(("Click to show this moment in the player. " if t is not None else "") + FRAME_SCORE_TIP)
+            card.setToolTip(("Click to show this moment in the player. " if t is not None else "") + (CLIP_SCORE_TIP if clip else FRAME_SCORE_TIP))
             if t is not None:
                 card.clicked.connect(lambda t=t: self.seek(t))
             card.enlargeRequested.connect(lambda f=f, caption=caption: self._enlarge_frame(f, caption))
             self.frames_flow.addWidget(card)
-        if not ev.top_frames:
+        if not ev.top_frames and not ev.clip_frames:
             self.frames_flow.addWidget(hint_label("No suspicious frames were reported for this recording."))
 
     def _enlarge_frame(self, frame: dict[str, Any], caption: str) -> None:
+        clip = frame.get("model") == "clip"
         pictures = [(pixmap_from_b64(frame.get("face_png")), "the face in this frame")]
         if frame.get("heatmap_png"):
-            pictures.append((pixmap_from_b64(frame.get("heatmap_png")), "where the model saw blending"))
-        self.dialogs.append(show_enlarged(self, f"Frame {caption}", pictures, FRAME_SCORE_TIP.rsplit(". Double", 1)[0] + ".",
+            pictures.append((pixmap_from_b64(frame.get("heatmap_png")),
+                             "where the CLIP probe reads a swapped face" if clip else "where the model saw blending"))
+        tip = CLIP_SCORE_TIP if clip else FRAME_SCORE_TIP
+        self.dialogs.append(show_enlarged(self, f"Frame {caption}", pictures, tip.rsplit(". Double", 1)[0] + ".",
                                           "inferno" if frame.get("heatmap_png") else None,
-                                          "no sign of blending", "strong sign of blending"))
+                                          "reads as an average face" if clip else "no sign of blending",
+                                          "reads most swapped" if clip else "strong sign of blending"))
 
     def show_moment(self, recording: str, t: float) -> None:
         """Open ``recording`` (a path or a file name) in the Recordings tab at ``t`` seconds."""

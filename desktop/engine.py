@@ -190,6 +190,7 @@ class RecordingEvidence:
     id_threshold: float | None = None
     voice_excerpt: tuple[float, float] | None = None  # the candidate's longest stretch of speech
     second_voice: list[tuple[float, float]] = field(default_factory=list)  # where another voice speaks
+    clip_frames: list[dict[str, Any]] = field(default_factory=list)  # the CLIP probe's most swap-like crops, with maps
 
 
 def _segments(value: Any) -> list[tuple[float, float]]:
@@ -243,6 +244,7 @@ def recording_evidence(report: Mapping[str, Any]) -> list[RecordingEvidence]:
         offsets = pairs(offsets_raw)
         segs = _segments(first_key(ls, "mismatch_segments", "segments", "mismatches"))
         frames = [f for f in (fs.get("top_frames") or []) if isinstance(f, Mapping)]
+        clip_frames = [f for f in (fs.get("clip_frames") or []) if isinstance(f, Mapping)]
         signals = ls.get("timeline") if isinstance(ls.get("timeline"), Mapping) else {}
         idc = checks.get("identity") or {}
         id_ev = _evidence_for(idc, path, single)
@@ -258,6 +260,7 @@ def recording_evidence(report: Mapping[str, Any]) -> list[RecordingEvidence]:
                 lipsync_offsets=offsets,
                 mismatch_segments=segs,
                 top_frames=list(frames),
+                clip_frames=list(clip_frames),
                 lipsync_offset_ms=finite(first_key(ls, "offset_ms", "global_offset_ms")),
                 max_offset_ms=finite(first_key(ls, "max_offset_ms", "tolerance_ms")),
                 mouth=_series(signals, "mouth"),

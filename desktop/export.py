@@ -125,14 +125,16 @@ def report_html(report: dict[str, Any], media_rows: list[Any] | None = None) -> 
               "Orange: lip-sync mismatch segments. Purple ticks: the frames below. "
               "Green/brown: mouth opening and voice energy. Dark grey line: face distance to the ID photo (dashed: same-person limit). "
               "Indigo/pink bar over the time axis: the candidate's voice excerpt / where a second voice speaks.</p>")
-        if rec.top_frames:
+        shown = rec.clip_frames + rec.top_frames[:TOP_FRAMES_IN_PDF]
+        if shown:
             d.add("<table cellpadding='4'><tr>")
-            for i, f in enumerate(rec.top_frames[:TOP_FRAMES_IN_PDF]):
+            for i, f in enumerate(shown):
                 if i and i % 3 == 0:
                     d.add("</tr><tr>")
                 imgs = "".join(d.image(_b64_image(f[k]), 90) for k in ("face_png", "heatmap_png") if f.get(k))
                 t = engine.finite(f.get("t"))
-                d.add(f"<td align='center'>{imgs}<br>{f'{t:.1f} s' if t is not None else ''}</td>")
+                what = " (CLIP probe: where the face reads swapped)" if f.get("model") == "clip" else ""
+                d.add(f"<td align='center'>{imgs}<br>{f'{t:.1f} s' if t is not None else ''}{what}</td>")
             d.add("</tr></table>")
 
     faces = engine.face_thumbnails(report)

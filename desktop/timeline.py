@@ -119,7 +119,7 @@ def paint_timeline(p: QPainter, area: QRectF, ev: RecordingEvidence, playhead: f
     else:
         _empty(p, risk_lane, "no face-swap data for this recording")
     p.setPen(QPen(FRAME_TICK_COLOUR, 2))
-    for f in ev.top_frames:
+    for f in ev.top_frames + ev.clip_frames:
         t = f.get("t")
         if isinstance(t, (int, float)):
             x = _x(risk_lane, float(t), duration)

@@ -117,6 +117,10 @@ on 2026-12-03 through the app, out of fold: DeepFaceLive 0.878 -> 0.889, all fak
 but real recordings at face-swap risk >= 0.5 1 -> 3 of 76; by the rule set before the run, not
 adopted."""
 
+CLIP_FRAMES = 2
+"""The CLIP probe's most swap-like crops shown as evidence, each with the map of where its logit
+comes from (:meth:`detectors.models.clip_faces.ClipProbe.patch_logits`; no extra encoder run)."""
+
 OCCLUSION_MAX_GAP_S = 1.5
 """A face lost for at most this long between two sightings counts as an occlusion event."""
 
@@ -166,6 +170,7 @@ class FaceSwapDetector(Detector):
         if self.clip is not None:
             clip_faces.prepare_in_background()  # ready when the pass ends
         self._clip_kept = clip_faces.SpreadSample(CLIP_BUFFER)  # (t, aligned crop) of the face at spread-out moments
+        self._clip_frames: list[dict[str, Any]] = []  # the CLIP probe's most swap-like crops with their maps (after the pass)
         self._clip_next_t = -math.inf
         self._n_face_frames = 0
         self._n_net = 0
@@ -278,6 +283,7 @@ class FaceSwapDetector(Detector):
             "risk_per_second": per_second,
             "high_risk_segments": [[round(a, 2), round(b, 2)] for a, b in segments],
             "top_frames": top,
+            "clip_frames": self._clip_frames,
             "pixel_samples": int(logits.size),
             "model": self.net.name,
             "decision_centre": meta.decision_centre,
@@ -292,8 +298,9 @@ class FaceSwapDetector(Detector):
             return None
         span = self._clip_kept.items[-1][0] - self._clip_kept.items[0][0] + CLIP_EVERY_S
         picked = self._clip_kept.pick(int(min(CLIP_MAX_CROPS, max(CLIP_MIN_CROPS, round(span / CLIP_SECONDS_PER_CROP)))))
+        patches: dict[str, np.ndarray] = {}
         try:
-            logits = self.clip.logits(self.clip.read(np.stack([c for _, c in picked])))
+            logits = self.clip.logits(self.clip.read(np.stack([c for _, c in picked]), patches=patches))
         except (OSError, RuntimeError, ValueError, MemoryError) as exc:  # the encoder could not load or run: the CNN judges alone
             log.warning("faceswap: the CLIP probe could not run (%s); the CNN judges alone", exc)
             return None
@@ -311,7 +318,34 @@ class FaceSwapDetector(Detector):
         }
         signals["model"]["score_alone"] = signals["model"]["score"]
         signals["model"]["score"] = risk
+        self._clip_frames = self._clip_evidence(picked, logits, self.clip.patch_logits(patches), net_value)
         return risk
+
+    def _clip_evidence(self, picked: list[tuple[float, np.ndarray]], logits: np.ndarray, maps: np.ndarray | None,
+                       net_value: float) -> list[dict[str, Any]]:
+        """The CLIP probe's most swap-like crops (CLIP_FRAMES), each with where on the face its logit
+        comes from (ClipProbe.patch_logits: the patches that read more swapped than the average
+        training face, brightest where they add most), as bright as the recording's risk would be
+        if every crop read like this one."""
+        assert self.clip is not None
+        if maps is None:
+            return []
+        out = []
+        for i in np.argsort(-logits)[:CLIP_FRAMES]:
+            t, crop = picked[int(i)]
+            risk = self.clip.risk(self.clip.combined(net_value, float(logits[i])))
+            pos = np.maximum(maps[i], 0.0)
+            heat = cv2.resize(pos / max(float(pos.max()), 1e-6), crop.shape[1::-1], interpolation=cv2.INTER_CUBIC)
+            heat = np.clip(heat, 0.0, 1.0) * risk
+            out.append({
+                "t": round(float(t), 3),
+                "logit": round(float(logits[i]), 4),
+                "risk": round(risk, 4),
+                "face_png": _png_b64(crop),
+                "heatmap_png": _png_b64((0.55 * crop + 0.45 * _heat_rgb(heat)).astype(np.uint8)),
+                "model": "clip",
+            })
+        return out
 
     def _signals(self, context: RecordingContext) -> dict[str, dict[str, Any]]:
         """The hand-made signals, all reported with ``used: false``."""

@@ -112,12 +112,46 @@ def test_the_probe_is_combined_with_the_cnn_as_its_description_says(talking_head
     assert "CLIP" in part["doc"]
 
 
+def test_the_map_of_a_crop_adds_up_to_its_logit() -> None:
+    """ClipProbe.patch_logits is an exact split of the probe's logit over the face's patches."""
+    probe = clip_faces.load_probe()
+    assert probe is not None and any(clip_faces.parse_feature(n)[0] in ("centre", "ring", "patch") for n in probe.features)
+    crops = np.random.default_rng(3).integers(0, 255, (3, 192, 192, 3), dtype=np.uint8)
+    patches: dict[str, np.ndarray] = {}
+    feats = probe.read(crops, patches=patches)
+    assert np.array_equal(feats, probe.read(crops))  # asking for the map changes nothing
+    maps = probe.patch_logits(patches)
+    assert maps is not None and maps.shape == (3, clip_faces.GRID, clip_faces.GRID)
+    rest, at = np.full(3, probe.intercept), 0
+    for name in probe.features:  # what the parts that are not spatial give
+        dim = clip_faces.FEATURE_DIMS[clip_faces.parse_feature(name)[0]]
+        if name not in patches:
+            rest += ((feats[:, at:at + dim] - probe.mean[at:at + dim]) / probe.std[at:at + dim]) @ probe.coef[at:at + dim]
+        at += dim
+    assert maps.sum(axis=(1, 2)) + rest == pytest.approx(probe.logits(feats), abs=1e-3)
+    ring = ~clip_faces.REGIONS["centre"].reshape(clip_faces.GRID, clip_faces.GRID)
+    assert np.abs(maps[:, ring]).sum() > 0 and np.abs(maps[:, ~ring]).sum() > 0  # both regions the probe reads
+
+
+def test_the_clip_probes_most_swap_like_moments_are_shown_with_their_maps(talking_head_factory: Any) -> None:
+    clip = talking_head_factory(duration_s=6.0, fps=15, size=(320, 320))["path"]
+    finding = analyze_recording(clip, settings=FAST).findings["faceswap"]
+    part, frames = finding.evidence["signals"]["clip"], finding.evidence["clip_frames"]
+    assert 1 <= len(frames) <= min(2, part["crops"])
+    assert [f["logit"] for f in frames] == pytest.approx(sorted(part["logits"], reverse=True)[:len(frames)], abs=1e-3)
+    probe = clip_faces.load_probe()
+    for f in frames:
+        assert f["model"] == "clip" and min(abs(f["t"] - t) for t in part["times_s"]) < 0.01
+        assert f["risk"] == pytest.approx(probe.risk(probe.combined(finding.evidence["signals"]["model"]["value"], f["logit"])), abs=1e-3)
+        assert f["face_png"] and f["heatmap_png"] and f["heatmap_png"] != f["face_png"]
+
+
 def test_without_the_encoder_the_cnn_judges_alone(talking_head_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(clip_faces, "encoder_path", lambda: None)  # as on an install without the wheel
     assert clip_faces.load_probe() is None
     clip = talking_head_factory(duration_s=3.0, fps=15, size=(320, 320))["path"]
     finding = analyze_recording(clip, settings=FAST).findings["faceswap"]
-    assert "clip" not in finding.evidence["signals"] and finding.confidence > 0
+    assert "clip" not in finding.evidence["signals"] and finding.confidence > 0 and finding.evidence["clip_frames"] == []
     net = finding.evidence["signals"]["model"]
     assert finding.risk == pytest.approx(net["score"])
 

@@ -220,13 +220,18 @@ def parse_feature(name: str) -> tuple[str, int]:
 
 
 def features(crops: np.ndarray, names: tuple[str, ...] | list[str] = ("embed",),
-             regions: dict[str, np.ndarray] | None = None) -> np.ndarray:
+             regions: dict[str, np.ndarray] | None = None, patches: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """(N, D) features of the crops: the named parts (:func:`parse_feature`), each a unit vector,
     side by side. ``cls<k>`` is the class token after block k, ``patch<k>`` the mean of the patch
     tokens after block k (earlier blocks keep more of the pixels' texture, later ones more of
     what the face is), ``centre<k>`` / ``ring<k>`` / ``mouth<k>`` the mean over one region of the
     patch grid (:data:`REGIONS`, or ``regions`` where the crops are framed otherwise: a mask of the
-    196 patches per kind); ``("embed",)`` is :func:`embed`."""
+    196 patches per kind); ``("embed",)`` is :func:`embed`.
+
+    ``patches``, when given, receives for every region part its share per patch: (N, 196, 768), the
+    patch's token over (patches in the region x norm of their mean), zero outside the region, so
+    that the part's feature is exactly the sum over the patches (what :meth:`ClipProbe.patch_logits`
+    turns into a map of where on the face the probe's logit comes from)."""
     parts = [parse_feature(n) for n in names]
     dim = sum(FEATURE_DIMS[kind] for kind, _ in parts)
     if len(crops) == 0:
@@ -246,7 +251,14 @@ def features(crops: np.ndarray, names: tuple[str, ...] | list[str] = ("embed",),
             cols.append(_unit(out[POOLED_OUTPUT]))
         else:
             h = out[HIDDEN_OUTPUTS[block]]
-            cols.append(_unit(h[:, 0] if kind == "cls" else h[:, 1:][:, masks[kind]].mean(axis=1)))
+            if kind == "cls":
+                cols.append(_unit(h[:, 0]))
+                continue
+            mean = h[:, 1:][:, masks[kind]].mean(axis=1)
+            cols.append(_unit(mean))
+            if patches is not None:
+                share = np.where(masks[kind][None, :, None], h[:, 1:], 0.0).astype(np.float32)
+                patches[f"{kind}{block}"] = share / (masks[kind].sum() * np.maximum(np.linalg.norm(mean, axis=-1), 1e-12))[:, None, None]
     return np.concatenate(cols, axis=1)
 
 
@@ -272,9 +284,28 @@ class ClipProbe:
         z = (feats - self.mean) / self.std
         return z @ self.coef + self.intercept
 
-    def read(self, crops: np.ndarray) -> np.ndarray:
-        """The features this probe reads, of (N, h, w, 3) uint8 RGB crops."""
-        return features(crops, self.features)
+    def read(self, crops: np.ndarray, patches: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """The features this probe reads, of (N, h, w, 3) uint8 RGB crops (``patches``: see :func:`features`)."""
+        return features(crops, self.features, patches=patches)
+
+    def patch_logits(self, patches: dict[str, np.ndarray]) -> np.ndarray | None:
+        """(N, GRID, GRID): how much of each crop's logit each patch of the face gives, from the
+        probe's weights on its region parts (``patches`` as :meth:`read` filled it), measured from
+        the training crops' average (each region's share of the standardisation spread evenly over
+        its patches): > 0 where the patch reads more swapped than the average face. Exact: the
+        logit is the sum over the patches plus what the parts that are not spatial (class token,
+        embedding) and the intercept give. None when the probe reads no region of the patch grid."""
+        out, at = None, 0
+        for name in self.features:
+            kind, _ = parse_feature(name)
+            dim = FEATURE_DIMS[kind]
+            if name in patches:
+                w = (self.coef[at:at + dim] / self.std[at:at + dim]).astype(np.float32)
+                inside = np.any(patches[name] != 0, axis=-1)  # the region's patches (normalised tokens are never all zero)
+                part = patches[name] @ w - inside * (float(self.mean[at:at + dim] @ w) / np.maximum(inside.sum(axis=1, keepdims=True), 1))
+                out = part if out is None else out + part
+            at += dim
+        return None if out is None else out.reshape(len(out), GRID, GRID)
 
     def combined(self, net_value: float, clip_value: float) -> float:
         """The recording's combined score: each part in units of its spread on real recordings."""

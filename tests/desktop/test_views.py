@@ -28,6 +28,8 @@ def made_up_report(video: str, two_recordings: bool = False) -> dict[str, Any]:
         "risk_per_second": [[0.0, 0.1], [1.0, 0.8], [2.0, 0.3]],
         "top_frames": [{"t": 1.2, "frame_index": 30, "box": [1, 2, 3, 4], "blend_probability": 0.81,
                         "face_png": _png(), "heatmap_png": _png((255, 0, 0))}],
+        "clip_frames": [{"t": 2.1, "logit": 1.7, "risk": 0.64, "model": "clip",
+                         "face_png": _png(), "heatmap_png": _png((255, 200, 0))}],
     }
     ls_ev = {
         "offset_ms": 180.0,
@@ -70,6 +72,7 @@ def test_report_reading_finds_every_series() -> None:
     assert ev.mouth == [(0.0, 0.1), (2.0, 0.3)]  # the None point is skipped
     assert ev.id_distance == [(0.5, 0.4), (2.0, 0.45)] and ev.id_threshold == 0.6
     assert ev.duration_s == 3.0 and len(ev.top_frames) == 1
+    assert [f["t"] for f in ev.clip_frames] == [2.1]
     matches = engine.reuse_matches(rep)
     assert [m["candidate"] for m in matches] == ["Other Person"]
 
@@ -111,7 +114,9 @@ def test_candidate_page_shows_checks_frames_identity_and_reuse(qtbot: Any, tmp_p
     titles = [page.checks_table.item(r, 0).text() for r in range(page.checks_table.rowCount())]
     assert titles == ["Face swap", "Lip sync", "Same person throughout", "Reused photo or face"]
     assert page.checks_table.item(0, 3).text() == "−40.0"
-    assert page.frames_flow.count() == 1  # one top frame card (face + heat map)
+    assert page.frames_flow.count() == 2  # the CLIP probe's moment and the CNN's top frame (face + heat map each)
+    captions = [page.frames_flow.itemAt(i).widget().caption for i in range(2)]
+    assert "CLIP reading 0.64" in captions[0] and "frame score 0.81" in captions[1]
     assert page.identity_flow.count() == 2  # ID face, interview face
     assert page.reuse_flow.count() == 1
     assert "Other Person" in page.reuse_flow.itemAt(0).widget().caption
@@ -139,8 +144,8 @@ def test_pdf_of_a_made_up_report(qapp: Any, tmp_path: Path) -> None:
 
     rep = made_up_report(str(tmp_path / "a.mkv"))
     html, images = report_html(rep)
-    assert "Likely fake" in html and "Other Person" in html
-    assert len(images) >= 3  # timeline, face, heat map, ID face
+    assert "Likely fake" in html and "Other Person" in html and "CLIP probe: where the face reads swapped" in html
+    assert len(images) >= 5  # timeline, the CLIP moment's face and map, the top frame's face and heat map, ID face
     pdf = export_pdf(rep, tmp_path / "r.pdf")
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 5_000
 
