@@ -264,7 +264,7 @@ class FaceSwapDetector(Detector):
             risk = combined
         confidence = min(1.0, logits.size / FULL_CONFIDENCE_SAMPLES) * min(1.0, 0.5 + track.coverage)
         flag = float(settings.get(RISK_FLAG.key, RISK_FLAG.default))
-        per_second = self._risk_per_second()
+        per_second = self._risk_per_second(signals["clip"]["value"] if combined is not None else None)
         segments = self._segments(per_second, flag)
         top = self._top_frames()
         if risk >= flag:
@@ -407,15 +407,24 @@ class FaceSwapDetector(Detector):
         return {"value": value, "events": [[round(a, 2), round(b, 2)] for a, b in events], "score": None, "used": False,
                 "doc": "model logit next to short face losses minus elsewhere"}
 
-    def _risk_per_second(self) -> list[list[float]]:
-        """Risk per SEGMENT_S: the model's aggregate over that second's frames, mapped as the whole."""
+    def _risk_per_second(self, clip_value: float | None = None) -> list[list[float]]:
+        """Risk per SEGMENT_S: the CNN's aggregate over that second's frames, mapped as the whole
+        recording's is: alone, or combined with the CLIP probe's recording value (``clip_value``,
+        the same every second: the probe reads a few crops of the whole recording), so that the
+        line sits where the check's risk does."""
         assert self.net is not None
         meta = self.net.meta
         by_sec: dict[int, list[float]] = {}
         for s in self.samples:
             if np.isfinite(s.logit):
                 by_sec.setdefault(int(s.t // SEGMENT_S), []).append(s.logit)
-        return [[round(sec * SEGMENT_S, 2), round(meta.risk(float(np.percentile(by_sec[sec], meta.aggregate_percentile))), 4)]
+
+        def risk(value: float) -> float:
+            if clip_value is None or self.clip is None:
+                return meta.risk(value)
+            return self.clip.risk(self.clip.combined(value, clip_value))
+
+        return [[round(sec * SEGMENT_S, 2), round(risk(float(np.percentile(by_sec[sec], meta.aggregate_percentile))), 4)]
                 for sec in sorted(by_sec)]
 
     @staticmethod

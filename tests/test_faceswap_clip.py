@@ -110,6 +110,8 @@ def test_the_probe_is_combined_with_the_cnn_as_its_description_says(talking_head
     assert part["combined"] == pytest.approx(combined)
     assert finding.risk == pytest.approx(probe.risk(combined)) == pytest.approx(signals["model"]["score"])
     assert "CLIP" in part["doc"]
+    per_second = [r for _, r in finding.evidence["risk_per_second"]]  # the CNN's seconds, each combined with the CLIP value
+    assert min(per_second) - 1e-3 <= finding.risk <= max(per_second) + 1e-3
 
 
 def test_the_map_of_a_crop_adds_up_to_its_logit() -> None:
