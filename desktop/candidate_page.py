@@ -564,7 +564,7 @@ class CandidatePage(QWidget):
         self.timeline = TimelineWidget(ev)
         self.timeline.seekRequested.connect(self.seek)
         self.timeline_holder.addWidget(self.timeline)
-        for f in ev.clip_frames + ev.top_frames[:TOP_FRAMES_SHOWN]:
+        for f in engine.suspicious_frames(ev, TOP_FRAMES_SHOWN):
             clip = f.get("model") == "clip"
             t = engine.finite(f.get("t"))
             risk = engine.finite(engine.first_key(f, "risk", "blend_probability", "score"))

@@ -193,6 +193,13 @@ class RecordingEvidence:
     clip_frames: list[dict[str, Any]] = field(default_factory=list)  # the CLIP probe's most swap-like crops, with maps
 
 
+def suspicious_frames(ev: RecordingEvidence, n_top: int) -> list[dict[str, Any]]:
+    """The CNN's top frames (at most ``n_top``) and the CLIP probe's moments, most suspicious first
+    (each by its own risk: the CNN's frame score, the CLIP reading)."""
+    frames = ev.clip_frames + ev.top_frames[:n_top]
+    return sorted(frames, key=lambda f: -(finite(first_key(f, "risk", "blend_probability", "score")) or 0.0))
+
+
 def _segments(value: Any) -> list[tuple[float, float]]:
     out = []
     if isinstance(value, (list, tuple)):

@@ -125,7 +125,7 @@ def report_html(report: dict[str, Any], media_rows: list[Any] | None = None) -> 
               "Orange: lip-sync mismatch segments. Purple ticks: the frames below. "
               "Green/brown: mouth opening and voice energy. Dark grey line: face distance to the ID photo (dashed: same-person limit). "
               "Indigo/pink bar over the time axis: the candidate's voice excerpt / where a second voice speaks.</p>")
-        shown = rec.clip_frames + rec.top_frames[:TOP_FRAMES_IN_PDF]
+        shown = engine.suspicious_frames(rec, TOP_FRAMES_IN_PDF)
         if shown:
             d.add("<table cellpadding='4'><tr>")
             for i, f in enumerate(shown):

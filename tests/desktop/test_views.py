@@ -116,7 +116,7 @@ def test_candidate_page_shows_checks_frames_identity_and_reuse(qtbot: Any, tmp_p
     assert page.checks_table.item(0, 3).text() == "−40.0"
     assert page.frames_flow.count() == 2  # the CLIP probe's moment and the CNN's top frame (face + heat map each)
     captions = [page.frames_flow.itemAt(i).widget().caption for i in range(2)]
-    assert "CLIP reading 0.64" in captions[0] and "frame score 0.81" in captions[1]
+    assert "frame score 0.81" in captions[0] and "CLIP reading 0.64" in captions[1]  # most suspicious first
     assert page.identity_flow.count() == 2  # ID face, interview face
     assert page.reuse_flow.count() == 1
     assert "Other Person" in page.reuse_flow.itemAt(0).widget().caption
