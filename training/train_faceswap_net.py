@@ -96,6 +96,14 @@ better. The spread of the default recipe alone over three runs (the shipped tabl
 another seed): DeepFaceLive 0.554-0.595, talking heads 0.757-0.789, overall 0.651-0.686; a change
 worth shipping has to move DeepFaceLive by more than that.
 
+Label correction (2026-12-03, detectors/evaluation/label_corrections.csv: Nicola_Badge_2_real.mp4 is
+a swap): the fold models, their out-of-fold scores and the fold metas were rebuilt on the corrected
+labels (DeepFaceLive 0.610, GHOST 0.987, FF++/DFDC 0.890, talking heads 0.776, overall 0.690; centre
+2.35 from them). The shipped model (``--part final``) and its meta were NOT: retrained with the one
+label moved, its logit gap on the pasted-face fixture (tests/test_faceswap.py) fell from 0.88 to
+0.48, below that test's 0.5, a change of the size a new seed makes; the model trained before the
+correction, which saw that swapped face as a real one among 78, stays until a retrain passes.
+
 Usage: .venv-train/bin/python training/train_faceswap_net.py [--epochs N] [--part all|folds|final|meta] [--threads 2] [--net-px 96|160]
        [--positives all|paired|nodfl] [--pool-tag TAG] [--seed-offset N]
 """
