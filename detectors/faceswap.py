@@ -259,7 +259,7 @@ class FaceSwapDetector(Detector):
                             "share_above_centre": float(np.mean(logits > meta.decision_centre)),
                             "doc": f"learned face-swap model: {meta.aggregate_percentile:g}th percentile of the per-frame "
                                    f"logits; risk 0.5 at {meta.decision_centre:.2f} (chosen from real recordings only)"}
-        combined = self._combine_clip(value, signals)
+        combined = self._combine_clip(value, signals, settings)
         if combined is not None:
             risk = combined
         confidence = min(1.0, logits.size / FULL_CONFIDENCE_SAMPLES) * min(1.0, 0.5 + track.coverage)
@@ -269,10 +269,14 @@ class FaceSwapDetector(Detector):
         top = self._top_frames()
         if risk >= flag:
             where = f", strongest around {segments[0][0]:.0f}-{segments[0][1]:.0f} s" if segments else ""
-            summary = (f"The face looks swapped or generated to the face-swap models (risk {risk:.2f}{where}: the CNN finds it on "
-                       f"{signals['model']['share_above_centre']:.0%} of {logits.size} checked frames"
-                       + (f", the CLIP probe reads {signals['clip']['value']:+.1f} on {signals['clip']['crops']} face crops)."
-                          if "clip" in signals else ")."))
+            cnn = f"the CNN finds it on {signals['model']['share_above_centre']:.0%} of {logits.size} checked frames"
+            if "clip" in signals:
+                c = signals["clip"]
+                summary = (f"The face looks swapped or generated (risk {risk:.2f}{where}): {c['crops_flagged']} of {c['crops']} face "
+                           f"crops read as swapped to the CLIP probe, which carries {c['weight']:.0%} of the score, and {cnn}. "
+                           "The moments shown with maps say where on the face.")
+            else:
+                summary = f"The face looks swapped or generated to the face-swap model (risk {risk:.2f}{where}: {cnn})."
         elif risk >= WEAK_RISK:
             summary = (f"A weak sign of a swapped or generated face (risk {risk:.2f}, below the {flag:.2f} flag; about one real "
                        f"recording in twenty reaches {WEAK_RISK:.1f}): worth a look at the frames shown, not a finding on its own.")
@@ -290,7 +294,7 @@ class FaceSwapDetector(Detector):
         }
         return Finding(self.name, risk, confidence, summary, evidence)
 
-    def _combine_clip(self, net_value: float, signals: dict[str, dict[str, Any]]) -> float | None:
+    def _combine_clip(self, net_value: float, signals: dict[str, dict[str, Any]], settings: Any) -> float | None:
         """The CLIP probe on the face embedded at a few evenly spread moments, combined with the CNN's recording
         score (weights, units and the decision centre from assets/models/faceswap_clip.json, all
         chosen out of fold): the recording's risk, or None when the probe is not available."""
@@ -307,8 +311,10 @@ class FaceSwapDetector(Detector):
         value = float(np.median(logits))
         score = self.clip.combined(net_value, value)
         risk = self.clip.risk(score)
+        flag = float(settings.get(RISK_FLAG.key, RISK_FLAG.default))
         signals["clip"] = {
             "value": value, "score": risk, "used": True, "crops": len(picked),
+            "crops_flagged": int(sum(self.clip.risk(self.clip.combined(net_value, float(v))) >= flag for v in logits)),
             "times_s": [round(float(t), 2) for t, _ in picked], "logits": [round(float(v), 3) for v in logits],
             "combined": score, "weight": self.clip.weight, "decision_centre": self.clip.decision_centre,
             "features": list(self.clip.features),

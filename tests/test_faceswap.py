@@ -121,6 +121,20 @@ def test_pasted_face_has_higher_risk_than_the_original(real_and_pasted: tuple[st
     assert [k for k, v in fake.evidence["signals"].items() if v.get("used")] == ["model", "clip"]  # the CNN and the CLIP probe
 
 
+def test_a_flagged_face_says_what_the_clip_probe_and_the_cnn_each_found(real_and_pasted: tuple[str, str]) -> None:
+    from detectors.models import clip_faces
+
+    flag = 0.1  # the lowest flag the setting allows: the pasted face (risk about 0.4) is flagged
+    finding = analyze_recording(real_and_pasted[1], settings={**FAST, "faceswap.flag_risk": flag}).findings["faceswap"]
+    assert finding.risk >= flag
+    part = finding.evidence["signals"]["clip"]
+    probe = clip_faces.load_probe()
+    net_value = finding.evidence["signals"]["model"]["value"]
+    assert part["crops_flagged"] == sum(probe.risk(probe.combined(net_value, v)) >= flag for v in part["logits"])
+    assert f"{part['crops_flagged']} of {part['crops']} face crops read as swapped to the CLIP probe" in finding.summary
+    assert f"carries {probe.weight:.0%} of the score" in finding.summary and "the CNN finds it on" in finding.summary
+
+
 def test_no_face_means_no_judgement(tmp_path: Path) -> None:
     clip = write_video(tmp_path / "noface.mp4", frames=30, fps=15, size=(160, 120))
     finding = analyze_recording(clip, settings=FAST).findings["faceswap"]
