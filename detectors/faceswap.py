@@ -11,8 +11,9 @@ Every CLIP_EVERY_S it may also keep the same face, aligned at 192 px, for the se
 (an evenly spread handful over the recording, :data:`CLIP_BUFFER`): a linear probe on frozen CLIP ViT-B/16
 features (:mod:`detectors.models.clip_faces`: the final class token beside the mean patch tokens of
 the face's centre and of the ring around it after block 7, as the recipe chose), which carries to
-swaps the CNN never saw far better than the CNN does (out of fold, grouped: DeepFaceLive 0.93
-against the CNN's 0.60; training/train_faceswap_clip.py has the table).
+swaps the CNN never saw far better than the CNN does (out of fold, grouped: DeepFaceLive 0.95
+against the CNN's 0.61; training/train_faceswap_clip.py has the table), and carries most of the
+score (0.8 in the shipped combination).
 
 After the pass, :meth:`analyze` aggregates the per-frame logits over the recording (a percentile
 stored with the model: a swap is on every frame, a few odd frames of a real face are not), embeds
@@ -20,9 +21,11 @@ up to CLIP_MAX_CROPS of the kept crops and takes the median of the probe's logit
 combines the two recording scores (each in units of its spread on real recordings, the weight
 chosen out of fold), maps the result to a risk with the decision centre (chosen from out-of-fold
 REAL recordings only), sets the confidence from how many frames were scored, names the seconds
-where the CNN's risk is highest, and draws occlusion heat maps (where hiding part of the face
-lowers the CNN's evidence most) on the top frames only. Without the CLIP encoder installed the
-CNN judges alone, as before.
+where the risk is highest (each second's CNN score combined with the recording's CLIP score),
+draws occlusion heat maps (where hiding part of the face lowers the CNN's evidence most) on the
+CNN's top frames, and shows the CLIP probe's most swap-like crops with the map of where on the face
+its logit comes from (:meth:`detectors.models.clip_faces.ClipProbe.patch_logits`). Without the CLIP
+encoder installed the CNN judges alone, as before.
 
 Hand-made signals (blend-boundary logistic model, blinks, landmark jitter, pose disagreement,
 identity flicker, pulse, occlusion events) are still measured and reported under
