@@ -198,3 +198,22 @@ def test_the_encoder_is_prepared_in_the_background_once(monkeypatch: pytest.Monk
     assert clip_faces.encoder_path() in clip_faces._hidden_sessions
     clip_faces.prepare_in_background()  # ready: nothing more starts
     assert not [t for t in threading.enumerate() if t.name == "clip-encoder-prepare"]
+
+
+def test_a_process_that_ends_while_the_encoder_is_being_prepared_exits_cleanly(tmp_path: Path) -> None:
+    """A process may end before the background build does (a short recording without a face, a
+    cancelled run): it must still exit 0. A daemon builder left inside onnxruntime at shutdown
+    aborted the process (exit 134, 'terminate called without an active exception')."""
+    import subprocess
+    import sys
+
+    from fixtures.simple_media import write_video
+
+    clip = write_video(tmp_path / "noface.mp4", frames=15, fps=15, size=(160, 120))
+    for run in range(3):  # the abort was a race the build usually lost (4 runs in 5)
+        done = subprocess.run([sys.executable, "-m", "detectors.cli", "--library", str(tmp_path / "lib.sqlite"), "analyze",
+                               "--candidate", f"Nobody {run}", str(clip), "--json", str(tmp_path / f"r{run}.json")],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "terminate called" not in done.stderr and (tmp_path / f"r{run}.json").is_file()
+

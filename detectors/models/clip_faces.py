@@ -187,13 +187,15 @@ def prepare_in_background() -> None:
     checks find it ready after the pass instead of waiting 0.3-0.9 s for it then (the first analysis
     of a process: the CLI runs one). Not at a lower priority: onnxruntime holds Python's lock while
     it builds a session, so a starved builder would stall the pass's own Python threads. A failure
-    is left for the checks to meet and report when they read the encoder."""
+    is left for the checks to meet and report when they read the encoder. Not a daemon: a process
+    that ends first (a short recording without a face) waits for the build to finish, since one
+    left inside onnxruntime at shutdown aborts the process (exit 134)."""
     global _builder
     path = encoder_path()
     with _prepare_lock:  # not _hidden_lock: the builder holds that while it builds
         if path is None or path in _hidden_sessions or (_builder is not None and _builder.is_alive()):
             return
-        _builder = threading.Thread(target=_build_quietly, name="clip-encoder-prepare", daemon=True)
+        _builder = threading.Thread(target=_build_quietly, name="clip-encoder-prepare", daemon=False)
         _builder.start()
 
 
