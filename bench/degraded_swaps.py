@@ -102,10 +102,11 @@ def main() -> int:
                     rows.append({k: r.get(k, "") for k in fields})
     written = []
     for n, r in enumerate(rows):
-        dst = args.out / r["path"]
+        copy = str(Path(r["path"]).with_suffix(".mp4"))  # H.264 goes in MP4 whatever the original's container (webm, mov)
+        dst = args.out / copy
         if not dst.is_file():
             degrade(args.media / r["path"], dst)
-        written.append({**r, "source": f"{r['source']} (scaled {SCALE}, H.264 CRF {CRF})"})
+        written.append({**r, "path": copy, "source": f"{r['source']} (scaled {SCALE}, H.264 CRF {CRF})"})
         if n % 10 == 0:
             print(f"  {n + 1}/{len(rows)} {r['path']}", flush=True)
     with (args.out / "manifest.csv").open("w", newline="", encoding="utf-8") as fh:
