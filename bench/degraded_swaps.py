@@ -32,7 +32,12 @@ own real input 35 -> 34 of 36; swaps at risk >= 0.5 3 as a call, real inputs 1 (
 0.73).
 
 ``--reals`` instead re-encodes every REAL recording of both manifests the same way (out/degraded_reals/):
-does a real candidate on a poor call get accused? See the figures printed by telltale eval on it.
+does a real candidate on a poor call get accused? (The copies carry no audio: the lip-sync and voice
+checks do not judge them.) Measured 2026-12-03 (pooled probe, corrected labels; 77 real recordings,
+75 judged): none called likely-fake, 1 at face-swap risk >= 0.5 as recorded and as a call
+(Nicola_Badge_1_real 0.79 -> 0.73); median risk 0.012 -> 0.009, 95th percentile 0.16 -> 0.11, 3 at
+0.2 either way; one rose by more than 0.1 (Ben_Stiller_Owen_Wilson 0.07 -> 0.32). The call's
+compression lowers the reading of swaps (above) without making real faces read as swapped.
 """
 
 from __future__ import annotations
