@@ -149,6 +149,11 @@ def _heat_rgb(heat: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(coloured, cv2.COLOR_BGR2RGB)
 
 
+def _overlay(crop: np.ndarray, heat: np.ndarray) -> np.ndarray:
+    """The heat map (0..1, the crop's size) over the face crop, as the evidence pictures show it."""
+    return (0.55 * crop + 0.45 * _heat_rgb(heat)).astype(np.uint8)
+
+
 @dataclass(frozen=True)
 class PixelSample:
     """One scored frame."""
@@ -262,11 +267,11 @@ class FaceSwapDetector(Detector):
                             "share_above_centre": float(np.mean(logits > meta.decision_centre)),
                             "doc": f"learned face-swap model: {meta.aggregate_percentile:g}th percentile of the per-frame "
                                    f"logits; risk 0.5 at {meta.decision_centre:.2f} (chosen from real recordings only)"}
-        combined = self._combine_clip(value, signals, settings)
+        flag = float(settings.get(RISK_FLAG.key, RISK_FLAG.default))
+        combined = self._combine_clip(value, signals, flag)
         if combined is not None:
             risk = combined
         confidence = min(1.0, logits.size / FULL_CONFIDENCE_SAMPLES) * min(1.0, 0.5 + track.coverage)
-        flag = float(settings.get(RISK_FLAG.key, RISK_FLAG.default))
         per_second = self._risk_per_second(signals["clip"]["value"] if combined is not None else None)
         segments = self._segments(per_second, flag)
         top = self._top_frames()
@@ -297,7 +302,7 @@ class FaceSwapDetector(Detector):
         }
         return Finding(self.name, risk, confidence, summary, evidence)
 
-    def _combine_clip(self, net_value: float, signals: dict[str, dict[str, Any]], settings: Any) -> float | None:
+    def _combine_clip(self, net_value: float, signals: dict[str, dict[str, Any]], flag: float) -> float | None:
         """The CLIP probe on the face embedded at a few evenly spread moments, combined with the CNN's recording
         score (weights, units and the decision centre from assets/models/faceswap_clip.json, all
         chosen out of fold): the recording's risk, or None when the probe is not available."""
@@ -305,7 +310,7 @@ class FaceSwapDetector(Detector):
             return None
         span = self._clip_kept.items[-1][0] - self._clip_kept.items[0][0] + CLIP_EVERY_S
         picked = self._clip_kept.pick(int(min(CLIP_MAX_CROPS, max(CLIP_MIN_CROPS, round(span / CLIP_SECONDS_PER_CROP)))))
-        patches: dict[str, np.ndarray] = {}
+        patches: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         try:
             logits = self.clip.logits(self.clip.read(np.stack([c for _, c in picked]), patches=patches))
         except (OSError, RuntimeError, ValueError, MemoryError) as exc:  # the encoder could not load or run: the CNN judges alone
@@ -314,10 +319,10 @@ class FaceSwapDetector(Detector):
         value = float(np.median(logits))
         score = self.clip.combined(net_value, value)
         risk = self.clip.risk(score)
-        flag = float(settings.get(RISK_FLAG.key, RISK_FLAG.default))
+        crop_risks = [self.clip.risk_of(net_value, float(v)) for v in logits]  # each crop as if every one read like it
         signals["clip"] = {
             "value": value, "score": risk, "used": True, "crops": len(picked),
-            "crops_flagged": int(sum(self.clip.risk(self.clip.combined(net_value, float(v))) >= flag for v in logits)),
+            "crops_flagged": int(sum(r >= flag for r in crop_risks)),
             "times_s": [round(float(t), 2) for t, _ in picked], "logits": [round(float(v), 3) for v in logits],
             "combined": score, "weight": self.clip.weight, "decision_centre": self.clip.decision_centre,
             "features": list(self.clip.features),
@@ -327,22 +332,22 @@ class FaceSwapDetector(Detector):
         }
         signals["model"]["score_alone"] = signals["model"]["score"]
         signals["model"]["score"] = risk
-        self._clip_frames = self._clip_evidence(picked, logits, self.clip.patch_logits(patches), net_value)
+        self._clip_frames = self._clip_evidence(picked, logits, crop_risks, self.clip.patch_logits(patches))
         return risk
 
-    def _clip_evidence(self, picked: list[tuple[float, np.ndarray]], logits: np.ndarray, maps: np.ndarray | None,
-                       net_value: float) -> list[dict[str, Any]]:
+    @staticmethod
+    def _clip_evidence(picked: list[tuple[float, np.ndarray]], logits: np.ndarray, crop_risks: list[float],
+                       maps: np.ndarray | None) -> list[dict[str, Any]]:
         """The CLIP probe's most swap-like crops (CLIP_FRAMES), each with where on the face its logit
         comes from (ClipProbe.patch_logits: the patches that read more swapped than the average
         training face, brightest where they add most), as bright as the recording's risk would be
         if every crop read like this one."""
-        assert self.clip is not None
         if maps is None:
             return []
         out = []
         for i in np.argsort(-logits)[:CLIP_FRAMES]:
             t, crop = picked[int(i)]
-            risk = self.clip.risk(self.clip.combined(net_value, float(logits[i])))
+            risk = crop_risks[i]
             pos = np.maximum(maps[i], 0.0)
             heat = cv2.resize(pos / max(float(pos.max()), 1e-6), crop.shape[1::-1], interpolation=cv2.INTER_CUBIC)
             heat = np.clip(heat, 0.0, 1.0) * risk
@@ -351,7 +356,7 @@ class FaceSwapDetector(Detector):
                 "logit": round(float(logits[i]), 4),
                 "risk": round(risk, 4),
                 "face_png": _png_b64(crop),
-                "heatmap_png": _png_b64((0.55 * crop + 0.45 * _heat_rgb(heat)).astype(np.uint8)),
+                "heatmap_png": _png_b64(_overlay(crop, heat)),
                 "model": "clip",
             })
         return out
@@ -429,9 +434,7 @@ class FaceSwapDetector(Detector):
                 by_sec.setdefault(int(s.t // SEGMENT_S), []).append(s.logit)
 
         def risk(value: float) -> float:
-            if clip_value is None or self.clip is None:
-                return meta.risk(value)
-            return self.clip.risk(self.clip.combined(value, clip_value))
+            return meta.risk(value) if clip_value is None or self.clip is None else self.clip.risk_of(value, clip_value)
 
         return [[round(sec * SEGMENT_S, 2), round(risk(float(np.percentile(by_sec[sec], meta.aggregate_percentile))), 4)]
                 for sec in sorted(by_sec)]
@@ -464,7 +467,7 @@ class FaceSwapDetector(Detector):
             # where hiding the face lowers the model's evidence most; its brightness says how sure it is
             risk = self.net.meta.risk(logit)
             heat = self.net.occlusion_map(crop, logit) * risk
-            overlay = (0.55 * crop + 0.45 * _heat_rgb(heat)).astype(np.uint8)
+            overlay = _overlay(crop, heat)
             out.append({
                 "t": round(t, 3),
                 "frame_index": int(index),

@@ -222,7 +222,8 @@ def parse_feature(name: str) -> tuple[str, int]:
 
 
 def features(crops: np.ndarray, names: tuple[str, ...] | list[str] = ("embed",),
-             regions: dict[str, np.ndarray] | None = None, patches: dict[str, np.ndarray] | None = None) -> np.ndarray:
+             regions: dict[str, np.ndarray] | None = None,
+             patches: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
     """(N, D) features of the crops: the named parts (:func:`parse_feature`), each a unit vector,
     side by side. ``cls<k>`` is the class token after block k, ``patch<k>`` the mean of the patch
     tokens after block k (earlier blocks keep more of the pixels' texture, later ones more of
@@ -230,10 +231,10 @@ def features(crops: np.ndarray, names: tuple[str, ...] | list[str] = ("embed",),
     patch grid (:data:`REGIONS`, or ``regions`` where the crops are framed otherwise: a mask of the
     196 patches per kind); ``("embed",)`` is :func:`embed`.
 
-    ``patches``, when given, receives for every region part its share per patch: (N, 196, 768), the
-    patch's token over (patches in the region x norm of their mean), zero outside the region, so
-    that the part's feature is exactly the sum over the patches (what :meth:`ClipProbe.patch_logits`
-    turns into a map of where on the face the probe's logit comes from)."""
+    ``patches``, when given, receives for every region part the region's mask (196,) and each of its
+    patches' share, (N, patches in the region, 768): the patch's token over (patches in the region x
+    norm of their mean), so that the part's feature is exactly the sum of the shares (what
+    :meth:`ClipProbe.patch_logits` turns into a map of where on the face the probe's logit comes from)."""
     parts = [parse_feature(n) for n in names]
     dim = sum(FEATURE_DIMS[kind] for kind, _ in parts)
     if len(crops) == 0:
@@ -256,11 +257,12 @@ def features(crops: np.ndarray, names: tuple[str, ...] | list[str] = ("embed",),
             if kind == "cls":
                 cols.append(_unit(h[:, 0]))
                 continue
-            mean = h[:, 1:][:, masks[kind]].mean(axis=1)
+            region = h[:, 1:][:, masks[kind]]
+            mean = region.mean(axis=1)
             cols.append(_unit(mean))
             if patches is not None:
-                share = np.where(masks[kind][None, :, None], h[:, 1:], 0.0).astype(np.float32)
-                patches[f"{kind}{block}"] = share / (masks[kind].sum() * np.maximum(np.linalg.norm(mean, axis=-1), 1e-12))[:, None, None]
+                scale = region.shape[1] * np.maximum(np.linalg.norm(mean, axis=-1), 1e-12)
+                patches[f"{kind}{block}"] = (masks[kind], (region / scale[:, None, None]).astype(np.float32))
     return np.concatenate(cols, axis=1)
 
 
@@ -286,11 +288,11 @@ class ClipProbe:
         z = (feats - self.mean) / self.std
         return z @ self.coef + self.intercept
 
-    def read(self, crops: np.ndarray, patches: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    def read(self, crops: np.ndarray, patches: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
         """The features this probe reads, of (N, h, w, 3) uint8 RGB crops (``patches``: see :func:`features`)."""
         return features(crops, self.features, patches=patches)
 
-    def patch_logits(self, patches: dict[str, np.ndarray]) -> np.ndarray | None:
+    def patch_logits(self, patches: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
         """(N, GRID, GRID): how much of each crop's logit each patch of the face gives, from the
         probe's weights on its region parts (``patches`` as :meth:`read` filled it), measured from
         the training crops' average (each region's share of the standardisation spread evenly over
@@ -302,10 +304,10 @@ class ClipProbe:
             kind, _ = parse_feature(name)
             dim = FEATURE_DIMS[kind]
             if name in patches:
+                mask, share = patches[name]
                 w = (self.coef[at:at + dim] / self.std[at:at + dim]).astype(np.float32)
-                inside = np.any(patches[name] != 0, axis=-1)  # the region's patches (normalised tokens are never all zero)
-                part = patches[name] @ w - inside * (float(self.mean[at:at + dim] @ w) / np.maximum(inside.sum(axis=1, keepdims=True), 1))
-                out = part if out is None else out + part
+                out = np.zeros((len(share), GRID * GRID), np.float32) if out is None else out
+                out[:, mask] += share @ w - float(self.mean[at:at + dim] @ w) / share.shape[1]
             at += dim
         return None if out is None else out.reshape(len(out), GRID, GRID)
 
@@ -317,6 +319,10 @@ class ClipProbe:
 
     def risk(self, value: float) -> float:
         return centred_risk(value, self.decision_centre, self.risk_width)
+
+    def risk_of(self, net_value: float, clip_value: float) -> float:
+        """The risk of the combined score (:meth:`combined`, then :meth:`risk`)."""
+        return self.risk(self.combined(net_value, clip_value))
 
 
 def load_probe() -> ClipProbe | None:
