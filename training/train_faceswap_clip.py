@@ -295,11 +295,12 @@ def call_video_parts(files: list[dict[str, Any]]) -> dict[str, np.ndarray]:
 def own_real_inputs(files: list[dict[str, Any]]) -> dict[int, int]:
     """Each DeepFaceLive swap's own real input (index -> index): ``<name>_swap.mp4`` beside
     ``<name>_real.mp4``, cut from the same frames, so their CROPS_PER_FILE evenly spread crops are
-    the same moments."""
+    the same moments. A ``_real`` half labelled fake (detectors/evaluation/label_corrections.csv) is
+    no real input."""
     at = {f["path"]: i for i, f in enumerate(files)}
-    return {i: at[f["path"][: -len("_swap.mp4")] + "_real.mp4"] for i, f in enumerate(files)
-            if f["family"] == "DeepFaceLive" and f["path"].endswith("_swap.mp4")
-            and f["path"][: -len("_swap.mp4")] + "_real.mp4" in at}
+    partner = {i: at.get(f["path"][: -len("_swap.mp4")] + "_real.mp4") for i, f in enumerate(files)
+               if f["family"] == "DeepFaceLive" and f["path"].endswith("_swap.mp4")}
+    return {i: j for i, j in partner.items() if j is not None and files[j]["label"] == "real"}
 
 
 def feature_rows(parts: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
@@ -451,12 +452,8 @@ def main() -> int:
     real_hi_net = [all_files[i]["path"] for i in np.where(real & (risk_net >= 0.5))[0]]
     caught = {fam: f"{int(((risk >= 0.5) & (np.array([f['family'] for f in all_files]) == fam)).sum())}/"
                    f"{int((np.array([f['family'] for f in all_files]) == fam).sum())}" for fam in FAMILIES}
-    pairs: dict[str, dict[str, float]] = {}
-    for i, f in enumerate(all_files):
-        if f["family"] in ("real", "DeepFaceLive") and f["path"].startswith("video/dfl/") and f["path"].rsplit("_", 1)[-1] in ("real.mp4", "swap.mp4"):
-            pairs.setdefault(f["path"].rsplit("_", 1)[0], {})[f["label"]] = comb[i]
-    won = sum(1 for v in pairs.values() if "fake" in v and "real" in v and v["fake"] > v["real"])
-    n_pairs = sum(1 for v in pairs.values() if "fake" in v and "real" in v)
+    won = sum(1 for i, j in partner.items() if comb[i] > comb[j])
+    n_pairs = len(partner)
     print("\nout of fold, grouped (recording AUC, fakes of the family against the real recordings):")
     print(f"{'family':<24}{'fakes':>6}{'real':>6}{'cnn':>8}{'clip':>8}{'combined':>10}")
     for r in rows:
