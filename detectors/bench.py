@@ -232,7 +232,26 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     lines.append("main: Face Mesh calls and tracking; mesh+ffmpeg: Face Mesh's graph and FFmpeg's decoder threads;")
     lines.append("decode: demux, analysis-size RGB, audio resampling; observe: the checks' per-frame work and audio")
     lines.append("features; embed: dlib embeddings in the worker process; after: the checks' work after the pass.")
+    by_check = [r for r in rows if "error" not in r and _checks(r)]
+    if by_check:
+        lines.append("")
+        lines.append("Each check's share: CPU s of its per-frame work on the observe thread; wall s of its work after the")
+        lines.append("pass, and of that the CLIP encoder's runs on its face crops (2 threads):")
+        lines.append(f"{'file':<36}{'check':<12}{'per-frame':>11}{'ms/frame':>10}{'after':>8}{'CLIP':>8}")
+        for r in by_check:
+            for name, (per_frame, after, clip) in _checks(r).items():
+                per = 1000.0 * per_frame / max(1, r.get("frames_analysed") or 1)
+                lines.append(f"{Path(r['path']).name[:35]:<36}{name:<12}{per_frame:>11.2f}{per:>10.2f}{after:>8.2f}{clip:>8.2f}")
     return "\n".join(lines)
+
+
+def _checks(r: dict[str, Any]) -> dict[str, tuple[float, float, float]]:
+    """Per check (and the audio features and voice, which have no after-pass part here): CPU s of
+    its per-frame work, wall s after the pass, wall s of CLIP encoder runs after the pass."""
+    cpu, t = r.get("cpu_s", {}), r.get("timings_s", {})
+    names = [k.split(".", 1)[1] for k in cpu if k.startswith("observe.")]
+    return {n: (float(cpu[f"observe.{n}"]), float(t.get(n, t.get(f"{n}_after_pass", 0.0))), float(t.get(f"{n}.clip_encoder", 0.0)))
+            for n in names}
 
 
 CPU_COLUMNS = {

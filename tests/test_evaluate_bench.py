@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detectors.bench import bench_one, loop_clip, transcode
+from detectors.bench import bench_one, format_table, loop_clip, transcode
 from detectors.cli import main as cli_main
 from detectors.base import Finding
 from detectors.evaluate import (
@@ -441,6 +441,9 @@ def test_bench_measures_ratio_and_memory(tmp_path: Path) -> None:
     parts = ("main", "decode_thread", "observe_thread", "native", "embedding_worker", "after_pass")
     assert all(cpu[k] >= 0 for k in parts) and cpu["main"] > 0 and cpu["decode_thread"] > 0
     assert cpu["total"] == pytest.approx(sum(cpu[k] for k in parts), abs=0.005)
+    assert {"observe.faceswap", "observe.lipsync", "observe.audio"} <= set(cpu)  # each check's per-frame share
+    table = format_table([row])
+    assert "Each check's share" in table and "faceswap" in table.split("Each check's share")[1]
 
 
 def test_loop_clip_repeats_without_reencoding(tmp_path: Path) -> None:

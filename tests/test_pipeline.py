@@ -13,7 +13,7 @@ from detectors import MediaError, analyze_candidate
 from detectors.cli import main as cli_main
 from detectors.faces import faces_in_image
 from detectors.media import load_image, probe
-from detectors.pipeline import analyze_recording
+from detectors.pipeline import BLAS_THREADS, analyze_recording
 from fixtures.simple_media import two_faces_image, two_faces_video, write_video
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "media"
@@ -128,6 +128,20 @@ def test_face_track_follows_the_fixture_face(talking_head_clip: dict) -> None:
     assert not track.second_person
     assert rec.audio is not None and rec.audio.present
     assert rec.audio.speech_seconds > 1.0
+
+
+def test_analysis_keeps_blas_to_one_thread_and_times_each_check(talking_head_clip: dict) -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    threadpool_limits(limits=2, user_api="blas")  # as a fresh process starts on two cores
+    rec = analyze_recording(talking_head_clip["path"], settings=FAST)
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    assert blas and all(i["num_threads"] == BLAS_THREADS for i in blas)
+    t = rec.timings_s
+    for name in ("faceswap", "lipsync", "audio"):  # each check's per-frame CPU on the observe thread
+        assert t[f"cpu.observe.{name}"] > 0
+    assert sum(v for k, v in t.items() if k.startswith("cpu.observe.")) <= t["cpu.observe_thread"] + 1e-6
+    assert 0 < t["faceswap.clip_encoder"] <= t["faceswap"]  # the face-swap probe read its crops after the pass
 
 
 def test_report_contract_and_cli_json(talking_head_clip: dict, tmp_path: Path) -> None:

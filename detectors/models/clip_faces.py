@@ -37,6 +37,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,15 @@ def parse_feature(name: str) -> tuple[str, int]:
     raise ValueError(f"unknown CLIP feature {name!r}: embed, pooled, or cls/patch/centre/ring/mouth with a block 1..{BLOCKS}")
 
 
+_spent = threading.local()
+
+
+def encoder_seconds() -> float:
+    """Wall seconds this thread has spent in the encoder's runs of :func:`features` so far (the
+    pipeline reports each check's share: its crops cost far more than anything else after the pass)."""
+    return float(getattr(_spent, "seconds", 0.0))
+
+
 def features(crops: np.ndarray, names: tuple[str, ...] | list[str] = ("embed",),
              regions: dict[str, np.ndarray] | None = None,
              patches: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
@@ -244,7 +254,9 @@ def features(crops: np.ndarray, names: tuple[str, ...] | list[str] = ("embed",),
     sess = _hidden_encoder()
     wanted = sorted({"image_embeds" if kind == "embed" else POOLED_OUTPUT if kind == "pooled" else HIDDEN_OUTPUTS[block]
                      for kind, block in parts})  # only these are copied out of the run
+    t0 = time.perf_counter()
     out = dict(zip(wanted, sess.run(wanted, {"pixel_values": encoder_input(crops)})))
+    _spent.seconds = getattr(_spent, "seconds", 0.0) + time.perf_counter() - t0
     masks = {**REGIONS, **(regions or {})}
     cols = []
     for kind, block in parts:
