@@ -343,6 +343,13 @@ expectation, so even many tiny gaps cannot make the audio drift by more than thi
 SILENCE_BLOCK_S = 1.0
 """A long gap is filled with silence in blocks of this length (memory stays flat)."""
 
+AUDIO_CHUNK_S = 0.25
+"""Placed audio is handed on in chunks of at least this length (the last one may be shorter). A
+decoded AAC frame is about 23 ms (372 samples at 16 kHz); handing each on alone cost the audio
+features, the voice activity model and the voice listener their per-call overhead 40 times a second
+(0.44 against 0.23-0.26 CPU s per minute of audio for the features, measured in isolation). The
+consumers keep their own buffers across chunks, so what they compute does not depend on the size."""
+
 
 class AudioPlacer:
     """Decoded audio frames in, :class:`AudioChunk` objects out, placed by their timestamps.
@@ -368,6 +375,9 @@ class AudioPlacer:
         self.gap_s = 0.0
         self.overlaps = 0
         self.overlap_s = 0.0
+        self._held: list[np.ndarray] = []  # placed samples not yet handed on (AUDIO_CHUNK_S)
+        self._held_n = 0
+        self._held_pos = 0  # where the held samples start
 
     @property
     def seconds(self) -> float:
@@ -408,7 +418,7 @@ class AudioPlacer:
         return self._push(self._resampler.resample(af))
 
     def finish(self) -> bool:
-        return self._flush()
+        return self._flush() and self._hand_on()
 
     def _flush(self) -> bool:
         if self._resampler is None:
@@ -442,9 +452,20 @@ class AudioPlacer:
 
     def _emit_samples(self, samples: np.ndarray) -> bool:
         assert self.pos is not None
-        chunk = AudioChunk(self.pos / AUDIO_RATE, samples)
+        if not self._held:
+            self._held_pos = self.pos
+        self._held.append(samples)
+        self._held_n += samples.size
         self.pos += samples.size
-        return bool(self._emit(chunk))
+        return self._hand_on() if self._held_n >= AUDIO_CHUNK_S * AUDIO_RATE else True
+
+    def _hand_on(self) -> bool:
+        """Emit the held samples as one chunk (nothing when none are held)."""
+        if not self._held:
+            return True
+        samples = self._held[0] if len(self._held) == 1 else np.concatenate(self._held)
+        self._held, self._held_n = [], 0
+        return bool(self._emit(AudioChunk(self._held_pos / AUDIO_RATE, samples)))
 
 
 def stream_audio(path: str | Path, cancel: threading.Event | None = None) -> Iterator[AudioChunk]:

@@ -95,3 +95,21 @@ def test_log_mel_follows_the_frequency() -> None:
 def test_hysteresis() -> None:
     p = np.array([0.1, 0.4, 0.6, 0.4, 0.3, 0.45, 0.55, 0.2, 0.9])
     assert hysteresis(p, 0.5, 0.35).tolist() == [False, False, True, True, False, False, True, False, True]
+
+
+def test_features_do_not_depend_on_how_the_audio_is_chunked() -> None:
+    """The pass hands audio on in quarter-second chunks (detectors.media.AUDIO_CHUNK_S), not per
+    decoded frame: the features and the voice activity come out the same either way."""
+    rng = np.random.default_rng(3)
+    x = speech_audio(np.ones(30), 10, rng)[: 3 * AUDIO_RATE].astype(np.float32)
+    tracks = []
+    for size in (372, 4000):
+        ext = AudioFeatureExtractor()
+        for i in range(0, x.size, size):
+            ext.push(x[i:i + size], i / AUDIO_RATE)
+        tracks.append(ext.finish())
+    a, b = tracks
+    assert a.energy_db.size > 200 and a.speech_prob.size > 50
+    for name in ("energy_db", "flux", "voiced", "bands_db", "mel_db", "speech_prob"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert a.start_s == b.start_s

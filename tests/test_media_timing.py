@@ -115,3 +115,31 @@ def test_video_frames_carry_their_own_timestamps(tmp_path) -> None:
         got = np.array([item.t for item in stream if isinstance(item, VideoFrame)])
     assert got.size == times.size
     np.testing.assert_allclose(got, times, atol=0.0011)
+
+
+def test_placed_audio_is_handed_on_in_chunks_of_a_quarter_second() -> None:
+    """Decoded frames of 372 samples (an AAC frame at 16 kHz) are held until AUDIO_CHUNK_S is
+    reached: fewer, larger chunks, contiguous, the last one shorter, every sample once."""
+    from detectors.media import AUDIO_CHUNK_S
+
+    values = np.arange(100 * 372, dtype=np.float32) / (100 * 372) + 0.1
+    frames = [_frame(values[i * 372:(i + 1) * 372], i * 372) for i in range(100)]
+    chunks: list[AudioChunk] = []
+    placer = AudioPlacer(lambda c: chunks.append(c) or True)
+    for f in frames:
+        assert placer.add(f)
+    assert all(c.samples.size >= AUDIO_CHUNK_S * AUDIO_RATE for c in chunks)  # nothing short before the end
+    placer.finish()
+    per_chunk = int(np.ceil(AUDIO_CHUNK_S * AUDIO_RATE / 372))  # frames a chunk holds: 11
+    assert len(chunks) == int(np.ceil(100 / per_chunk))
+    np.testing.assert_allclose(np.concatenate([c.samples for c in chunks]), values, atol=1e-6)
+    for a, b in zip(chunks, chunks[1:]):
+        assert b.t == pytest.approx(a.t + a.samples.size / AUDIO_RATE, abs=1e-9)
+
+
+def test_a_cancel_while_audio_is_held_stops_the_placer() -> None:
+    """The consumer saying stop (a cancelled pass) is passed back from the chunk that reaches it."""
+    values = np.full(372, 0.5, np.float32)
+    placer = AudioPlacer(lambda c: False)
+    results = [placer.add(_frame(values, i * 372)) for i in range(20)]
+    assert results[0] is True and False in results  # held at first, refused once a chunk is handed on
