@@ -232,14 +232,14 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     lines.append("main: Face Mesh calls and tracking; mesh+ffmpeg: Face Mesh's graph and FFmpeg's decoder threads;")
     lines.append("decode: demux, analysis-size RGB, audio resampling; observe: the checks' per-frame work and audio")
     lines.append("features; embed: dlib embeddings in the worker process; after: the checks' work after the pass.")
-    by_check = [r for r in rows if "error" not in r and _checks(r)]
+    by_check = [(r, checks) for r in rows if "error" not in r and (checks := _checks(r))]
     if by_check:
         lines.append("")
         lines.append("Each check's share: CPU s of its per-frame work on the observe thread; wall s of its work after the")
         lines.append("pass, and of that the CLIP encoder's runs on its face crops (2 threads):")
         lines.append(f"{'file':<36}{'check':<12}{'per-frame':>11}{'ms/frame':>10}{'after':>8}{'CLIP':>8}")
-        for r in by_check:
-            for name, (per_frame, after, clip) in _checks(r).items():
+        for r, checks in by_check:
+            for name, (per_frame, after, clip) in checks.items():
                 per = 1000.0 * per_frame / max(1, r.get("frames_analysed") or 1)
                 lines.append(f"{Path(r['path']).name[:35]:<36}{name:<12}{per_frame:>11.2f}{per:>10.2f}{after:>8.2f}{clip:>8.2f}")
     return "\n".join(lines)

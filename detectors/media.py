@@ -375,9 +375,8 @@ class AudioPlacer:
         self.gap_s = 0.0
         self.overlaps = 0
         self.overlap_s = 0.0
-        self._held: list[np.ndarray] = []  # placed samples not yet handed on (AUDIO_CHUNK_S)
+        self._held: list[np.ndarray] = []  # placed samples not yet handed on (AUDIO_CHUNK_S); they end at pos
         self._held_n = 0
-        self._held_pos = 0  # where the held samples start
 
     @property
     def seconds(self) -> float:
@@ -452,8 +451,6 @@ class AudioPlacer:
 
     def _emit_samples(self, samples: np.ndarray) -> bool:
         assert self.pos is not None
-        if not self._held:
-            self._held_pos = self.pos
         self._held.append(samples)
         self._held_n += samples.size
         self.pos += samples.size
@@ -463,9 +460,10 @@ class AudioPlacer:
         """Emit the held samples as one chunk (nothing when none are held)."""
         if not self._held:
             return True
-        samples = self._held[0] if len(self._held) == 1 else np.concatenate(self._held)
+        assert self.pos is not None
+        chunk = AudioChunk((self.pos - self._held_n) / AUDIO_RATE, self._held[0] if len(self._held) == 1 else np.concatenate(self._held))
         self._held, self._held_n = [], 0
-        return bool(self._emit(AudioChunk(self._held_pos / AUDIO_RATE, samples)))
+        return bool(self._emit(chunk))
 
 
 def stream_audio(path: str | Path, cancel: threading.Event | None = None) -> Iterator[AudioChunk]:
